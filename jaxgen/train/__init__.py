@@ -1,0 +1,1 @@
+"""The one train loop shared by every model family."""

@@ -1,0 +1,70 @@
+"""How a model family plugs into the one train loop.
+
+A family module exposes `make_family(config, data_spec) -> Family`. The loop owns the
+mesh, data, jit, checkpoints, logging and evaluation; the family provides pure functions.
+
+Batches are dicts of arrays: "image" float32 [batch, h, w, c] scaled to [0, 1], "label" int32
+[batch] (and for two-domain data "image_b"). Families rescale as they need (e.g. to [-1, 1]).
+"""
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Mapping
+
+import jax
+import ml_collections
+
+from jaxgen.errors import UserError
+from jaxgen.train.state import TrainState
+
+Batch = Mapping[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """What a family needs to know about its data before it builds networks."""
+
+  image_shape: tuple[int, int, int]  # (h, w, c)
+  num_classes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """The pure functions a model family gives the loop.
+
+  Attributes:
+    create_state: (rng, example_batch) -> TrainState with initial params.
+    train_step: (state, batch, rng) -> (state, metrics); jitted once by the loop.
+    eval_step: (state, batch, rng) -> metrics averaged over the batch; jitted by the loop.
+    sample: (state, rng, num, labels or None) -> images float32 [num, h, w, c] in [0, 1], or
+      None for families that do not generate (the classifier).
+    reconstruct: optional (state, batch, rng) -> images [batch, h, w, c] in [0, 1] for grids.
+    conditional: whether `sample` uses labels.
+    evaluate: optional (state, split_batches, rng) -> host metrics computed once per eval over
+      the whole split (e.g. importance-weighted likelihood), beyond the per-batch means.
+  """
+
+  create_state: Callable[[jax.Array, Batch], TrainState]
+  train_step: Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]
+  eval_step: Callable[[TrainState, Batch, jax.Array], Metrics]
+  sample: Callable[..., jax.Array] | None = None
+  reconstruct: Callable[[TrainState, Batch, jax.Array], jax.Array] | None = None
+  conditional: bool = False
+  evaluate: Callable[..., dict[str, float]] | None = None
+
+
+# Family name (config.family) -> module path providing make_family(config, data_spec).
+REGISTRY: dict[str, str] = {
+    "classifier": "jaxgen.classifier.family",
+    "vae": "jaxgen.vae.family",
+}
+
+
+def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
+  """Builds the family named by `config.family`."""
+  name = config.family
+  if name not in REGISTRY:
+    raise UserError(f"unknown model family {name!r}; known families: {', '.join(sorted(REGISTRY))}")
+  module: Any = importlib.import_module(REGISTRY[name])
+  return module.make_family(config, data_spec)

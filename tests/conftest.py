@@ -1,0 +1,10 @@
+"""Test-wide setup: 4 fake CPU devices so sharding is exercised on every run."""
+
+import os
+
+# Must be set before jax is imported anywhere.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Keep tfds quiet and away from the network in tests.
+os.environ.setdefault("TFDS_DISABLE_GCS", "1")
+os.environ.setdefault("NO_GCE_CHECK", "true")
