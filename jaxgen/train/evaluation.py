@@ -1,0 +1,106 @@
+"""Periodic evaluation: test-split metrics, sample and reconstruction grids, sample quality."""
+
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgen import images
+from jaxgen.data.pipeline import SplitData, to_global
+from jaxgen.train.family import DataSpec, Family
+from jaxgen.train.mesh import batch_sharded, replicated
+
+
+def grid_labels(num: int, num_classes: int) -> np.ndarray:
+  """Labels for a conditional grid: one row per class, `num // num_classes` columns."""
+  per_class = max(1, num // num_classes)
+  return np.repeat(np.arange(num_classes), per_class).astype(np.int32)
+
+
+class Evaluator:
+  """Runs everything an eval step of the loop does, for one family and test split."""
+
+  def __init__(self, config: ml_collections.ConfigDict, family: Family, test: SplitData,
+               spec: DataSpec, mesh: jax.sharding.Mesh, workdir: str):
+    self._config, self._family, self._test, self._spec = config, family, test, spec
+    self._mesh, self._samples_dir = mesh, os.path.join(workdir, "samples")
+    repl, data = replicated(mesh), batch_sharded(mesh)
+    self._data_sharding = data
+    self._eval_step = jax.jit(family.eval_step, in_shardings=(repl, data, repl),
+                              out_shardings=repl)
+    self._sample = (jax.jit(family.sample, static_argnums=(2,), out_shardings=repl)
+                    if family.sample else None)
+    self._reconstruct = (jax.jit(family.reconstruct, in_shardings=(repl, data, repl),
+                                 out_shardings=repl) if family.reconstruct else None)
+    self._scorer = None
+
+  def _split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
+    """Example-weighted means of eval_step's metrics over the whole test split."""
+    totals: dict[str, float] = {}
+    count = 0
+    batch_size = self._config.get("eval_batch_size", self._config.batch_size)
+    for i, batch in enumerate(self._test.eval_batches(batch_size, self._mesh.size)):
+      n = len(batch["image"])
+      metrics = jax.device_get(self._eval_step(state, to_global(batch, self._data_sharding),
+                                               jax.random.fold_in(rng, i)))
+      for k, v in metrics.items():
+        totals[k] = totals.get(k, 0.0) + float(v) * n
+      count += n
+    return {k: v / count for k, v in totals.items()}
+
+  def generate(self, state: Any, rng: jax.Array, num: int,
+               labels: np.ndarray | None = None) -> np.ndarray:
+    """`num` samples as float [num, h, w, c] in [0, 1], in chunks of `sample_batch_size`."""
+    chunk = int(self._config.get("sample_batch_size", 256))
+    out = []
+    for i, start in enumerate(range(0, num, chunk)):
+      size = min(chunk, num - start)
+      part_labels = None if labels is None else jnp.asarray(labels[start:start + size])
+      out.append(np.asarray(self._sample(state, jax.random.fold_in(rng, i), size, part_labels)))
+    return np.concatenate(out)
+
+  def _write_grids(self, state: Any, step: int, rng: jax.Array) -> None:
+    num = int(self._config.get("grid_size", 64))
+    if self._sample is not None:
+      labels = None
+      rows = None
+      if self._family.conditional and self._spec.num_classes:
+        labels = grid_labels(num, self._spec.num_classes)
+        rows = self._spec.num_classes
+      samples = self.generate(state, jax.random.fold_in(rng, 1), len(labels) if labels is not None
+                              else num, labels)
+      images.save_grid(os.path.join(self._samples_dir, f"step_{step:06d}.png"), samples, rows)
+    if self._reconstruct is not None:
+      batch = next(self._test.eval_batches(32, self._mesh.size))
+      recon = np.asarray(self._reconstruct(state, to_global(batch, self._data_sharding),
+                                           jax.random.fold_in(rng, 2)))
+      pairs = np.concatenate([batch["image"][:, None], recon[:, None]], axis=1)
+      pairs = pairs.reshape((-1,) + recon.shape[1:])  # original, reconstruction, original, ...
+      images.save_grid(os.path.join(self._samples_dir, f"recon_step_{step:06d}.png"), pairs,
+                       rows=int(np.ceil(len(pairs) / 16)))
+
+  def _quality(self, state: Any, rng: jax.Array) -> dict[str, float]:
+    num = int(self._config.get("fcd_num_samples", 0))
+    if num <= 0 or self._sample is None:
+      return {}
+    from jaxgen.metrics import quality  # imported late: it may train the scoring classifier
+    if self._scorer is None:
+      self._scorer = quality.Scorer.for_dataset(self._config.dataset,
+                                                self._config.get("data_dir") or None)
+    labels = None
+    if self._family.conditional and self._spec.num_classes:
+      labels = np.arange(num, dtype=np.int32) % self._spec.num_classes
+    samples = self.generate(state, jax.random.fold_in(rng, 3), num, labels)
+    return self._scorer.report(samples, labels)
+
+  def run(self, state: Any, step: int, rng: jax.Array) -> dict[str, float]:
+    """Evaluates `state` at `step`: returns scalar metrics and writes grids under samples/."""
+    metrics = self._split_metrics(state, rng)
+    if self._family.evaluate is not None:
+      metrics.update(self._family.evaluate(state, self._test, jax.random.fold_in(rng, 4)))
+    self._write_grids(state, step, rng)
+    metrics.update(self._quality(state, rng))
+    return metrics

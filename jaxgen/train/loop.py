@@ -1,0 +1,154 @@
+"""The one train loop: data, mesh, jit, checkpoints and resume, periodic eval/samples/logs."""
+
+import math
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxgen.data.pipeline import SplitData, global_step_index, local_batch_size, to_global
+from jaxgen.errors import UserError
+from jaxgen.train import evaluation, periodic
+from jaxgen.train.checkpoints import Checkpoints
+from jaxgen.train.family import DataSpec, Family, make_family
+from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
+from jaxgen.train.writers import MetricWriter, Progress, to_scalars
+
+REQUIRED_KEYS = ("family", "dataset", "batch_size", "num_train_steps", "seed", "log_every_steps",
+                 "eval_every_steps", "checkpoint_every_steps")
+
+
+class NonFiniteError(UserError):
+  """A loss or metric became NaN or Inf."""
+
+
+def prepare_workdir(workdir: str) -> str:
+  """Creates `workdir` and checks it is writable; returns its absolute path."""
+  workdir = os.path.abspath(workdir)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise UserError(f"cannot write to workdir {workdir} ({e.strerror}); "
+                    "choose a writable --workdir") from None
+  return workdir
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Checks the keys every experiment config must have."""
+  missing = [k for k in REQUIRED_KEYS if k not in config]
+  if missing:
+    raise UserError(f"config lacks {', '.join(missing)}; every experiment config needs "
+                    f"{', '.join(REQUIRED_KEYS)}")
+  if config.num_train_steps < 0 or config.batch_size <= 0:
+    raise UserError("num_train_steps must be >= 0 and batch_size > 0")
+
+
+def open_data(config: ml_collections.ConfigDict) -> tuple[SplitData, SplitData, DataSpec]:
+  """Opens the train and eval splits of `config.dataset` and describes them for the family."""
+  data_dir = config.get("data_dir") or None
+  train = SplitData.open(config.dataset, config.get("train_split", "train"), data_dir)
+  test = SplitData.open(config.dataset, config.get("eval_split", "test"), data_dir)
+  return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes)
+
+
+def abstract_state(family: Family, init_rng: jax.Array, example: dict[str, jax.Array],
+                   sharding: jax.sharding.Sharding) -> Any:
+  """Shapes, dtypes and shardings of the initial state, without computing it."""
+  shapes = jax.eval_shape(family.create_state, init_rng, example)
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
+
+
+def _check_finite(step: int, metrics: dict[str, float], ckpt: Checkpoints) -> None:
+  bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+  if bad:
+    last = ckpt.latest_step()
+    kept = f"the last good checkpoint (step {last}) is kept in {ckpt.directory}" if last else \
+        "no checkpoint had been saved"
+    raise NonFiniteError(f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}; {kept}; "
+                         "lower the learning rate or check the data")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Trains `config`'s experiment in `workdir`, resuming from its latest checkpoint.
+
+  Returns the final evaluation metrics.
+  """
+  validate_config(config)
+  workdir = prepare_workdir(workdir)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json_best_effort(indent=2))
+
+  # ---------------------------------------------------------------- data, mesh, family
+  train, test, spec = open_data(config)
+  mesh = make_mesh()
+  repl, data_sharding = replicated(mesh), batch_sharded(mesh)
+  local_batch_size(config.batch_size)  # clear error when the batch does not divide devices
+  train_ds = train.train_batches(config.batch_size, config.seed)
+  family = make_family(config, spec)
+
+  root = jax.random.key(config.seed)
+  init_rng, train_rng, eval_rng = jax.random.split(root, 3)
+  example = to_global(train_ds[global_step_index(0)], data_sharding)
+
+  # ---------------------------------------------------------------- state: restore or init
+  ckpt = Checkpoints(workdir, config.get("max_checkpoints", 3))
+  start = ckpt.latest_step()
+  if start is not None:
+    state = ckpt.restore(abstract_state(family, init_rng, example, repl))
+  else:
+    state = jax.jit(family.create_state, out_shardings=repl)(init_rng, example)
+  start = int(jax.device_get(state.step))
+
+  train_step = jax.jit(family.train_step, in_shardings=(repl, data_sharding, repl),
+                       out_shardings=(repl, repl), donate_argnums=(0,))
+  evaluator = evaluation.Evaluator(config, family, test, spec, mesh, workdir)
+  writer = MetricWriter(workdir)
+  total = int(config.num_train_steps)
+  progress = Progress(start, total)
+  if start:
+    progress.message(f"resuming from step {start} in {ckpt.directory}")
+  final: dict[str, float] = {}
+  try:
+    # -------------------------------------------------------------- the loop
+    pending: tuple[int, Any] | None = None  # last step's metrics, checked one step late
+    window: list[dict[str, float]] = []
+    for step in range(start, total):
+      batch = to_global(train_ds[global_step_index(step)], data_sharding)
+      state, metrics = train_step(state, batch, jax.random.fold_in(train_rng, step))
+      if pending is not None:  # fetching the previous step's metrics overlaps this step
+        window.append(to_scalars(pending[1]))
+        _check_finite(pending[0], window[-1], ckpt)
+      pending = (step + 1, metrics)
+      done = step + 1
+      due = {name: periodic.due(done, config[key], total) for name, key in
+             (("log", "log_every_steps"), ("eval", "eval_every_steps"),
+              ("ckpt", "checkpoint_every_steps"))}
+      if not any(due.values()):
+        continue
+      window.append(to_scalars(pending[1]))
+      _check_finite(done, window[-1], ckpt)
+      pending = None
+      if due["log"]:
+        mean = {k: float(np.mean([w[k] for w in window])) for k in window[-1]}
+        writer.write(done, "train", mean)
+        progress.update(done, mean)
+        window = []
+      if due["ckpt"]:
+        ckpt.save(state)
+      if due["eval"]:
+        final = evaluator.run(state, done, eval_rng)
+        writer.write(done, "test", final)
+        progress.message(f"step {done} eval: " + " ".join(f"{k}={v:.4g}" for k, v in final.items()))
+    if start >= total and total > 0:  # already finished: evaluate the final state again
+      final = evaluator.run(state, total, eval_rng)
+  finally:
+    ckpt.close()
+    writer.close()
+    progress.close()
+  return final

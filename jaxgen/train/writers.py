@@ -1,0 +1,79 @@
+"""Where metrics go: metrics.jsonl, TensorBoard event files, and the console."""
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Mapping
+
+import numpy as np
+import tqdm
+from tensorboardX import SummaryWriter
+
+
+class MetricWriter:
+  """Writes one JSON object per (step, split) to metrics.jsonl and the same to TensorBoard."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    self._file = open(self.path, "a", buffering=1)  # line-buffered: nothing lost on a crash
+    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
+    """Records `metrics` (scalars) for `split` at `step`."""
+    clean = {k: float(v) for k, v in metrics.items()}
+    self._file.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
+    for name, value in clean.items():
+      if math.isfinite(value):
+        self._tb.add_scalar(f"{split}/{name}", value, int(step))
+    self._tb.flush()
+
+  def close(self) -> None:
+    """Flushes and closes both files."""
+    self._file.close()
+    self._tb.close()
+
+
+class Progress:
+  """A progress bar (steps, loss, steps/s, ETA) on a terminal; plain log lines otherwise."""
+
+  def __init__(self, start_step: int, total_steps: int, stream=None):
+    self._stream = stream or sys.stdout
+    self._tty = self._stream.isatty()
+    self._last_time, self._last_step = time.perf_counter(), start_step
+    self._total = total_steps
+    self._bar = (tqdm.tqdm(total=total_steps, initial=start_step, file=self._stream,
+                           unit="step", dynamic_ncols=True) if self._tty else None)
+
+  def update(self, step: int, metrics: Mapping[str, float]) -> None:
+    """Reports progress up to `step` with the latest train `metrics`."""
+    now = time.perf_counter()
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_time, self._last_step = now, step
+    shown = {k: float(v) for k, v in metrics.items() if k in ("loss",) or len(metrics) <= 4}
+    if self._bar is not None:
+      self._bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+      self._bar.update(step - self._bar.n)
+      return
+    eta = (self._total - step) / rate if rate > 0 else float("nan")
+    terms = " ".join(f"{k}={v:.4g}" for k, v in shown.items())
+    print(f"step {step}/{self._total} {terms} {rate:.2f} steps/s eta {eta:.0f}s",
+          file=self._stream, flush=True)
+
+  def message(self, text: str) -> None:
+    """Prints a line without breaking the bar."""
+    if self._bar is not None:
+      self._bar.write(text, file=self._stream)
+    else:
+      print(text, file=self._stream, flush=True)
+
+  def close(self) -> None:
+    """Closes the bar."""
+    if self._bar is not None:
+      self._bar.close()
+
+
+def to_scalars(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
+  """Device or numpy scalars -> Python floats."""
+  return {k: float(np.asarray(v)) for k, v in metrics.items()}
