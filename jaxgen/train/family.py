@@ -57,7 +57,7 @@ class Family:
 # Family name (config.family) -> module path providing make_family(config, data_spec).
 REGISTRY: dict[str, str] = {
     "classifier": "jaxgen.classifier.family",
-    "vae": "jaxgen.vae.family",
+    "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
 }
 
 

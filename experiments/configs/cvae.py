@@ -1,0 +1,13 @@
+"""Conditional VAE: label-conditioned encoder and decoder, sampling by label.
+
+  python -m experiments.main --config=experiments/configs/cvae.py --workdir=runs/cvae
+"""
+
+import ml_collections
+
+from experiments.configs.autoencoder_base import autoencoder
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The cvae experiment; `arg='tiny'` shrinks model and run for tests."""
+  return autoencoder("cvae", arg)

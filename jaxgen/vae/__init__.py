@@ -1,0 +1,1 @@
+"""The autoencoder family: losses, priors and likelihood estimates (networks live in nets/)."""
