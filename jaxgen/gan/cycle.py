@@ -1,0 +1,153 @@
+"""CycleGAN's step (Zhu et al. 2017) as pure functions: two generators, two discriminators.
+
+G = generator "ab" maps domain A to B, F = "ba" maps B to A; discriminator "a" judges domain A,
+"b" domain B. State layout: params["generator"] = {"ab", "ba"}, params["discriminator"] =
+{"a", "b"}, one Adam state per player; extras["pool_a"], extras["pool_b"] hold the history pools
+of generated A and B images, so a resumed run replays exactly. Networks are any Flax modules
+mapping [b, h, w, c] -> [b, h, w, c] (generators) and [b, h, w, c] -> scores (discriminators).
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgen.gan import losses, pool
+from jaxgen.gan.adversarial import update_player
+from jaxgen.gan.losses import AdversarialLoss
+from jaxgen.train.family import Batch, Metrics
+from jaxgen.train.state import TrainState
+
+
+@dataclasses.dataclass(frozen=True)
+class CycleSettings:
+  """Loss weights and optimizer settings of CycleGAN."""
+
+  learning_rate: float
+  cycle_weight: float = 10.0  # lambda in the paper
+  identity_weight: float = 5.0  # 0.5 * lambda, as the paper's photo experiments
+  pool_size: int = 50
+  loss: AdversarialLoss = AdversarialLoss.LEAST_SQUARES
+  b1: float = 0.5
+  b2: float = 0.999
+
+
+def _to_unit(x: jax.Array) -> jax.Array:
+  """[-1, 1] -> [0, 1], clipped."""
+  return jnp.clip((x + 1.0) / 2.0, 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CycleSteps:
+  """Pure create/train/eval functions and translation helpers for CycleGAN."""
+
+  generator: nn.Module
+  discriminator: nn.Module
+  settings: CycleSettings
+
+  def optimizer(self) -> optax.GradientTransformation:
+    """Adam, one instance per player."""
+    return optax.adam(self.settings.learning_rate, b1=self.settings.b1, b2=self.settings.b2)
+
+  def create_state(self, rng: jax.Array, example_batch: Batch) -> TrainState:
+    """Initialises both generators, both discriminators, their Adam states and empty pools."""
+    images = example_batch["image"][:1]  # [1, h, w, c]
+    keys = jax.random.split(rng, 4)
+    params = {
+        "generator": {"ab": self.generator.init(keys[0], images)["params"],
+                      "ba": self.generator.init(keys[1], images)["params"]},
+        "discriminator": {"a": self.discriminator.init(keys[2], images)["params"],
+                          "b": self.discriminator.init(keys[3], images)["params"]},
+    }
+    tx = self.optimizer()
+    shape = tuple(images.shape[1:])
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state={p: tx.init(v) for p, v in params.items()},
+                      extras={"pool_a": pool.init_pool(self.settings.pool_size, shape),
+                              "pool_b": pool.init_pool(self.settings.pool_size, shape)})
+
+  def _g(self, params, images: jax.Array) -> jax.Array:
+    return self.generator.apply({"params": params}, images)
+
+  def _d(self, params, images: jax.Array) -> jax.Array:
+    return self.discriminator.apply({"params": params}, images)
+
+  def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
+    """Both generators against the current discriminators, then both discriminators on fakes
+    drawn through the history pools (the reference implementation's order)."""
+    s, tx = self.settings, self.optimizer()
+    key_a, key_b = jax.random.split(jax.random.fold_in(rng, state.step))
+    a = batch["image"] * 2.0 - 1.0  # [b, h, w, c] domain A in [-1, 1]
+    b = batch["image_b"] * 2.0 - 1.0  # [b, h, w, c] domain B
+    d_params = state.params["discriminator"]
+
+    def g_loss_fn(g):
+      fake_b, fake_a = self._g(g["ab"], a), self._g(g["ba"], b)  # [b, h, w, c] each
+      terms = {
+          "g_adv_ab": losses.g_loss(s.loss, self._d(d_params["b"], fake_b)),
+          "g_adv_ba": losses.g_loss(s.loss, self._d(d_params["a"], fake_a)),
+          "cycle_a": losses.cycle_loss(a, self._g(g["ba"], fake_b)),
+          "cycle_b": losses.cycle_loss(b, self._g(g["ab"], fake_a)),
+      }
+      total = terms["g_adv_ab"] + terms["g_adv_ba"]
+      total += s.cycle_weight * (terms["cycle_a"] + terms["cycle_b"])
+      if s.identity_weight:  # skip two generator passes when the term is off
+        terms["identity_a"] = losses.identity_loss(a, self._g(g["ba"], a))
+        terms["identity_b"] = losses.identity_loss(b, self._g(g["ab"], b))
+        total += s.identity_weight * (terms["identity_a"] + terms["identity_b"])
+      return total, (terms, fake_a, fake_b)
+
+    (g_loss, (terms, fake_a, fake_b)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+        state.params["generator"])
+    g_params, g_opt = update_player(tx, g_grads, state.opt_state["generator"],
+                              state.params["generator"])
+
+    pool_a, fake_a = pool.query(state.extras["pool_a"], jax.lax.stop_gradient(fake_a), key_a)
+    pool_b, fake_b = pool.query(state.extras["pool_b"], jax.lax.stop_gradient(fake_b), key_b)
+
+    def d_loss_fn(d):
+      d_a = losses.d_loss(s.loss, self._d(d["a"], a), self._d(d["a"], fake_a))
+      d_b = losses.d_loss(s.loss, self._d(d["b"], b), self._d(d["b"], fake_b))
+      return d_a + d_b, {"d_a": d_a, "d_b": d_b}
+
+    (d_loss, d_terms), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+    d_params, d_opt = update_player(tx, d_grads, state.opt_state["discriminator"], d_params)
+    state = state.replace(
+        step=state.step + 1, params={"generator": g_params, "discriminator": d_params},
+        opt_state={"generator": g_opt, "discriminator": d_opt},
+        extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
+    metrics = {"loss": g_loss + d_loss, "g_loss": g_loss, "d_loss": d_loss, **terms, **d_terms}
+    return state, metrics
+
+  def translate(self, state: TrainState, images: jax.Array, direction: str) -> jax.Array:
+    """Maps images [b, h, w, c] in [0, 1] with generator "ab" or "ba"; returns [0, 1]."""
+    return _to_unit(self._g(state.params["generator"][direction], images * 2.0 - 1.0))
+
+  def eval_step(self, state: TrainState, batch: Batch, rng: jax.Array) -> Metrics:
+    """Cycle reconstruction L1 in [0, 1] pixel units both ways, next to the L1 between random
+    pairs of real images (the batch against itself rolled by one) as the scale to beat."""
+    del rng
+    a, b = batch["image"], batch["image_b"]  # [b, h, w, c] each, in [0, 1]
+    rec_a = self.translate(state, self.translate(state, a, "ab"), "ba")
+    rec_b = self.translate(state, self.translate(state, b, "ba"), "ab")
+    metrics = {"cycle_a": losses.cycle_loss(a, rec_a), "cycle_b": losses.cycle_loss(b, rec_b),
+               "pair_l1_a": losses.cycle_loss(a, jnp.roll(a, 1, axis=0)),
+               "pair_l1_b": losses.cycle_loss(b, jnp.roll(b, 1, axis=0))}
+    metrics["loss"] = metrics["cycle_a"] + metrics["cycle_b"]
+    return metrics
+
+  def reconstruct(self, state: TrainState, batch: Batch, rng: jax.Array) -> jax.Array:
+    """F(G(A)) for the batch's A images, [b, h, w, c] in [0, 1]."""
+    del rng
+    return self.translate(state, self.translate(state, batch["image"], "ab"), "ba")
+
+  def cycle_grid(self, state: TrainState, batch: Batch) -> jax.Array:
+    """Rows of A | G(A) | F(G(A)) then B | F(B) | G(F(B)): [2b, h, 3w, c] in [0, 1]."""
+    rows = []
+    for images, there, back in ((batch["image"], "ab", "ba"), (batch["image_b"], "ba", "ab")):
+      moved = self.translate(state, images, there)
+      rows.append(jnp.concatenate([images, moved, self.translate(state, moved, back)], axis=2))
+    return jnp.concatenate(rows)
+
