@@ -1,0 +1,108 @@
+"""`encode` and `decode`: whole images (grey or RGB) to and from a `FractalCode`."""
+
+import math
+import time
+
+import numpy as np
+
+from jaxgen.fractal import analysis, colour, decoder, quadtree, ratecontrol
+from jaxgen.fractal.types import CoderParams, FractalCode, padded_shape
+
+HEADER_BYTES = 40  # approximate .fic overhead, subtracted from the byte budget
+
+
+def _planes(image: np.ndarray) -> list[np.ndarray]:
+  """Image -> planes to code: [grey] or [Y, Cb/2, Cr/2] (float32, 0..255)."""
+  if image.ndim == 2 or image.shape[-1] == 1:
+    return [image.reshape(image.shape[0], image.shape[1]).astype(np.float32)]
+  ycc = colour.rgb_to_ycbcr(image[..., :3])
+  return [ycc[..., 0], colour.halve(ycc[..., 1]), colour.halve(ycc[..., 2])]
+
+
+def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
+  """Edge-pads a plane to whole top-level tiles."""
+  ph, pw = padded_shape(*plane.shape, max_block)
+  return np.pad(plane, ((0, ph - plane.shape[0]), (0, pw - plane.shape[1])), mode="edge")
+
+
+def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
+           params: CoderParams = CoderParams(), prune_mse: float = 4.0,
+           chroma_weight: float = 1.0, rounds: int = 3, log=None) -> FractalCode:
+  """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
+
+  Args:
+    ratio: target compression ratio (raw bytes / file bytes); chooses the quadtree by
+      rate-distortion optimisation with one Lagrange multiplier for all planes.
+    tolerance: instead of `ratio`, Fisher's rule: split blocks whose RMS collage error
+      exceeds this (grey levels); chroma uses twice the tolerance.
+    prune_mse: never search children of blocks already within this collage MSE.
+    chroma_weight: weight of chroma squared error relative to luma in rate control.
+    log: optional callable(str) for progress messages.
+  """
+  image = np.asarray(image)
+  if image.ndim not in (2, 3) or min(image.shape[:2]) < 2:
+    raise ValueError(f"expected a [h, w] or [h, w, 3] image, got shape {image.shape}")
+  if (ratio is None) == (tolerance is None):
+    raise ValueError("give exactly one of ratio and tolerance")
+  planes = _planes(image)
+  t0 = time.perf_counter()
+  levels = [analysis.analyse(_pad(p, params.max_block), params, prune_mse) for p in planes]
+  if log:
+    log(f"block search: {time.perf_counter() - t0:.2f}s")
+  dims = [p.shape for p in planes]
+  if tolerance is not None:
+    trees = [quadtree.tolerance_split(lv, tolerance * (1 if i == 0 else 2))
+             for i, lv in enumerate(levels)]
+    codes = [quadtree.leaves(lv, *t, *d) for lv, t, d in zip(levels, trees, dims)]
+    return FractalCode(image.shape[0], image.shape[1], len(planes), params, tuple(codes))
+  if not ratio > 0:
+    raise ValueError(f"ratio must be positive, got {ratio}")
+  target = max(image.size / ratio - HEADER_BYTES, 16) * 8.0
+  weights = [1.0] + [chroma_weight] * (len(planes) - 1)
+  rates = [ratecontrol.initial_rates(lv, params) for lv in levels]
+  for r in range(rounds):
+    lam = ratecontrol.choose_lambda(levels, rates, weights, target)
+    codes, nbytes = [], 0
+    for i, (lv, d) in enumerate(zip(levels, dims)):
+      splits, fulls, _, _ = quadtree.rd_split(lv, lam / weights[i], rates[i])
+      codes.append(quadtree.leaves(lv, splits, fulls, *d))
+      if r + 1 < rounds:
+        rates[i], b = ratecontrol.measure_rates(codes[-1], params, *d, rates[i])
+        nbytes += b
+    if log and r + 1 < rounds:
+      log(f"rate round {r}: lambda {lam:.3g}, {nbytes} payload bytes")
+  return FractalCode(image.shape[0], image.shape[1], len(planes), params, tuple(codes))
+
+
+def decode(code: FractalCode, scale: float = 1.0, iterations: int = 32,
+           smooth: float = 0.5, start: np.ndarray | None = None) -> np.ndarray:
+  """Decodes to uint8 [round(scale*h), round(scale*w)] (grey) or [..., 3] (RGB).
+
+  Integer scales are native fractal zoom (the attractor rendered on a finer grid); other
+  scales decode at the next integer zoom and resample.
+  """
+  if not 0 < scale <= 8:
+    raise ValueError(f"scale must be in (0, 8], got {scale}")
+  zoom = max(1, math.ceil(scale - 1e-9))
+  out_h, out_w = max(1, round(code.height * scale)), max(1, round(code.width * scale))
+  planes = [decoder.decode_plane(p, code.params, zoom, iterations, smooth=smooth,
+                                 start=start if i == 0 else None)
+            for i, p in enumerate(code.planes)]
+  h, w = code.height * zoom, code.width * zoom
+  if code.channels == 1:
+    img = planes[0]
+  else:
+    cb, cr = (colour.double(p, h, w) for p in planes[1:])
+    img = colour.ycbcr_to_rgb(np.stack([planes[0], cb, cr], axis=-1))
+  if (h, w) != (out_h, out_w):
+    img = _resize(img, out_h, out_w)
+  return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
+  """Antialiased resampling through Pillow, per channel in float."""
+  from PIL import Image
+  chans = img[..., None] if img.ndim == 2 else img
+  out = [np.asarray(Image.fromarray(chans[..., c].astype(np.float32), mode="F")
+                    .resize((w, h), Image.Resampling.LANCZOS)) for c in range(chans.shape[-1])]
+  return out[0] if img.ndim == 2 else np.stack(out, axis=-1)

@@ -1,0 +1,103 @@
+"""The transform stream of one plane: quadtree flags and per-leaf symbols, in Z order.
+
+One traversal serves both directions, so the encoder and decoder cannot drift apart.
+Per leaf: contrast index (adaptive, per level); block mean as a residual from the means
+of already-coded neighbours above and left (adaptive Laplace, per level and local
+activity); for s != 0 the isometry (adaptive) and domain index (flat).
+"""
+
+import numpy as np
+
+from jaxgen.fractal import entropy
+from jaxgen.fractal.errors import FicFormatError
+from jaxgen.fractal.types import CoderParams, PlaneCode, num_domains, padded_shape
+
+_FIELDS = ("y", "x", "size", "s_idx", "dc_idx", "cand")
+
+
+def _predict(dcmap: np.ndarray, cy: int, cx: int, n: int) -> tuple[int, int]:
+  """Block-mean prediction and activity context from coded neighbours (min-block cells)."""
+  above = dcmap[cy - 1, cx:cx + n] if cy > 0 else dcmap[:0, 0]
+  left = dcmap[cy:cy + n, cx - 1] if cx > 0 else dcmap[:0, 0]
+  both = np.concatenate([above, left])
+  if both.size == 0:
+    return -1, 0
+  pred = int((int(both.sum()) * 2 + both.size) // (2 * both.size))
+  if above.size and left.size:
+    # |mean above - mean left| in quantiser steps, in integers: a texture/edge indicator.
+    diff = abs(int(above.sum()) * left.size - int(left.sum()) * above.size)
+    scale = above.size * left.size
+    ctx = 0 if diff < scale else (1 if diff < 4 * scale else 2)
+  else:
+    ctx = 2
+  return pred, ctx
+
+
+def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, width: int,
+               plane: PlaneCode | None = None, bit_log: list | None = None) -> PlaneCode:
+  """Encodes `plane` (encoder) or decodes one (decoder: `plane=None`) through `coder`.
+
+  `bit_log`, if given, receives (size, kind, bits) per node, kind 0/1 for a DC-only/full
+  leaf (bits include its flag) and 2 for a split node (its flag); rate control uses it.
+  """
+  sizes, q = params.sizes, params.quant
+  shape = padded_shape(height, width, params.max_block)
+  n_dom = [num_domains(shape, b, s) for b, s in zip(sizes, params.domain_steps)]
+  m = params.min_block
+  dcmap = np.zeros((shape[0] // m, shape[1] // m), np.int64)
+  flags = [entropy.AdaptiveCategorical(2) for _ in sizes]
+  s_models = [entropy.AdaptiveCategorical(2 * q.s_levels + 1) for _ in sizes]
+  iso_model = entropy.AdaptiveCategorical(8)
+  dc_models = [[entropy.AdaptiveLaplace(q.dc_levels - 1) for _ in range(3)] for _ in sizes]
+  src = None if plane is None else [getattr(plane, f) for f in _FIELDS]
+  out = {f: [] for f in _FIELDS}
+  cursor = [0]
+
+  def leaf(y, x, li):
+    i = cursor[0]
+    b = sizes[li]
+    s = coder.categorical(s_models[li], 0 if src is None else int(src[3][i]) + q.s_levels)
+    s -= q.s_levels
+    pred, ctx = _predict(dcmap, y // m, x // m, b // m)
+    pred = q.dc_levels // 2 if pred < 0 else pred
+    dc = pred + coder.laplace(dc_models[li][ctx], 0 if src is None else int(src[4][i]) - pred)
+    if not 0 <= dc < q.dc_levels:
+      raise FicFormatError("corrupt .fic payload: block mean out of range")
+    cand = 0
+    if s != 0:
+      if n_dom[li] == 0:
+        raise FicFormatError("corrupt .fic payload: no domains at this block size")
+      c = 0 if src is None else int(src[5][i])
+      iso = coder.categorical(iso_model, c // n_dom[li])
+      cand = iso * n_dom[li] + coder.uniform(n_dom[li], c % n_dom[li])
+    dcmap[y // m:(y + b) // m, x // m:(x + b) // m] = dc
+    for f, v in zip(_FIELDS, (y, x, b, s, dc, cand)):
+      out[f].append(v)
+    cursor[0] = i + 1
+
+  def visit(y, x, li):
+    start_bits = coder.bits
+    split = 0
+    if li + 1 < len(sizes):
+      if src is not None:
+        if cursor[0] >= len(src[0]):
+          raise ValueError("plane code has fewer leaves than its quadtree needs")
+        split = int(src[2][cursor[0]] < sizes[li])
+      split = coder.categorical(flags[li], split)
+    if bit_log is not None:
+      bit_log.extend((sizes[li], 2, coder.bits - start_bits) if split else ())
+    if split:
+      h = sizes[li] // 2
+      for dy, dx in ((0, 0), (0, h), (h, 0), (h, h)):
+        visit(y + dy, x + dx, li + 1)
+    else:
+      leaf(y, x, li)
+      if bit_log is not None:
+        bit_log.extend((sizes[li], int(out["s_idx"][-1] != 0), coder.bits - start_bits))
+
+  top = params.max_block
+  for ty in range(0, shape[0], top):
+    for tx in range(0, shape[1], top):
+      visit(ty, tx, 0)
+  arrays = {f: np.asarray(v, np.int32) for f, v in out.items()}
+  return PlaneCode(height=height, width=width, **arrays)
