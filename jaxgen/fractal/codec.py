@@ -9,6 +9,18 @@ from jaxgen.fractal import analysis, colour, decoder, quadtree, ratecontrol
 from jaxgen.fractal.types import CoderParams, FractalCode, padded_shape
 
 HEADER_BYTES = 40  # approximate .fic overhead, subtracted from the byte budget
+# Domain lattice step (half-size pixels) per range size: dense where blocks are large and
+# few (quality), coarser for the many small blocks (speed, and fewer index bits).
+_STEPS = {128: 32, 64: 16, 32: 8, 16: 4, 8: 4, 4: 8, 2: 8}
+
+
+def default_params(min_block: int = 4, max_block: int = 32) -> CoderParams:
+  """Coder settings with the default domain lattice for the given block sizes."""
+  if min_block not in _STEPS or max_block not in _STEPS or min_block > max_block:
+    raise ValueError(f"block sizes must be powers of two in 2..128 with min <= max, "
+                     f"got {min_block} and {max_block}")
+  sizes = [b for b in sorted(_STEPS, reverse=True) if min_block <= b <= max_block]
+  return CoderParams(min_block, max_block, tuple(_STEPS[b] for b in sizes))
 
 
 def _planes(image: np.ndarray) -> list[np.ndarray]:
@@ -26,7 +38,7 @@ def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
 
 
 def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
-           params: CoderParams = CoderParams(), prune_mse: float = 4.0,
+           params: CoderParams | None = None, prune_mse: float = 4.0,
            chroma_weight: float = 1.0, rounds: int = 3, log=None) -> FractalCode:
   """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
 
@@ -44,11 +56,14 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
     raise ValueError(f"expected a [h, w] or [h, w, 3] image, got shape {image.shape}")
   if (ratio is None) == (tolerance is None):
     raise ValueError("give exactly one of ratio and tolerance")
+  params = default_params() if params is None else params
   planes = _planes(image)
   t0 = time.perf_counter()
-  levels = [analysis.analyse(_pad(p, params.max_block), params, prune_mse) for p in planes]
-  if log:
-    log(f"block search: {time.perf_counter() - t0:.2f}s")
+  levels = []
+  for i, p in enumerate(planes):
+    levels.append(analysis.analyse(_pad(p, params.max_block), params, prune_mse))
+    if log:
+      log(f"plane {i} searched, {time.perf_counter() - t0:.2f}s")
   dims = [p.shape for p in planes]
   if tolerance is not None:
     trees = [quadtree.tolerance_split(lv, tolerance * (1 if i == 0 else 2))
