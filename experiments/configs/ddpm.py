@@ -1,0 +1,14 @@
+"""DDPM (Ho et al. 2020): linear betas, eps-prediction, L_simple, fixed variance beta_t.
+
+  python -m experiments.main --config=experiments/configs/ddpm.py --workdir=runs/ddpm
+  python -m experiments.main --config=experiments/configs/ddpm.py:tiny --workdir=/tmp/ddpm_tiny
+"""
+
+import ml_collections
+
+from experiments.configs.diffusion_base import diffusion
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The ddpm experiment; `arg='tiny'` shrinks model and run for tests."""
+  return diffusion("ddpm", arg)

@@ -1,0 +1,1 @@
+"""Gaussian diffusion, samplers, score-based models and guidance: pure functions of a network callable."""

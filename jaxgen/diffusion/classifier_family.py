@@ -1,0 +1,62 @@
+"""Family "noisy_classifier": a classifier of noisy x_t for classifier guidance (Dhariwal & Nichol 2021).
+
+It is trained on x_t ~ q(x_t | x_0) at uniform t of the same schedule as the diffusion model it
+will guide (config.diffusion must match), so its gradient is informative at every step.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen.diffusion import process
+from jaxgen.diffusion.family import make_schedule, optimizer, to_signed
+from jaxgen.nets.noisy_classifier import NoisyClassifier
+from jaxgen.train import state as train_state
+from jaxgen.train.family import DataSpec, Family
+
+
+def classifier_module(config: ml_collections.ConfigDict, data_spec: DataSpec) -> NoisyClassifier:
+  """The classifier described by config.model; also what a guided sampler needs to apply it."""
+  m = config.model
+  return NoisyClassifier(num_classes=data_spec.num_classes, base_channels=m.base_channels,
+                         channel_mult=tuple(m.channel_mult), num_res_blocks=m.num_res_blocks,
+                         attention_resolutions=tuple(m.attention_resolutions), dropout=m.dropout)
+
+
+def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
+  """Builds the "noisy_classifier" family (no sampler: it only guides a diffusion model)."""
+  _, sched = make_schedule(config)
+  net = classifier_module(config, data_spec)
+  tx = optimizer(config)
+  ema_decay = config.get("ema_decay", 0.999)
+  h, w, c = data_spec.image_shape
+
+  def create_state(rng, example_batch):
+    params = net.init(rng, jnp.zeros((1, h, w, c)), jnp.zeros((1,), jnp.int32))["params"]
+    return train_state.create(params, tx, ema=True)
+
+  def noisy_metrics(params, batch, rng, train):
+    """Cross-entropy and accuracy on x_t at uniform t, [b] labels."""
+    x0 = to_signed(batch["image"])
+    t_rng, n_rng, d_rng = jax.random.split(rng, 3)
+    t = jax.random.randint(t_rng, (x0.shape[0],), 0, sched.num_timesteps)
+    xt = process.q_sample(sched, x0, t, jax.random.normal(n_rng, x0.shape))
+    logits = net.apply({"params": params}, xt, t, train=train, rngs={"dropout": d_rng})  # [b, k]
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    acc = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
+    return jnp.mean(ce), {"loss": jnp.mean(ce), "accuracy": acc}
+
+  def train_step(state, batch, rng):
+    grad_fn = jax.value_and_grad(lambda p: noisy_metrics(p, batch, rng, True), has_aux=True)
+    (_, aux), grads = grad_fn(state.params)
+    return train_state.apply_gradients(state, grads, tx, ema_decay), aux
+
+  def eval_step(state, batch, rng):
+    _, aux = noisy_metrics(state.ema_params, batch, rng, False)
+    # Accuracy on clean inputs (t = 0), the upper end of what guidance can exploit.
+    t0 = jnp.zeros(batch["label"].shape, jnp.int32)
+    logits = net.apply({"params": state.ema_params}, to_signed(batch["image"]), t0)
+    return dict(aux, accuracy_clean=jnp.mean(jnp.argmax(logits, -1) == batch["label"]))
+
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step, sample=None)

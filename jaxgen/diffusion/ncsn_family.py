@@ -1,0 +1,63 @@
+"""Family "ncsn": a noise-conditional score network (Song & Ermon 2019) on the U-Net.
+
+The U-Net is conditioned on the index of the noise level, as it is on a timestep in DDPM; its
+output divided by sigma is the score (see score.py).
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxgen.diffusion import score
+from jaxgen.diffusion.family import make_unet, optimizer, to_signed, to_unit
+from jaxgen.train import state as train_state
+from jaxgen.train.family import DataSpec, Family
+
+
+def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
+  """Builds the "ncsn" family; config.ncsn holds sigma_max, sigma_min, num_scales and sampling."""
+  n = config.ncsn
+  sigmas = score.geometric_sigmas(n.sigma_max, n.sigma_min, n.num_scales)  # [L], descending
+  h, w, c = data_spec.image_shape
+  net = make_unet(config, data_spec, c, None)
+  tx = optimizer(config)
+  ema_decay = config.get("ema_decay", 0.999)
+
+  def net_fn(params, train=False, rng=None):
+    rngs = {"dropout": rng} if rng is not None else None
+    return lambda x, i: net.apply({"params": params}, x, i, train=train, rngs=rngs)
+
+  def create_state(rng, example_batch):
+    params = net.init(rng, jnp.zeros((1, h, w, c)), jnp.zeros((1,), jnp.int32))["params"]
+    return train_state.create(params, tx, ema=True)
+
+  def train_step(state, batch, rng):
+    x = to_signed(batch["image"])  # [b, h, w, c]
+    d_rng, l_rng = jax.random.split(rng)
+
+    def loss_fn(params):
+      return score.dsm_loss(net_fn(params, True, d_rng), sigmas, x, l_rng)
+
+    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    return train_state.apply_gradients(state, grads, tx, ema_decay), aux
+
+  def eval_step(state, batch, rng):
+    _, aux = score.dsm_loss(net_fn(state.ema_params), sigmas, to_signed(batch["image"]), rng)
+    return aux
+
+  def sample(state, rng, num, labels=None):
+    """Annealed Langevin dynamics from uniform noise; `labels` is ignored (unconditional)."""
+    del labels
+    return _run(state.ema_params, rng, num)
+
+  def _langevin(params, rng, num):
+    x_rng, l_rng = jax.random.split(rng)
+    # Song & Ermon start from uniform noise; the first, largest sigma makes the start irrelevant.
+    x = jax.random.uniform(x_rng, (num, h, w, c), minval=-1.0, maxval=1.0)
+    x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, n.steps_per_sigma, n.step_lr,
+                                n.get("denoise", True))
+    return to_unit(x)
+
+  _run = jax.jit(_langevin, static_argnums=2)
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                sample=sample)

@@ -1,0 +1,105 @@
+"""Reverse-process samplers, each one compiled `lax.scan` over the timesteps of a schedule.
+
+`model_fn(x_t, t) -> output` takes indices into the schedule it is given. To sample on a respaced
+schedule, wrap the network with `respaced_model_fn` so it sees the original timesteps.
+`cond_fn(x_t, t) -> gamma * grad_x log p(y | x_t)` adds classifier guidance (see guidance.py).
+"""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.diffusion import process
+from jaxgen.diffusion.process import Spec
+from jaxgen.diffusion.schedules import Schedule, gather
+
+ModelFn = Callable[[jax.Array, jax.Array], jax.Array]
+CondFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def respaced_model_fn(model_fn: ModelFn, timesteps: np.ndarray | jax.Array) -> ModelFn:
+  """Wraps `model_fn` so index i of a respaced schedule reaches the network as timesteps[i]."""
+  timesteps = jnp.asarray(timesteps, jnp.int32)
+  return lambda x, t: model_fn(x, timesteps[t])
+
+
+def _reverse_indices(sched: Schedule) -> jax.Array:
+  return jnp.arange(sched.num_timesteps - 1, -1, -1, dtype=jnp.int32)  # T-1, ..., 0
+
+
+def ddpm_sample(spec: Spec, sched: Schedule, model_fn: ModelFn, x_T: jax.Array, rng: jax.Array,
+                cond_fn: CondFn | None = None) -> jax.Array:
+  """Ancestral sampling x_T -> x_0 through p(x_{t-1} | x_t) (Ho et al. Algorithm 2).
+
+  With `cond_fn`, the mean is shifted by Sigma * gradient (Dhariwal & Nichol Algorithm 1).
+  Returns x_0 [b, h, w, c].
+  """
+  b = x_T.shape[0]
+
+  def step(x, i):
+    t = jnp.full((b,), i, jnp.int32)
+    p = process.p_mean_variance(spec, sched, model_fn(x, t), x, t, clip=spec.clip_x0)
+    mean = p.mean if cond_fn is None else p.mean + p.variance * cond_fn(x, t)
+    noise = jax.random.normal(jax.random.fold_in(rng, i), x.shape, x.dtype)
+    # No noise at the last step: x_0 is the mean of the decoder.
+    x = mean + jnp.where(i > 0, jnp.exp(0.5 * p.log_variance), 0.0) * noise
+    return x, None
+
+  x0, _ = jax.lax.scan(step, x_T, _reverse_indices(sched))
+  return x0
+
+
+def ddim_sample(spec: Spec, sched: Schedule, model_fn: ModelFn, x_T: jax.Array, rng: jax.Array,
+                eta: float = 0.0, cond_fn: CondFn | None = None) -> jax.Array:
+  """DDIM sampling (Song et al. 2020 eq. 12); eta=0 is deterministic, eta=1 is DDPM-like.
+
+  With `cond_fn`, eps is shifted by -sqrt(1 - abar) * gradient (Dhariwal & Nichol Algorithm 2).
+  Returns x_0 [b, h, w, c].
+  """
+  b = x_T.shape[0]
+
+  def step(x, i):
+    t = jnp.full((b,), i, jnp.int32)
+    p = process.p_mean_variance(spec, sched, model_fn(x, t), x, t, clip=spec.clip_x0)
+    abar = gather(sched.alphas_cumprod, t, x.ndim)
+    abar_prev = gather(sched.alphas_cumprod_prev, t, x.ndim)
+    eps, x0 = p.pred_eps, p.pred_x0
+    if cond_fn is not None:
+      eps = eps - jnp.sqrt(1.0 - abar) * cond_fn(x, t)
+      x0 = process.x0_from_eps(sched, x, t, eps)
+      x0 = jnp.clip(x0, -1.0, 1.0) if spec.clip_x0 else x0
+    sigma = eta * jnp.sqrt((1.0 - abar_prev) / (1.0 - abar) * (1.0 - abar / abar_prev))
+    noise = jax.random.normal(jax.random.fold_in(rng, i), x.shape, x.dtype)
+    # Direction to x_t uses the remaining variance 1 - abar_prev - sigma^2.
+    x = (jnp.sqrt(abar_prev) * x0 + jnp.sqrt(jnp.maximum(1.0 - abar_prev - sigma**2, 0.0)) * eps
+         + sigma * noise)
+    return x, None
+
+  x0, _ = jax.lax.scan(step, x_T, _reverse_indices(sched))
+  return x0
+
+
+def ddim_encode(spec: Spec, sched: Schedule, model_fn: ModelFn, x0: jax.Array) -> jax.Array:
+  """Deterministic DDIM encoding x_0 -> x_T, the Euler steps of the DDIM ODE run forwards.
+
+  Step i moves x from noise level abar_prev[i] to abar[i] (1 -> abar[0] -> ... -> abar[T-1]),
+  retracing exactly the levels `ddim_sample` with eta=0 descends. eps is evaluated at the current
+  level (index i - 1; index 0 stands in for the clean image), as an explicit Euler step must.
+  Returns x_T [b, h, w, c], which `ddim_sample(eta=0)` maps back close to x0.
+  """
+  b = x0.shape[0]
+
+  def step(x, i):
+    t_eval = jnp.full((b,), jnp.maximum(i - 1, 0), jnp.int32)
+    out = model_fn(x, t_eval)
+    eps = process.p_mean_variance(spec, sched, out, x, t_eval).pred_eps
+    t = jnp.full((b,), i, jnp.int32)
+    abar_cur = gather(sched.alphas_cumprod_prev, t, x.ndim)
+    abar_next = gather(sched.alphas_cumprod, t, x.ndim)
+    pred_x0 = (x - jnp.sqrt(1.0 - abar_cur) * eps) / jnp.sqrt(abar_cur)
+    return jnp.sqrt(abar_next) * pred_x0 + jnp.sqrt(1.0 - abar_next) * eps, None
+
+  xT, _ = jax.lax.scan(step, x0, jnp.arange(sched.num_timesteps, dtype=jnp.int32))
+  return xT

@@ -1,0 +1,132 @@
+"""A DDPM-style U-Net (Ho et al. 2020, with the improved-DDPM refinements), in Flax linen.
+
+It maps (x [b, h, w, c], t [b], optional labels [b]) to [b, h, w, out_channels]. It knows nothing
+of diffusion: t is just a scalar per example, embedded sinusoidally; what the output means (eps,
+x_0, v, a variance channel) is the caller's business.
+"""
+
+import math
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Output convolutions start at zero so every residual branch starts as the identity.
+zeros_init = nn.initializers.zeros
+
+
+def timestep_embedding(t: jax.Array, dim: int, max_period: float = 10000.0) -> jax.Array:
+  """Transformer-style sinusoidal embedding of scalar t [b] -> [b, dim] (cos half, then sin half)."""
+  half = dim // 2
+  freqs = jnp.exp(-math.log(max_period) * jnp.arange(half, dtype=jnp.float32) / half)  # [half]
+  args = t.astype(jnp.float32)[:, None] * freqs[None]  # [b, half]
+  return jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
+
+
+def group_norm(channels: int, name: str | None = None) -> nn.GroupNorm:
+  """GroupNorm with 32 groups, or fewer for narrow layers (each group needs >= 1 channel)."""
+  return nn.GroupNorm(num_groups=math.gcd(32, channels), epsilon=1e-5, name=name)
+
+
+class ResBlock(nn.Module):
+  """GN-SiLU-conv, + projected time embedding, GN-SiLU-dropout-conv, plus a (1x1) skip."""
+
+  out_channels: int
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, emb: jax.Array, train: bool) -> jax.Array:
+    h = nn.Conv(self.out_channels, (3, 3))(nn.silu(group_norm(x.shape[-1])(x)))  # [b, h, w, o]
+    h = h + nn.Dense(self.out_channels)(nn.silu(emb))[:, None, None, :]
+    h = nn.silu(group_norm(self.out_channels)(h))
+    h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    h = nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init)(h)
+    if x.shape[-1] != self.out_channels:
+      x = nn.Conv(self.out_channels, (1, 1), name="skip")(x)
+    return x + h
+
+
+class AttentionBlock(nn.Module):
+  """Multi-head self-attention over all h*w positions, as a residual branch."""
+
+  head_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b, hh, ww, c = x.shape
+    heads = max(c // self.head_dim, 1)
+    qkv = nn.Dense(3 * c, name="qkv")(group_norm(c)(x)).reshape(b, hh * ww, 3, heads, c // heads)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [b, hw, heads, d]
+    h = jax.nn.dot_product_attention(q, k, v).reshape(b, hh, ww, c)
+    return x + nn.Dense(c, kernel_init=zeros_init, name="proj")(h)
+
+
+class UNet(nn.Module):
+  """Residual U-Net with attention at chosen resolutions.
+
+  Attributes:
+    out_channels: output channels (e.g. c for eps, 2c for eps plus a variance channel).
+    base_channels: channels of the first level; level i has base_channels * channel_mult[i].
+    channel_mult: per-level multipliers; the input is halved len(channel_mult) - 1 times.
+    num_res_blocks: residual blocks per level on the way down (one more on the way up).
+    attention_resolutions: spatial sizes (height) at which blocks get self-attention.
+    dropout: dropout rate inside residual blocks.
+    num_classes: if set, labels in [0, num_classes] are embedded; num_classes is the null class.
+    head_dim: channels per attention head.
+  """
+
+  out_channels: int
+  base_channels: int = 64
+  channel_mult: Sequence[int] = (1, 2, 2)
+  num_res_blocks: int = 2
+  attention_resolutions: Sequence[int] = (16,)
+  dropout: float = 0.0
+  num_classes: int | None = None
+  head_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, t: jax.Array, labels: jax.Array | None = None,
+               train: bool = False) -> jax.Array:
+    levels = len(self.channel_mult)
+    if x.shape[1] % 2 ** (levels - 1) or x.shape[2] % 2 ** (levels - 1):
+      raise ValueError(f"image size {x.shape[1:3]} must be divisible by {2 ** (levels - 1)}")
+    emb_dim = 4 * self.base_channels
+    emb = timestep_embedding(t, self.base_channels)
+    emb = nn.Dense(emb_dim)(nn.silu(nn.Dense(emb_dim)(emb)))  # [b, emb_dim]
+    if self.num_classes is not None:
+      if labels is None:
+        labels = jnp.full(t.shape, self.num_classes, jnp.int32)  # the null class
+      emb = emb + nn.Embed(self.num_classes + 1, emb_dim, name="class_embed")(labels)
+
+    h = nn.Conv(self.base_channels, (3, 3), name="conv_in")(x)  # [b, h, w, ch]
+    skips = [h]
+    for level, mult in enumerate(self.channel_mult):
+      for _ in range(self.num_res_blocks):
+        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
+        if h.shape[1] in self.attention_resolutions:
+          h = AttentionBlock(self.head_dim)(h)
+        skips.append(h)
+      if level != levels - 1:
+        h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2), name=f"down_{level}")(h)  # halve h, w
+        skips.append(h)
+
+    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
+    h = AttentionBlock(self.head_dim)(h)
+    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
+
+    for level, mult in reversed(list(enumerate(self.channel_mult))):
+      for _ in range(self.num_res_blocks + 1):
+        h = jnp.concatenate([h, skips.pop()], axis=-1)
+        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
+        if h.shape[1] in self.attention_resolutions:
+          h = AttentionBlock(self.head_dim)(h)
+      if level != 0:
+        b, hh, ww, c = h.shape
+        # Nearest-neighbour doubling as a broadcast: cheaper in XLA than a gather-based resize.
+        h = jnp.broadcast_to(h[:, :, None, :, None, :], (b, hh, 2, ww, 2, c))
+        h = h.reshape(b, 2 * hh, 2 * ww, c)  # [b, 2h, 2w, c]
+        h = nn.Conv(c, (3, 3), name=f"up_{level}")(h)
+
+    h = nn.silu(group_norm(h.shape[-1])(h))
+    return nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init, name="conv_out")(h)
