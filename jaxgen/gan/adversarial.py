@@ -86,46 +86,54 @@ class GanSteps:
     b = real.shape[0]
     return logits[:b], logits[b:], stats  # [b], [b]
 
-  def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
-    """One discriminator update on fresh fakes, then one generator update against the new D."""
-    kind, tx = self.settings.loss, optimizer(self.settings)
-    rng = jax.random.fold_in(rng, state.step)
-    real = batch["image"] * 2.0 - 1.0  # [b, h, w, c] in [-1, 1]
-    labels = self._labels(batch)  # fakes share the batch's labels, so classes are balanced
-    z = jax.random.normal(rng, (real.shape[0], self.settings.latent_dim))  # [b, latent]
+  def discriminator_update(self, state: TrainState, real: jax.Array, labels: jax.Array | None,
+                           z: jax.Array):
+    """One D update on real [b, h, w, c] vs G(z) fakes; returns (state, (loss, logits, logits)).
 
-    # Discriminator: the generator's own statistics update happens in its step below.
+    Only the discriminator's params, Adam state and batch stats change.
+    """
+    # G runs in training mode as in its own update, but its statistic updates are dropped here.
     fake, _ = self.generator.apply(_variables(state, "generator"), z, labels, train=True,
                                    mutable=["batch_stats"])
     fake = jax.lax.stop_gradient(fake)  # [b, h, w, c]
 
-    def d_loss_fn(d_params):
+    def loss_fn(d_params):
       real_l, fake_l, stats = self._discriminate(
           _variables(state, "discriminator", d_params), real, fake, labels, train=True)
-      return losses.d_loss(kind, real_l, fake_l), (real_l, fake_l, stats)
+      return losses.d_loss(self.settings.loss, real_l, fake_l), (real_l, fake_l, stats)
 
-    (d_loss, (real_l, fake_l, d_stats)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(state.params["discriminator"])
-    d_params, d_opt = update_player(tx, d_grads, state.opt_state["discriminator"],
-                              state.params["discriminator"])
-    d_vars = {"params": d_params, "batch_stats": d_stats}
+    (loss, (real_l, fake_l, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params["discriminator"])
+    state = _update_player(state, "discriminator", optimizer(self.settings), grads, stats)
+    return state, (loss, real_l, fake_l)
 
-    def g_loss_fn(g_params):
+  def generator_update(self, state: TrainState, real: jax.Array, labels: jax.Array | None,
+                       z: jax.Array) -> tuple[TrainState, jax.Array]:
+    """One G update against the current D; returns (state, G loss).
+
+    Only the generator's params, Adam state and batch stats change.
+    """
+    d_vars = _variables(state, "discriminator")
+
+    def loss_fn(g_params):
       fake, updates = self.generator.apply(_variables(state, "generator", g_params), z, labels,
                                            train=True, mutable=["batch_stats"])
-      # D's statistic updates are dropped here: D's running averages follow its own step only.
+      # D sees the same real + fake mix as in its own update; its statistic updates are dropped.
       _, fake_l, _ = self._discriminate(d_vars, real, fake, labels, train=True)
-      return losses.g_loss(kind, fake_l), updates.get("batch_stats", {})
+      return losses.g_loss(self.settings.loss, fake_l), updates.get("batch_stats", {})
 
-    (g_loss, g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-        state.params["generator"])
-    g_params, g_opt = update_player(tx, g_grads, state.opt_state["generator"],
-                              state.params["generator"])
-    state = state.replace(
-        step=state.step + 1, params={"generator": g_params, "discriminator": d_params},
-        opt_state={"generator": g_opt, "discriminator": d_opt},
-        extras={**state.extras, "batch_stats": {"generator": g_stats, "discriminator": d_stats}})
-    return state, self._metrics(d_loss, g_loss, real_l, fake_l)
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["generator"])
+    return _update_player(state, "generator", optimizer(self.settings), grads, stats), loss
+
+  def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
+    """One discriminator update on fresh fakes, then one generator update against the new D."""
+    rng = jax.random.fold_in(rng, state.step)
+    real = batch["image"] * 2.0 - 1.0  # [b, h, w, c] in [-1, 1]
+    labels = self._labels(batch)  # fakes share the batch's labels, so classes are balanced
+    z = jax.random.normal(rng, (real.shape[0], self.settings.latent_dim))  # [b, latent]
+    state, (d_loss, real_l, fake_l) = self.discriminator_update(state, real, labels, z)
+    state, g_loss = self.generator_update(state, real, labels, z)
+    return state.replace(step=state.step + 1), self._metrics(d_loss, g_loss, real_l, fake_l)
 
   def _metrics(self, d_loss, g_loss, real_l, fake_l) -> Metrics:
     threshold = 0.0 if self.settings.loss == AdversarialLoss.NON_SATURATING else 0.5
@@ -162,3 +170,14 @@ def update_player(tx: optax.GradientTransformation, grads, opt_state, params):
   """One optax update of one player; returns (new params, new opt state)."""
   updates, opt_state = tx.update(grads, opt_state, params)
   return optax.apply_updates(params, updates), opt_state
+
+
+def _update_player(state: TrainState, player: str, tx: optax.GradientTransformation, grads,
+                   batch_stats) -> TrainState:
+  """`state` with one player's params, Adam state and batch stats updated, the other's kept."""
+  params, opt_state = update_player(tx, grads, state.opt_state[player], state.params[player])
+  return state.replace(
+      params={**state.params, player: params},
+      opt_state={**state.opt_state, player: opt_state},
+      extras={**state.extras,
+              "batch_stats": {**state.extras["batch_stats"], player: batch_stats}})

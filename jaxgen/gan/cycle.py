@@ -74,16 +74,15 @@ class CycleSteps:
   def _d(self, params, images: jax.Array) -> jax.Array:
     return self.discriminator.apply({"params": params}, images)
 
-  def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
-    """Both generators against the current discriminators, then both discriminators on fakes
-    drawn through the history pools (the reference implementation's order)."""
-    s, tx = self.settings, self.optimizer()
-    key_a, key_b = jax.random.split(jax.random.fold_in(rng, state.step))
-    a = batch["image"] * 2.0 - 1.0  # [b, h, w, c] domain A in [-1, 1]
-    b = batch["image_b"] * 2.0 - 1.0  # [b, h, w, c] domain B
-    d_params = state.params["discriminator"]
+  def generator_update(self, state: TrainState, a: jax.Array, b: jax.Array):
+    """One update of both generators on a, b [b, h, w, c] in [-1, 1] against the current
+    discriminators; returns (state, (loss, named terms, fake A, fake B)).
 
-    def g_loss_fn(g):
+    Only the generators' params and Adam state change.
+    """
+    s, d_params = self.settings, state.params["discriminator"]
+
+    def loss_fn(g):
       fake_b, fake_a = self._g(g["ab"], a), self._g(g["ba"], b)  # [b, h, w, c] each
       terms = {
           "g_adv_ab": losses.g_loss(s.loss, self._d(d_params["b"], fake_b)),
@@ -99,25 +98,45 @@ class CycleSteps:
         total += s.identity_weight * (terms["identity_a"] + terms["identity_b"])
       return total, (terms, fake_a, fake_b)
 
-    (g_loss, (terms, fake_a, fake_b)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+    (loss, (terms, fake_a, fake_b)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params["generator"])
-    g_params, g_opt = update_player(tx, g_grads, state.opt_state["generator"],
-                              state.params["generator"])
+    state = self._apply(state, "generator", grads)
+    return state, (loss, terms, jax.lax.stop_gradient(fake_a), jax.lax.stop_gradient(fake_b))
 
-    pool_a, fake_a = pool.query(state.extras["pool_a"], jax.lax.stop_gradient(fake_a), key_a)
-    pool_b, fake_b = pool.query(state.extras["pool_b"], jax.lax.stop_gradient(fake_b), key_b)
+  def discriminator_update(self, state: TrainState, a: jax.Array, b: jax.Array,
+                           fake_a: jax.Array, fake_b: jax.Array):
+    """One update of both discriminators, real vs fake per domain, all [b, h, w, c] in
+    [-1, 1]; returns (state, (loss, named terms)). Only the discriminators change."""
+    kind = self.settings.loss
 
-    def d_loss_fn(d):
-      d_a = losses.d_loss(s.loss, self._d(d["a"], a), self._d(d["a"], fake_a))
-      d_b = losses.d_loss(s.loss, self._d(d["b"], b), self._d(d["b"], fake_b))
+    def loss_fn(d):
+      d_a = losses.d_loss(kind, self._d(d["a"], a), self._d(d["a"], fake_a))
+      d_b = losses.d_loss(kind, self._d(d["b"], b), self._d(d["b"], fake_b))
       return d_a + d_b, {"d_a": d_a, "d_b": d_b}
 
-    (d_loss, d_terms), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
-    d_params, d_opt = update_player(tx, d_grads, state.opt_state["discriminator"], d_params)
-    state = state.replace(
-        step=state.step + 1, params={"generator": g_params, "discriminator": d_params},
-        opt_state={"generator": g_opt, "discriminator": d_opt},
-        extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params["discriminator"])
+    return self._apply(state, "discriminator", grads), (loss, terms)
+
+  def _apply(self, state: TrainState, player: str, grads) -> TrainState:
+    """`state` with one player's params and Adam state updated by `grads`."""
+    params, opt_state = update_player(self.optimizer(), grads, state.opt_state[player],
+                                      state.params[player])
+    return state.replace(params={**state.params, player: params},
+                         opt_state={**state.opt_state, player: opt_state})
+
+  def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
+    """Both generators against the current discriminators, then both discriminators on fakes
+    drawn through the history pools (the reference implementation's order)."""
+    key_a, key_b = jax.random.split(jax.random.fold_in(rng, state.step))
+    a = batch["image"] * 2.0 - 1.0  # [b, h, w, c] domain A in [-1, 1]
+    b = batch["image_b"] * 2.0 - 1.0  # [b, h, w, c] domain B
+    state, (g_loss, terms, fake_a, fake_b) = self.generator_update(state, a, b)
+    pool_a, fake_a = pool.query(state.extras["pool_a"], fake_a, key_a)
+    pool_b, fake_b = pool.query(state.extras["pool_b"], fake_b, key_b)
+    state, (d_loss, d_terms) = self.discriminator_update(state, a, b, fake_a, fake_b)
+    state = state.replace(step=state.step + 1,
+                          extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
     metrics = {"loss": g_loss + d_loss, "g_loss": g_loss, "d_loss": d_loss, **terms, **d_terms}
     return state, metrics
 
