@@ -30,13 +30,15 @@ class LevelMatches:
   cand: np.ndarray
 
 
-def analyse(plane: np.ndarray, params: CoderParams, prune_mse: float = 0.0,
+def analyse(plane: np.ndarray, params: CoderParams, prune_error: float = 0.0,
             devices=None) -> list[LevelMatches]:
   """Searches every level of a padded plane [h, w] (grey levels 0..255), largest first.
 
   Args:
-    prune_mse: blocks whose best collage error per pixel is at most this are never split,
-      so their children are not searched (a large speed-up at the smallest sizes).
+    prune_error: blocks whose best collage error (summed over the block) is at most this
+      are never split, so their children are not searched. Splitting can remove at most
+      that error while it adds at least three leaves, so with a Lagrange multiplier lam a
+      bound of ~lam * (bits of three leaves) loses nothing; smaller values are safer.
   """
   q = params.quant
   half = partition.downsample2(plane)  # [h/2, w/2]
@@ -68,6 +70,6 @@ def analyse(plane: np.ndarray, params: CoderParams, prune_mse: float = 0.0,
     out.append(LevelMatches(b, len(pos), active, err_full.reshape(shape), err_dc.reshape(shape),
                             s_idx.reshape(shape), dc_idx.reshape(shape), cand.reshape(shape)))
     # Children of well-approximated blocks are never searched.
-    split = active & (err_full.reshape(shape) > prune_mse * b * b)
+    split = active & (err_full.reshape(shape) > prune_error)
     active = np.repeat(np.repeat(split, 2, axis=0), 2, axis=1)
   return out

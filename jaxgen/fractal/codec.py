@@ -11,7 +11,7 @@ from jaxgen.fractal.types import CoderParams, FractalCode, padded_shape
 HEADER_BYTES = 40  # approximate .fic overhead, subtracted from the byte budget
 # Domain lattice step (half-size pixels) per range size: dense where blocks are large and
 # few (quality), coarser for the many small blocks (speed, and fewer index bits).
-_STEPS = {128: 32, 64: 16, 32: 8, 16: 4, 8: 4, 4: 8, 2: 8}
+_STEPS = {128: 32, 64: 16, 32: 16, 16: 8, 8: 4, 4: 4, 2: 8}
 
 
 def default_params(min_block: int = 4, max_block: int = 32) -> CoderParams:
@@ -21,6 +21,12 @@ def default_params(min_block: int = 4, max_block: int = 32) -> CoderParams:
                      f"got {min_block} and {max_block}")
   sizes = [b for b in sorted(_STEPS, reverse=True) if min_block <= b <= max_block]
   return CoderParams(min_block, max_block, tuple(_STEPS[b] for b in sizes))
+
+
+def expected_lambda(ratio: float) -> float:
+  """Rough Lagrange multiplier (squared grey levels per bit) that rate control lands on
+  for a target ratio, fitted on natural 8-bit images; only used to prune the search."""
+  return 1.9 * ratio ** 1.25
 
 
 def _planes(image: np.ndarray) -> list[np.ndarray]:
@@ -38,8 +44,8 @@ def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
 
 
 def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
-           params: CoderParams | None = None, prune_mse: float = 4.0,
-           chroma_weight: float = 1.0, rounds: int = 3, log=None) -> FractalCode:
+           params: CoderParams | None = None, prune_bits: float = 8.0,
+           chroma_weight: float = 1.0, rounds: int = 2, log=None) -> FractalCode:
   """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
 
   Args:
@@ -47,7 +53,9 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
       rate-distortion optimisation with one Lagrange multiplier for all planes.
     tolerance: instead of `ratio`, Fisher's rule: split blocks whose RMS collage error
       exceeds this (grey levels); chroma uses twice the tolerance.
-    prune_mse: never search children of blocks already within this collage MSE.
+    prune_bits: blocks whose collage error is below `prune_bits` times the expected
+      Lagrange multiplier are never split, so their children are not searched (0: search
+      every block of every size).
     chroma_weight: weight of chroma squared error relative to luma in rate control.
     log: optional callable(str) for progress messages.
   """
@@ -56,12 +64,18 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
     raise ValueError(f"expected a [h, w] or [h, w, 3] image, got shape {image.shape}")
   if (ratio is None) == (tolerance is None):
     raise ValueError("give exactly one of ratio and tolerance")
-  params = default_params() if params is None else params
+  if params is None:
+    # 2x2 ranges only pay off when there are bits to spend on fine detail.
+    params = default_params(2 if ratio is not None and ratio < 24 else 4)
   planes = _planes(image)
   t0 = time.perf_counter()
+  if tolerance is not None:
+    prune = tolerance ** 2 * params.min_block ** 2  # Fisher's rule never splits these
+  else:
+    prune = prune_bits * expected_lambda(ratio) if ratio and ratio > 0 else 0.0
   levels = []
   for i, p in enumerate(planes):
-    levels.append(analysis.analyse(_pad(p, params.max_block), params, prune_mse))
+    levels.append(analysis.analyse(_pad(p, params.max_block), params, prune))
     if log:
       log(f"plane {i} searched, {time.perf_counter() - t0:.2f}s")
   dims = [p.shape for p in planes]

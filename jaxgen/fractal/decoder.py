@@ -73,7 +73,7 @@ def _iterate(start, src, leaf, s_leaf, dc_leaf, shape, num_leaves, iterations, t
 def deblock(x, size_pix, shape, strength=0.5):
   """Smooths across range-block borders, more widely for larger blocks.
 
-  A pixel within `size / 8` (at least 1) of its block's border along an axis is mixed
+  A pixel within `size / 16` of its block's border along an axis is mixed
   with a [1, 2, 1] / 4 filter along that axis; blocks themselves stay untouched inside.
   """
   h, w = shape
@@ -81,7 +81,7 @@ def deblock(x, size_pix, shape, strength=0.5):
   size = size_pix.reshape(h, w).astype(jnp.float32)
   cols = jnp.arange(w)[None, :] % size.astype(jnp.int32)
   rows = jnp.arange(h)[:, None] % size.astype(jnp.int32)
-  band = jnp.maximum(size / 8.0, 1.0)
+  band = size / 16.0  # 4x4 blocks get a quarter of the weight, 32x32 two pixels
   for axis, off in ((1, cols), (0, rows)):
     dist = jnp.minimum(off, size - 1 - off)  # distance to the nearest border
     weight = strength * jnp.clip(band - dist, 0.0, 1.0)

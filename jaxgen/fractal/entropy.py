@@ -20,23 +20,21 @@ class AdaptiveCategorical:
 
   def __init__(self, size: int, increment: int = 32, limit: int = 1 << 13):
     self.counts = np.ones(size, np.int64)
+    self.total = size
     self.increment = increment
     self.limit = limit
 
   def probabilities(self) -> np.ndarray:
     """Current model as a [1, size] float64 row (the shape constriction wants)."""
-    c = self.counts.astype(np.float64)
-    return (c / c.sum())[None, :]
-
-  def cost(self, symbol: int) -> float:
-    """Bits to code `symbol` under the current model."""
-    return -math.log2(self.counts[symbol] / self.counts.sum())
+    return (self.counts / float(self.total))[None, :]
 
   def update(self, symbol: int) -> None:
     """Counts `symbol`; halving keeps the model following local statistics."""
     self.counts[symbol] += self.increment
-    if self.counts.sum() > self.limit:
+    self.total += self.increment
+    if self.total > self.limit:
       self.counts = (self.counts + 1) // 2
+      self.total = int(self.counts.sum())
 
 
 class AdaptiveLaplace:

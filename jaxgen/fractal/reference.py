@@ -24,8 +24,8 @@ def match_loop(ranges: np.ndarray, domains: np.ndarray, s_step: float,
         d = isometries.apply(domains[j], iso)
         dc = d - d.mean()
         n2 = float(np.sum(dc * dc))
-        s = float(np.sum(rc * dc)) / max(n2, 1e-6)
-        k = int(np.clip(np.round(s / s_step), -s_levels, s_levels))
+        s = float(np.sum(rc * dc)) / max(n2, 1e-6)  # least-squares contrast
+        k = int(np.clip(np.floor(s / s_step + 0.5), -s_levels, s_levels))
         err = float(np.sum((k * s_step * dc - rc) ** 2))
         if err < best[0]:
           best = (err, iso * num_d + j, k)

@@ -19,7 +19,7 @@ class CoderParams:
 
   min_block: int = 4
   max_block: int = 32
-  domain_steps: tuple[int, ...] = (8, 4, 4, 8)
+  domain_steps: tuple[int, ...] = (16, 8, 4, 4)
   quant: Quantizer = Quantizer()
 
   def __post_init__(self):
