@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.nets.layers import UpsampleConv
+
 
 class ConvEncoder(nn.Module):
   """Image -> `num_outputs` latent vectors (mean and log-variance for a VAE, the code for an AE).
@@ -49,7 +51,7 @@ class ConvDecoder(nn.Module):
     h = nn.gelu(nn.Dense((h_img // factor) * (w_img // factor) * self.channels[-1])(h))
     h = h.reshape(z.shape[0], h_img // factor, w_img // factor, self.channels[-1])
     for ch in reversed(self.channels):
-      h = nn.gelu(nn.ConvTranspose(ch, (4, 4), strides=(2, 2))(h))  # double h and w
+      h = nn.gelu(UpsampleConv(ch)(h))  # double h and w
     return nn.Conv(c_img, (3, 3))(h)  # [b, h, w, c]
 
 
