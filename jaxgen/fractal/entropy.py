@@ -104,7 +104,9 @@ class SymbolCoder:
     return symbol
 
   def uniform(self, size: int, symbol: int = 0) -> int:
-    """Codes one symbol in 0..size-1 with a flat model."""
+    """Codes one symbol in 0..size-1 with a flat model (nothing to code when size is 1)."""
+    if size <= 1:
+      return 0
     model = constriction.stream.model.Uniform(size)
     if self.decoding:
       symbol = int(self._coder.decode(model))

@@ -84,8 +84,10 @@ def from_bytes(data: bytes) -> FractalCode:
                    for ph, pw in _plane_dims(h, w, channels))
   except FicFormatError:
     raise
-  except Exception as e:  # the range decoder's own complaints about a bad stream
-    raise FicFormatError(f".fic payload is corrupt: {e}") from None
+  except (KeyboardInterrupt, SystemExit):
+    raise
+  except BaseException as e:  # noqa: B036 - constriction's Rust panics are BaseExceptions
+    raise FicFormatError(f".fic payload is corrupt: {type(e).__name__}") from None
   return FractalCode(h, w, channels, params, planes)
 
 

@@ -20,6 +20,9 @@ class Quantizer:
   dc_step: float = 4.0
 
   def __post_init__(self):
+    # The file stores float32; round here so encoder and decoder use identical values.
+    object.__setattr__(self, "s_max", float(np.float32(self.s_max)))
+    object.__setattr__(self, "dc_step", float(np.float32(self.dc_step)))
     if not 1 <= self.s_levels <= 63:
       raise ValueError(f"s_levels must be in 1..63, got {self.s_levels}")
     if not 0.0 < self.s_max < 1.0:
@@ -34,8 +37,8 @@ class Quantizer:
 
   @property
   def dc_levels(self) -> int:
-    """Number of block-mean indices (0..dc_levels-1) covering 0..255."""
-    return int(np.floor(255.0 / self.dc_step)) + 1
+    """Number of block-mean indices (0..dc_levels-1); the top one reaches >= 255."""
+    return int(np.ceil(255.0 / self.dc_step)) + 1
 
   def s_index(self, s: np.ndarray) -> np.ndarray:
     """Nearest contrast index, clipped to the contractive range."""
