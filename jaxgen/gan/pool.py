@@ -20,7 +20,7 @@ def init_pool(size: int, image_shape: tuple[int, int, int]) -> Pool:
 
 
 def query(pool: Pool, images: jax.Array, rng: jax.Array) -> tuple[Pool, jax.Array]:
-  """Pushes `images` [b, h, w, c] through the pool; returns (new pool, images for D [b, h, w, c])."""
+  """Pushes `images` [b, h, w, c] through the pool; returns (new pool, D inputs [b, h, w, c])."""
   size = pool["images"].shape[0]
   if size == 0:
     return pool, images

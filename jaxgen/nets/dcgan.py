@@ -45,12 +45,15 @@ class DCGANGenerator(nn.Module):
       raise ValueError(f"DCGAN generator needs h, w divisible by 4, got {self.image_shape}")
     norm = lambda x: nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM)(x)
     x = append_one_hot(z, labels, self.num_classes)  # [b, latent (+ classes)]
-    x = nn.Dense(h // 4 * w // 4 * 4 * self.features, kernel_init=_KERNEL_INIT)(x)
+    # No biases before batch norm: its mean subtraction cancels them (their gradient is 0).
+    x = nn.Dense(h // 4 * w // 4 * 4 * self.features, use_bias=False, kernel_init=_KERNEL_INIT)(x)
     x = x.reshape((-1, h // 4, w // 4, 4 * self.features))  # [b, h/4, w/4, 4f]
     x = nn.relu(norm(x))
-    x = nn.ConvTranspose(2 * self.features, (4, 4), strides=(2, 2), kernel_init=_KERNEL_INIT)(x)
+    x = nn.ConvTranspose(2 * self.features, (4, 4), strides=(2, 2), use_bias=False,
+                         kernel_init=_KERNEL_INIT)(x)
     x = nn.relu(norm(x))  # [b, h/2, w/2, 2f]
-    x = nn.ConvTranspose(self.features, (4, 4), strides=(2, 2), kernel_init=_KERNEL_INIT)(x)
+    x = nn.ConvTranspose(self.features, (4, 4), strides=(2, 2), use_bias=False,
+                         kernel_init=_KERNEL_INIT)(x)
     x = nn.relu(norm(x))  # [b, h, w, f]
     # A last stride-1 convolution to the image channels, without batch norm (as in the paper).
     x = nn.Conv(c, (3, 3), kernel_init=_KERNEL_INIT)(x)  # [b, h, w, c]
@@ -80,7 +83,8 @@ class DCGANDiscriminator(nn.Module):
       x = jnp.concatenate([x, maps], axis=-1)  # [b, h, w, c + classes]
     x = nn.Conv(self.features, (4, 4), strides=(2, 2), kernel_init=_KERNEL_INIT)(x)
     x = nn.leaky_relu(x, 0.2)  # [b, h/2, w/2, f]
-    x = nn.Conv(2 * self.features, (4, 4), strides=(2, 2), kernel_init=_KERNEL_INIT)(x)
+    x = nn.Conv(2 * self.features, (4, 4), strides=(2, 2), use_bias=False,
+                kernel_init=_KERNEL_INIT)(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM)(x)
     x = nn.leaky_relu(x, 0.2)  # [b, h/4, w/4, 2f]
     x = x.reshape((x.shape[0], -1))  # [b, h/4 * w/4 * 2f]
