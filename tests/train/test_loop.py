@@ -1,0 +1,87 @@
+"""The train loop end to end: outputs, exact resume, NaN guard and clear errors."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgen.errors import UserError
+from jaxgen.train import family as family_lib
+from jaxgen.train.checkpoints import Checkpoints
+from jaxgen.train.loop import NonFiniteError, train_and_evaluate
+from jaxgen.train.restore import restore_trained
+from tests.helpers import tiny_config
+
+
+def _params(workdir):
+  return jax.tree.map(np.asarray, jax.device_get(restore_trained(str(workdir)).state.params))
+
+
+def test_vae_run_leaves_metrics_samples_and_checkpoints(tmp_path):
+  final = train_and_evaluate(tiny_config("vae"), str(tmp_path))
+  lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  assert {l["split"] for l in lines} == {"train", "test"}
+  assert all("step" in l and "loss" in l for l in lines)
+  train_losses = [l["loss"] for l in lines if l["split"] == "train"]
+  assert train_losses[-1] < train_losses[0]
+  assert os.path.exists(tmp_path / "samples" / "step_000020.png")
+  assert os.path.exists(tmp_path / "samples" / "recon_step_000020.png")
+  assert Checkpoints(str(tmp_path)).latest_step() == 20
+  assert any(f.startswith("events") for f in os.listdir(tmp_path / "tensorboard"))
+  assert np.isfinite(final["nll_iw"]) and final["nll_iw"] > 0
+
+
+def test_resume_ends_with_the_same_parameters(tmp_path):
+  config = tiny_config("classifier", num_train_steps=20, checkpoint_every_steps=10)
+  full = train_and_evaluate(config, str(tmp_path / "full"))
+  # An interrupted run: stopped after its step-10 checkpoint, then rerun with the full budget.
+  train_and_evaluate(tiny_config("classifier", num_train_steps=10), str(tmp_path / "cut"))
+  resumed = train_and_evaluate(config, str(tmp_path / "cut"))
+  assert resumed == full
+  jax.tree.map(np.testing.assert_array_equal, _params(tmp_path / "full"), _params(tmp_path / "cut"))
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  monkeypatch.setitem(family_lib.REGISTRY, "nan_classifier", "tests.train.nan_family")
+  config = tiny_config("classifier", family="nan_classifier", checkpoint_every_steps=5,
+                       eval_every_steps=100, log_every_steps=100)
+  with config.unlocked():
+    config.nan_from_step = 7
+  with pytest.raises(NonFiniteError, match="at step 8; the last good checkpoint \\(step 5\\)"):
+    train_and_evaluate(config, str(tmp_path))
+  ckpt = Checkpoints(str(tmp_path))
+  assert ckpt.latest_step() == 5
+  state = restore_trained(str(tmp_path)).state
+  assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
+
+
+def test_batch_that_does_not_divide_devices_is_a_clear_error(tmp_path):
+  with pytest.raises(UserError, match="does not divide evenly over 4 devices"):
+    train_and_evaluate(tiny_config("vae", batch_size=30), str(tmp_path))
+
+
+def test_corrupted_checkpoint_is_a_clear_error_and_is_kept(tmp_path):
+  config = tiny_config("classifier", num_train_steps=10)
+  train_and_evaluate(config, str(tmp_path))
+  step_dir = tmp_path / "checkpoints" / "10" / "default"
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      if name != "_METADATA" and "commit" not in name:
+        with open(os.path.join(root, name), "wb") as f:
+          f.write(b"garbage")
+  with pytest.raises(UserError, match="cannot be restored.*move that folder aside"):
+    train_and_evaluate(tiny_config("classifier", num_train_steps=20), str(tmp_path))
+  assert os.path.isdir(step_dir)  # nothing deleted
+
+
+def test_unwritable_workdir_and_unknown_names_are_clear_errors(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  with pytest.raises(UserError, match="cannot write to workdir"):
+    train_and_evaluate(tiny_config("vae"), str(blocker / "sub"))
+  with pytest.raises(UserError, match="unknown dataset 'no_such_dataset'.*embedded_digits"):
+    train_and_evaluate(tiny_config("vae", dataset="no_such_dataset"), str(tmp_path / "a"))
+  with pytest.raises(UserError, match="unknown model family"):
+    train_and_evaluate(tiny_config("vae", family="nope"), str(tmp_path / "b"))
