@@ -63,9 +63,17 @@ def _match_all(ranges, cands, s_step, s_levels, mesh):
   return sharded(ranges)
 
 
-def _chunk_size(num_cands: int, budget: int = 1 << 20) -> int:
-  """Ranges per chunk so that one [c, k] score matrix stays near `budget` floats."""
-  return int(max(8, min(1024, budget // max(num_cands, 1))))
+def _pow2(x: int) -> int:
+  """Smallest power of two >= x (>= 1)."""
+  return 1 << max(int(x) - 1, 0).bit_length()
+
+
+def _chunk_size(num_ranges: int, num_cands: int, num_devices: int,
+                budget: int = 1 << 20) -> int:
+  """Ranges per chunk: one [c, k] score matrix near `budget` floats, a power of two so
+  that the few distinct shapes compile once and are reused across images and ratios."""
+  c = min(budget // max(num_cands, 1), -(-num_ranges // num_devices))
+  return int(min(1024, max(8, _pow2(c))))
 
 
 def match(ranges: np.ndarray, cands: np.ndarray, s_step: float, s_levels: int,
@@ -83,14 +91,19 @@ def match(ranges: np.ndarray, cands: np.ndarray, s_step: float, s_levels: int,
     squared error of s * (d - mean d) + mean r against r, before quantising the mean.
   """
   devices = jax.local_devices() if devices is None else devices
+  nd = len(devices)
   mesh = Mesh(np.asarray(devices), ("d",))
   m, n = ranges.shape
-  c = _chunk_size(cands.shape[0])
-  c = min(c, max(8, -(-m // len(devices))))
-  per = c * len(devices)
-  total = -(-m // per) * per
-  padded = np.zeros((total, n), np.float32)
-  padded[:m] = ranges
-  out = _match_all(jnp.asarray(padded.reshape(-1, c, n)), jnp.asarray(cands, jnp.float32),
-                   float(s_step), int(s_levels), mesh)
-  return tuple(np.asarray(o).reshape(-1)[:m] for o in out)
+  c = _chunk_size(m, cands.shape[0], nd)
+  # Each call takes 1, 2, 4 or 8 chunks per device: padding stays under one call.
+  per_call = min(8, _pow2(-(-m // (c * nd))))
+  step = per_call * c * nd
+  cands = jnp.asarray(cands, jnp.float32)
+  outs = []
+  for start in range(0, m, step):
+    part = np.zeros((step, n), np.float32)
+    part[:min(step, m - start)] = ranges[start:start + step]
+    outs.append(_match_all(jnp.asarray(part.reshape(-1, c, n)), cands, float(s_step),
+                           int(s_levels), mesh))
+  return tuple(np.concatenate([np.asarray(o[i]).reshape(-1) for o in outs])[:m]
+               for i in range(3))
