@@ -28,7 +28,7 @@ def main(argv: list[str]) -> None:
   from jaxgen.train import loop
   logging.set_verbosity(logging.WARNING)
   try:
-    final = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    final = loop.train_and_evaluate(load_config(), _WORKDIR.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -39,5 +39,37 @@ def main(argv: list[str]) -> None:
     print("final eval: " + " ".join(f"{k}={v:.4g}" for k, v in sorted(final.items())))
 
 
+def _last_line(error: BaseException) -> str:
+  """The most specific line of an error whose text may hold a whole traceback."""
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  return lines[-1] if lines else type(error).__name__
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing with one-line errors instead of tracebacks for bad configs."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    _fail(f"bad flag: {_last_line(e)}")
+  except AttributeError as e:  # an override of a key the config does not have
+    _fail(f"unknown config key {str(e).strip(chr(34))} in a --config.KEY=VALUE flag; "
+          "the keys are those the config file sets")
+
+
+def load_config():
+  """The parsed --config (loaded lazily by ml_collections), or a one-line error."""
+  try:
+    config = _CONFIG.value
+    "family" in config  # a config that failed to load raises only when first read
+    return config
+  except (OSError, ValueError, TypeError, AttributeError) as e:
+    _fail(f"cannot load --config: {_last_line(e)}")
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

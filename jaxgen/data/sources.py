@@ -76,7 +76,7 @@ def open_split(name: str, split: str, data_dir: str | None = None) -> Sequence[d
           "or a tfds catalogue name such as mnist, fashion_mnist, cifar10") from None
     try:  # Under tfds.testing.mock_data this succeeds without any files.
       return builder.as_data_source(split=split)
-    except (NotImplementedError, FileNotFoundError, AssertionError):
+    except (NotImplementedError, FileNotFoundError, AssertionError, KeyError):  # not prepared
       _prepare_catalogue(builder, name, data_dir)
   try:
     return builder.as_data_source(split=split)
