@@ -8,7 +8,7 @@ published-style figures measured on this image, interpolated in log ratio) and t
 1 dB above Fisher, and at least JPEG from 30:1 up. It then times the jnp block search
 against a plain numpy loop doing the same search, and writes the RD plot.
 
-  python -m experiments.bench.fractal_rd --plot fractal_rd.png   # ~2-4 min on 2 cores
+  python -m experiments.bench.fractal_rd --plot fractal_rd.png   # ~4 min on 2 cores
   python -m experiments.bench.fractal_rd --quick                  # smoke run
 """
 
@@ -123,6 +123,21 @@ def speed_ratio(repeats: int = 5) -> tuple[float, float]:
   return t_np, float(np.median(times))
 
 
+def encode_speed(ratio: float = 30.0, repeats: int = 3) -> tuple[float, int]:
+  """Best-of-`repeats` seconds to encode camera to .fic bytes at `ratio` (compiled first).
+
+  The best run is the one least disturbed by other processes on a shared machine.
+  """
+  img = skimage.data.camera()
+  fractal.to_bytes(fractal.encode(img, ratio=ratio))
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    data = fractal.to_bytes(fractal.encode(img, ratio=ratio))
+    times.append(time.perf_counter() - t0)
+  return min(times), len(data)
+
+
 def plot(results: dict, path: str) -> None:
   """PSNR against ratio, fractal (solid) and JPEG (dashed) per image, Fisher's points."""
   import matplotlib
@@ -175,6 +190,9 @@ def main() -> None:
   t_np, t_jnp = speed_ratio()
   print(f"\nblock search, 32x32 image, 64 4x4 ranges x 392 candidates: numpy loop {t_np:.2f} s, "
         f"jnp {t_jnp * 1e3:.1f} ms -> {t_np / t_jnp:.0f}x faster")
+  t_enc, nbytes = encode_speed()
+  print(f"encode camera 512x512 at 30:1 ({nbytes} bytes), best of 3 after compilation: "
+        f"{t_enc:.2f} s")
   plot(results, args.plot)
   print(f"RD plot written to {args.plot}")
 

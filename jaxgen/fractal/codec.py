@@ -20,7 +20,12 @@ def default_params(min_block: int = 4, max_block: int = 32) -> CoderParams:
     raise ValueError(f"block sizes must be powers of two in 2..128 with min <= max, "
                      f"got {min_block} and {max_block}")
   sizes = [b for b in sorted(_STEPS, reverse=True) if min_block <= b <= max_block]
-  return CoderParams(min_block, max_block, tuple(_STEPS[b] for b in sizes))
+  steps = [_STEPS[b] for b in sizes]
+  if min_block == 4 and len(steps) > 1:
+    # 4x4 as the smallest size means high ratios, where 4x4 leaves are few: a coarser
+    # lattice halves the search (~0.04 dB on camera at 30:1).
+    steps[-1] = 6
+  return CoderParams(min_block, max_block, tuple(steps))
 
 
 def expected_lambda(ratio: float) -> float:
@@ -44,7 +49,7 @@ def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
 
 
 def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
-           params: CoderParams | None = None, prune_bits: float = 8.0,
+           params: CoderParams | None = None, prune_bits: float = 16.0,
            chroma_weight: float = 1.0, rounds: int = 2, log=None) -> FractalCode:
   """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
 

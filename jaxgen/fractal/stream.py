@@ -15,18 +15,23 @@ from jaxgen.fractal.types import CoderParams, PlaneCode, num_domains, padded_sha
 _FIELDS = ("y", "x", "size", "s_idx", "dc_idx", "cand")
 
 
-def _predict(dcmap: np.ndarray, cy: int, cx: int, n: int) -> tuple[int, int]:
-  """Block-mean prediction and activity context from coded neighbours (min-block cells)."""
-  above = dcmap[cy - 1, cx:cx + n] if cy > 0 else dcmap[:0, 0]
-  left = dcmap[cy:cy + n, cx - 1] if cx > 0 else dcmap[:0, 0]
-  both = np.concatenate([above, left])
-  if both.size == 0:
+def _predict(dcmap: list[list[int]], cy: int, cx: int, n: int) -> tuple[int, int]:
+  """Block-mean prediction and activity context from coded neighbours (min-block cells).
+
+  `dcmap` holds block-mean indices per min-block cell as Python lists: per-leaf numpy
+  slicing cost more than the arithmetic here.
+  """
+  above = dcmap[cy - 1][cx:cx + n] if cy > 0 else []
+  left = [row[cx - 1] for row in dcmap[cy:cy + n]] if cx > 0 else []
+  count = len(above) + len(left)
+  if count == 0:
     return -1, 0
-  pred = int((int(both.sum()) * 2 + both.size) // (2 * both.size))
-  if above.size and left.size:
+  sa, sl = sum(above), sum(left)
+  pred = ((sa + sl) * 2 + count) // (2 * count)
+  if above and left:
     # |mean above - mean left| in quantiser steps, in integers: a texture/edge indicator.
-    diff = abs(int(above.sum()) * left.size - int(left.sum()) * above.size)
-    scale = above.size * left.size
+    diff = abs(sa * len(left) - sl * len(above))
+    scale = len(above) * len(left)
     ctx = 0 if diff < scale else (1 if diff < 4 * scale else 2)
   else:
     ctx = 2
@@ -44,7 +49,7 @@ def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, wid
   shape = padded_shape(height, width, params.max_block)
   n_dom = [num_domains(shape, b, s) for b, s in zip(sizes, params.domain_steps)]
   m = params.min_block
-  dcmap = np.zeros((shape[0] // m, shape[1] // m), np.int64)
+  dcmap = [[0] * (shape[1] // m) for _ in range(shape[0] // m)]
   flags = [entropy.AdaptiveCategorical(2) for _ in sizes]
   s_models = [entropy.AdaptiveCategorical(2 * q.s_levels + 1) for _ in sizes]
   iso_model = entropy.AdaptiveCategorical(8)
@@ -70,7 +75,8 @@ def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, wid
       c = 0 if src is None else int(src[5][i])
       iso = coder.categorical(iso_model, c // n_dom[li])
       cand = iso * n_dom[li] + coder.uniform(n_dom[li], c % n_dom[li])
-    dcmap[y // m:(y + b) // m, x // m:(x + b) // m] = dc
+    for row in dcmap[y // m:(y + b) // m]:
+      row[x // m:(x + b) // m] = [dc] * (b // m)
     for f, v in zip(_FIELDS, (y, x, b, s, dc, cand)):
       out[f].append(v)
     cursor[0] = i + 1
