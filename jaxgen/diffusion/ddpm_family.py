@@ -70,7 +70,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
 
     (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = train_state.apply_gradients(state, grads, tx, ema_decay)
-    return state, dict(aux, grad_norm=optax.global_norm(grads))
+    return state, dict(aux, grad_norm=optax.tree.norm(grads))
 
   def eval_step(state, batch, rng):
     """Loss terms with the EMA params, and an unbiased one-t estimate of the NLL bound."""

@@ -67,7 +67,8 @@ class MeanVar(NamedTuple):
 def q_mean_variance(sched: Schedule, x0: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Mean, variance and log-variance of q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)."""
   mean = gather(sched.sqrt_alphas_cumprod, t, x0.ndim) * x0
-  var = gather(1.0 - sched.alphas_cumprod, t, x0.ndim)
+  # Squaring the float64-derived root keeps 1 - abar accurate at small t, unlike 1 - abar in float32.
+  var = gather(jnp.square(sched.sqrt_one_minus_alphas_cumprod), t, x0.ndim)
   return mean, var, jnp.log(var)
 
 
