@@ -11,13 +11,13 @@ from jaxgen.fractal.types import CoderParams, FractalCode, padded_shape
 HEADER_BYTES = 40  # approximate .fic overhead, subtracted from the byte budget
 # Domain lattice step (half-size pixels) per range size: dense where blocks are large and
 # few (quality), coarser for the many small blocks (speed, and fewer index bits).
-_STEPS = {128: 32, 64: 16, 32: 16, 16: 8, 8: 4, 4: 4, 2: 8}
+_STEPS = {64: 16, 32: 16, 16: 8, 8: 4, 4: 4, 2: 8}
 
 
 def default_params(min_block: int = 4, max_block: int = 32) -> CoderParams:
   """Coder settings with the default domain lattice for the given block sizes."""
   if min_block not in _STEPS or max_block not in _STEPS or min_block > max_block:
-    raise ValueError(f"block sizes must be powers of two in 2..128 with min <= max, "
+    raise ValueError(f"block sizes must be powers of two in 2..64 with min <= max, "
                      f"got {min_block} and {max_block}")
   sizes = [b for b in sorted(_STEPS, reverse=True) if min_block <= b <= max_block]
   steps = [_STEPS[b] for b in sizes]

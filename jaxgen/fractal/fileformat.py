@@ -22,9 +22,10 @@ VERSION = 1
 _HEAD = struct.Struct("<5sBHHBBBB")
 _QUANT = struct.Struct("<BffI")
 MAX_SIDE = 16384
-# A transform stream cannot describe more pixels per byte than this (even a flat image
-# costs a fraction of a bit per top-level tile), so larger claims are rejected up front.
-MAX_PIXELS_PER_BYTE = 1 << 16
+# Every top-level tile codes at least one block mean, and the adaptive Laplace model's
+# scale floor (0.3) makes that cost >= 0.3 bits: a payload of B bytes cannot describe more
+# than ~27 * max_block^2 * B pixels. Larger claims are rejected before any allocation.
+PIXELS_PER_TILE_BYTE = 32
 MAX_FILE_BYTES = 1 << 28
 
 
@@ -72,7 +73,7 @@ def from_bytes(data: bytes) -> FractalCode:
     raise FicFormatError(f".fic payload length {n_payload} does not match the file")
   if channels not in (1, 3) or not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
     raise FicFormatError(f".fic declares an impossible image {h}x{w}x{channels}")
-  if h * w * channels > MAX_PIXELS_PER_BYTE * len(data):
+  if h * w * channels > PIXELS_PER_TILE_BYTE * max_b ** 2 * n_payload + (1 << 16):
     raise FicFormatError(f".fic declares {h}x{w}x{channels} pixels, too many for its size")
   try:
     params = CoderParams(min_b, max_b, steps, Quantizer(s_levels, float(s_max), float(dc_step)))

@@ -28,10 +28,10 @@ class CoderParams:
     while b >= self.min_block:
       sizes.append(b)
       b //= 2
-    ok = (self.min_block >= 2 and self.max_block <= 128 and sizes
+    ok = (self.min_block >= 2 and self.max_block <= 64 and sizes
           and sizes[-1] == self.min_block and all(s & (s - 1) == 0 for s in sizes))
     if not ok:
-      raise ValueError(f"block sizes must be powers of two with 2 <= min <= max <= 128, "
+      raise ValueError(f"block sizes must be powers of two with 2 <= min <= max <= 64, "
                        f"got min={self.min_block} max={self.max_block}")
     if len(self.domain_steps) != len(sizes) or not all(1 <= s <= 255 for s in self.domain_steps):
       raise ValueError(f"need one domain step in 1..255 per level {sizes}, got {self.domain_steps}")
