@@ -112,12 +112,13 @@ def test_cyclegan_updates_touch_only_their_player():
 
 def test_mlp_gan_tiny_config_steps_once_compiled(digits):
   family = gan_family.make_family(gan.get_config("tiny"), SPEC)
-  state = family.create_state(jax.random.key(0), _batch(digits, 2, 0))
+  state = jax.jit(family.create_state)(jax.random.key(0), _batch(digits, 2, 0))
   step = jax.jit(chex.assert_max_traces(family.train_step, n=1))
   for i in range(3):
     state, metrics = step(state, _batch(digits, 16, i), jax.random.key(i))
   assert int(state.step) == 3 and np.isfinite(float(metrics["loss"]))
-  assert family.sample(state, jax.random.key(0), 5).shape == (5, 28, 28, 1)
+  samples = jax.jit(family.sample, static_argnums=2)(state, jax.random.key(0), 5)
+  assert samples.shape == (5, 28, 28, 1)
 
 
 def test_sharded_step_equals_single_device(digits):
@@ -169,8 +170,9 @@ def test_tiny_dcgan_on_real_digits_moves_samples_towards_data(digits):
 
 
 def test_tiny_cyclegan_on_real_digits_learns_to_cycle(digits):
-  """A few steps of the tiny config: cycle L1 on held-out pairs falls below its initial value."""
+  """Ten steps of the tiny config: cycle L1 on held-out pairs falls well below its start."""
   config = cyclegan.get_config("tiny")
+  config.learning_rate = 2e-3  # a faster start so ten steps show it
   steps = gan_family.make_cycle_steps(config, SPEC)
   b_images = two_domain.load_sklearn_digits()[0].astype(np.float32) / 255.0
   rng = np.random.default_rng(0)
@@ -180,15 +182,15 @@ def test_tiny_cyclegan_on_real_digits_learns_to_cycle(digits):
             "image_b": b_images[rng.integers(0, len(b_images), n)]}
 
   held_out = pairs(64)
-  state = steps.create_state(jax.random.key(0), held_out)
+  state = jax.jit(steps.create_state)(jax.random.key(0), held_out)
   evaluate = jax.jit(steps.eval_step)
   before = evaluate(state, held_out, jax.random.key(0))
   step = jax.jit(chex.assert_max_traces(steps.train_step, n=1))
-  for i in range(25):
+  for _ in range(10):
     state, metrics = step(state, pairs(config.batch_size), jax.random.key(1))
   after = evaluate(state, held_out, jax.random.key(0))
   assert int(state.extras["pool_a"]["count"]) == config.pool_size
   assert np.isfinite(float(metrics["loss"]))
-  assert float(after["loss"]) < 0.7 * float(before["loss"]), (before, after)
-  grid = steps.cycle_grid(state, {k: v[:3] for k, v in held_out.items()})
+  assert float(after["loss"]) < 0.6 * float(before["loss"]), (before, after)
+  grid = jax.eval_shape(steps.cycle_grid, state, {k: v[:3] for k, v in held_out.items()})
   assert grid.shape == (6, 28, 84, 1)
