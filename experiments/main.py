@@ -15,6 +15,10 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config fil
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for checkpoints, metrics and samples.")
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False, "Call jax.distributed.initialize() first (multi-host; see launch/).")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 (auto-detected on SLURM and TPU pods).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto if unset).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto if unset).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -23,7 +27,9 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   import jax
   if _DISTRIBUTED.value:
-    jax.distributed.initialize()
+    if _COORDINATOR.value:  # several processes on CPUs need a collectives backend
+      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from jaxgen.errors import UserError
   from jaxgen.train import loop
   logging.set_verbosity(logging.WARNING)

@@ -104,15 +104,25 @@ class SplitData:
     return (grain.MapDataset.source(self.source).seed(seed).shuffle().repeat(None)
             .map(preprocess).batch(local, drop_remainder=True))
 
+  def arrays(self) -> Example:
+    """The whole split in memory, preprocessed: {"image": [n, h, w, c] float32, ...}."""
+    examples = [preprocess(self.source[i]) for i in range(len(self.source))]
+    return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+
   def eval_batches(self, batch_size: int, num_devices: int) -> Iterator[Example]:
-    """All examples in order, in global batches; the last batch is trimmed to divide devices."""
-    n = len(self.source)
+    """All examples in order, as this process's slices of global batches.
+
+    The last batch is trimmed to divide the devices (at most num_devices - 1 examples unseen).
+    """
+    n, processes, index = len(self.source), jax.process_count(), jax.process_index()
     for start in range(0, n, batch_size):
       stop = min(n, start + batch_size)
       stop = start + (stop - start) // num_devices * num_devices
       if stop <= start:
         return
-      examples = [preprocess(self.source[i]) for i in range(start, stop)]
+      share = (stop - start) // processes
+      lo = start + index * share
+      examples = [preprocess(self.source[i]) for i in range(lo, lo + share)]
       yield {k: np.stack([e[k] for e in examples]) for k in examples[0]}
 
 

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxgen import locks
 from jaxgen.errors import UserError
 
 # Dataset name -> "module:BuilderClass" of the builders that need no network.
@@ -62,11 +63,13 @@ def open_split(name: str, split: str, data_dir: str | None = None) -> Sequence[d
   """Returns a random-access source of examples (dicts of numpy arrays) for `name`/`split`."""
   data_dir = data_dir or default_data_dir()
   if name in OFFLINE_BUILDERS:
-    builder = _offline_builder(name, data_dir)
-    if not builder.is_prepared():
-      print(f"preparing offline dataset {name} in {data_dir} (first use only)", flush=True)
-      tfds.disable_progress_bar()
-      builder.download_and_prepare(file_format="array_record")
+    # Several processes (test workers, hosts) may open the data at once: one prepares it.
+    with locks.exclusive(os.path.join(data_dir, f".{name}.lock")):
+      builder = _offline_builder(name, data_dir)
+      if not builder.is_prepared():
+        print(f"preparing offline dataset {name} in {data_dir} (first use only)", flush=True)
+        tfds.disable_progress_bar()
+        builder.download_and_prepare(file_format="array_record")
   else:
     try:
       builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgen import locks
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics.fcd import fcd, gaussian_fit, frechet_distance
 from jaxgen.nets.classifier import CNNClassifier
@@ -49,8 +50,9 @@ class Scorer:
   def __init__(self, model: CNNClassifier, params: Any, train: SplitData, test: SplitData):
     self._apply = jax.jit(lambda p, x: model.apply({"params": p}, x, return_features=True))
     self._params = params
-    self._train_images = _all_images(train)
-    test_images, self._test_labels = _all_images(test), _all_labels(test)
+    self._train_images = train.arrays()["image"]
+    test_arrays = test.arrays()
+    test_images, self._test_labels = test_arrays["image"], test_arrays["label"]
     logits, feats = self.logits_and_features(test_images)
     self.test_accuracy = float(np.mean(logits.argmax(-1) == self._test_labels))
     self._test_stats = gaussian_fit(feats)
@@ -63,9 +65,11 @@ class Scorer:
     from jaxgen.train.restore import restore_trained
     config = scorer_config(dataset, data_dir)
     workdir = os.path.join(cache_root(), "scorers", dataset)
-    if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
-      print(f"training the scoring classifier for {dataset} once, cached in {workdir}", flush=True)
-      train_and_evaluate(config, workdir)
+    with locks.exclusive(workdir + ".lock"):
+      if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
+        print(f"training the scoring classifier for {dataset} once, cached in {workdir}",
+              flush=True)
+        train_and_evaluate(config, workdir)
     trained = restore_trained(workdir)
     model = CNNClassifier(num_classes=trained.spec.num_classes, channels=tuple(config.channels),
                           feature_dim=config.feature_dim)
@@ -102,10 +106,3 @@ class Scorer:
       out["cond_accuracy_chance"] = 1.0 / logits.shape[-1]
     return out
 
-
-def _all_images(split: SplitData) -> np.ndarray:
-  return np.concatenate([b["image"] for b in split.eval_batches(1000, 1)])
-
-
-def _all_labels(split: SplitData) -> np.ndarray:
-  return np.concatenate([b["label"] for b in split.eval_batches(1000, 1)])

@@ -36,6 +36,12 @@ class Evaluator:
     self._reconstruct = (jax.jit(family.reconstruct, in_shardings=(repl, data, repl),
                                  out_shardings=repl) if family.reconstruct else None)
     self._scorer = None
+    self._gather = jax.jit(lambda x: x, out_shardings=repl)
+    self._writes_files = jax.process_index() == 0  # every process computes, one writes
+
+  def _save_grid(self, name: str, grid_images: np.ndarray, rows: int | None) -> None:
+    if self._writes_files:
+      images.save_grid(os.path.join(self._samples_dir, name), grid_images, rows)
 
   def _split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
     """Example-weighted means of eval_step's metrics over the whole test split."""
@@ -72,15 +78,15 @@ class Evaluator:
         rows = self._spec.num_classes
       samples = self.generate(state, jax.random.fold_in(rng, 1), len(labels) if labels is not None
                               else num, labels)
-      images.save_grid(os.path.join(self._samples_dir, f"step_{step:06d}.png"), samples, rows)
+      self._save_grid(f"step_{step:06d}.png", samples, rows)
     if self._reconstruct is not None:
       batch = next(self._test.eval_batches(32, self._mesh.size))
-      recon = np.asarray(self._reconstruct(state, to_global(batch, self._data_sharding),
-                                           jax.random.fold_in(rng, 2)))
-      pairs = np.concatenate([batch["image"][:, None], recon[:, None]], axis=1)
+      global_batch = to_global(batch, self._data_sharding)
+      recon = np.asarray(self._reconstruct(state, global_batch, jax.random.fold_in(rng, 2)))
+      originals = np.asarray(self._gather(global_batch["image"]))  # all processes' slices
+      pairs = np.concatenate([originals[:, None], recon[:, None]], axis=1)
       pairs = pairs.reshape((-1,) + recon.shape[1:])  # original, reconstruction, original, ...
-      images.save_grid(os.path.join(self._samples_dir, f"recon_step_{step:06d}.png"), pairs,
-                       rows=int(np.ceil(len(pairs) / 16)))
+      self._save_grid(f"recon_step_{step:06d}.png", pairs, rows=int(np.ceil(len(pairs) / 16)))
 
   def _quality(self, state: Any, rng: jax.Array) -> dict[str, float]:
     num = int(self._config.get("fcd_num_samples", 0))

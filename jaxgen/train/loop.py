@@ -108,9 +108,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   train_step = jax.jit(family.train_step, in_shardings=(repl, data_sharding, repl),
                        out_shardings=(repl, repl), donate_argnums=(0,))
   evaluator = evaluation.Evaluator(config, family, test, spec, mesh, workdir)
-  writer = MetricWriter(workdir)
+  is_main = jax.process_index() == 0
+  writer = MetricWriter(workdir, enabled=is_main)
   total = int(config.num_train_steps)
-  progress = Progress(start, total)
+  progress = Progress(start, total, enabled=is_main)
   if start:
     progress.message(f"resuming from step {start} in {ckpt.directory}")
   final: dict[str, float] = {}

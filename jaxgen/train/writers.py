@@ -15,13 +15,17 @@ from tensorboardX import SummaryWriter
 class MetricWriter:
   """Writes one JSON object per (step, split) to metrics.jsonl and the same to TensorBoard."""
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, enabled: bool = True):
     self.path = os.path.join(workdir, "metrics.jsonl")
-    self._file = open(self.path, "a", buffering=1)  # line-buffered: nothing lost on a crash
-    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    self._enabled = enabled  # only process 0 writes in a multi-process run
+    if enabled:
+      self._file = open(self.path, "a", buffering=1)  # line-buffered: nothing lost on a crash
+      self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
     """Records `metrics` (scalars) for `split` at `step`."""
+    if not self._enabled:
+      return
     clean = {k: float(v) for k, v in metrics.items()}
     self._file.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
     for name, value in clean.items():
@@ -31,6 +35,8 @@ class MetricWriter:
 
   def close(self) -> None:
     """Flushes and closes both files."""
+    if not self._enabled:
+      return
     self._file.close()
     self._tb.close()
 
@@ -38,8 +44,8 @@ class MetricWriter:
 class Progress:
   """A progress bar (steps, loss, steps/s, ETA) on a terminal; plain log lines otherwise."""
 
-  def __init__(self, start_step: int, total_steps: int, stream=None):
-    self._stream = stream or sys.stdout
+  def __init__(self, start_step: int, total_steps: int, stream=None, enabled: bool = True):
+    self._stream = stream or (sys.stdout if enabled else open(os.devnull, "w"))
     self._tty = self._stream.isatty()
     self._last_time, self._last_step = time.perf_counter(), start_step
     self._total = total_steps
