@@ -3,14 +3,16 @@
 One traversal serves both directions, so the encoder and decoder cannot drift apart.
 Per leaf: contrast index (adaptive, per level); block mean as a residual from the means
 of already-coded neighbours above and left (adaptive Laplace, per level and local
-activity); for s != 0 the isometry (adaptive) and domain index (flat).
+activity); for s != 0 the isometry (adaptive) and the domain position: which of 8x8
+coarse regions of the lattice (adaptive per level, since edge-rich regions supply most
+domains) and the position inside it (flat).
 """
 
 import numpy as np
 
 from jaxgen.fractal import entropy
 from jaxgen.fractal.errors import FicFormatError
-from jaxgen.fractal.types import CoderParams, PlaneCode, num_domains, padded_shape
+from jaxgen.fractal.types import CoderParams, PlaneCode, domain_grid, padded_shape
 
 _FIELDS = ("y", "x", "size", "s_idx", "dc_idx", "cand")
 
@@ -38,6 +40,27 @@ def _predict(dcmap: list[list[int]], cy: int, cx: int, n: int) -> tuple[int, int
   return pred, ctx
 
 
+_REGIONS = 8  # coarse domain regions per axis
+
+
+def _code_domain(coder: entropy.SymbolCoder, model: entropy.AdaptiveCategorical,
+                 grid: tuple[int, int], dom: int) -> int:
+  """Codes a domain index as (coarse region, offset inside it); returns the index."""
+  ny, nx = grid
+  gy, gx = min(_REGIONS, ny), min(_REGIONS, nx)
+  dy, dx = divmod(dom, nx)
+  region = coder.categorical(model, (dy * gy // ny) * _REGIONS + dx * gx // nx)
+  ry, rx = divmod(region, _REGIONS)
+  if ry >= gy or rx >= gx:
+    raise FicFormatError("corrupt .fic payload: domain region out of range")
+  # Lattice rows whose region is ry: ceil(ry * ny / gy) .. ceil((ry + 1) * ny / gy) - 1.
+  y0, y1 = -(-ry * ny // gy), -(-(ry + 1) * ny // gy)
+  x0, x1 = -(-rx * nx // gx), -(-(rx + 1) * nx // gx)
+  dy = y0 + coder.uniform(y1 - y0, dy - y0)
+  dx = x0 + coder.uniform(x1 - x0, dx - x0)
+  return dy * nx + dx
+
+
 def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, width: int,
                plane: PlaneCode | None = None, bit_log: list | None = None) -> PlaneCode:
   """Encodes `plane` (encoder) or decodes one (decoder: `plane=None`) through `coder`.
@@ -47,7 +70,9 @@ def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, wid
   """
   sizes, q = params.sizes, params.quant
   shape = padded_shape(height, width, params.max_block)
-  n_dom = [num_domains(shape, b, s) for b, s in zip(sizes, params.domain_steps)]
+  grids = [domain_grid(shape, b, s) for b, s in zip(sizes, params.domain_steps)]
+  n_dom = [ny * nx for ny, nx in grids]
+  region_models = [entropy.AdaptiveCategorical(_REGIONS * _REGIONS) for _ in sizes]
   m = params.min_block
   dcmap = [[0] * (shape[1] // m) for _ in range(shape[0] // m)]
   flags = [entropy.AdaptiveCategorical(2) for _ in sizes]
@@ -74,7 +99,7 @@ def code_plane(coder: entropy.SymbolCoder, params: CoderParams, height: int, wid
         raise FicFormatError("corrupt .fic payload: no domains at this block size")
       c = 0 if src is None else int(src[5][i])
       iso = coder.categorical(iso_model, c // n_dom[li])
-      cand = iso * n_dom[li] + coder.uniform(n_dom[li], c % n_dom[li])
+      cand = iso * n_dom[li] + _code_domain(coder, region_models[li], grids[li], c % n_dom[li])
     for row in dcmap[y // m:(y + b) // m]:
       row[x // m:(x + b) // m] = [dc] * (b // m)
     for f, v in zip(_FIELDS, (y, x, b, s, dc, cand)):

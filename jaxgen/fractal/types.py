@@ -80,12 +80,19 @@ def padded_shape(height: int, width: int, max_block: int) -> tuple[int, int]:
   return (-(-height // max_block) * max_block, -(-width // max_block) * max_block)
 
 
-def num_domains(shape: tuple[int, int], size: int, step: int) -> int:
-  """Domain count of one level for a padded plane of `shape` (matches `partition.lattice`)."""
+def domain_grid(shape: tuple[int, int], size: int, step: int) -> tuple[int, int]:
+  """Domain lattice rows and columns of one level for a padded plane of `shape`
+  (matches `partition.lattice`)."""
   def count(extent):
     half = extent // 2
     if size > half:
       return 0
     n = (half - size) // step + 1
     return n + (1 if (n - 1) * step != half - size else 0)
-  return count(shape[0]) * count(shape[1])
+  return count(shape[0]), count(shape[1])
+
+
+def num_domains(shape: tuple[int, int], size: int, step: int) -> int:
+  """Domain count of one level for a padded plane of `shape`."""
+  ny, nx = domain_grid(shape, size, step)
+  return ny * nx
