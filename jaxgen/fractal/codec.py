@@ -109,7 +109,7 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
 
 
 def decode(code: FractalCode, scale: float = 1.0, iterations: int = 32,
-           smooth: float = 0.5, start: np.ndarray | None = None) -> np.ndarray:
+           smooth: float = 1.0, start: np.ndarray | None = None) -> np.ndarray:
   """Decodes to uint8 [round(scale*h), round(scale*w)] (grey) or [..., 3] (RGB).
 
   Integer scales are native fractal zoom (the attractor rendered on a finer grid); other
