@@ -13,14 +13,14 @@ def autoencoder(variant: str, arg: str | None) -> ml_collections.ConfigDict:
   c.variant = variant
   c.learning_rate = 1e-3
   c.latent_dim = 4 if tiny else 32
-  c.channels = (8, 16) if tiny else (32, 64)
+  c.channels = (8, 16) if tiny else (16, 32)
   c.hidden = 32 if tiny else 256
   c.likelihood = "bernoulli"
   c.binarize = True  # dynamic binarisation, as in the VAE / VampPrior papers' MNIST setups
   c.obs_log_var = 0.0  # only for likelihood='gaussian'
   c.beta = 1.0
   c.num_pseudo_inputs = 8 if tiny else 200  # VampPrior's K
-  c.iw_samples = 4 if tiny else 500  # importance samples for the test log-likelihood
-  c.num_train_steps = 20 if tiny else 6000
+  c.iw_samples = 4 if tiny else 250  # importance samples for the test log-likelihood
+  c.num_train_steps = 20 if tiny else 4000
   c.eval_every_steps = 10 if tiny else 2000
   return c

@@ -144,3 +144,51 @@ def to_global(batch: Example, sharding: jax.sharding.Sharding) -> dict[str, jax.
   """Assembles per-process numpy batches into global arrays sharded by `sharding`."""
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
           for k, v in batch.items()}
+
+
+class _MergedBatches:
+  """`ds[k]` = batch k of domain A with batch k of domain B under "<key>_b" names."""
+
+  def __init__(self, a: grain.MapDataset, b: grain.MapDataset):
+    self._a, self._b = a, b
+
+  def __getitem__(self, index: int) -> Example:
+    batch_b = self._b[index]
+    return {**self._a[index], **{f"{k}_b": v for k, v in batch_b.items()}}
+
+
+@dataclasses.dataclass
+class PairedSplit:
+  """Two unpaired domains (e.g. tfds cycle_gan's trainA/trainB) batched side by side.
+
+  Batches hold domain A under the usual keys and domain B under "image_b" / "label_b"; the
+  two are shuffled independently, so pairs change from epoch to epoch.
+  """
+
+  a: SplitData
+  b: SplitData
+
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    return self.a.image_shape
+
+  @property
+  def num_classes(self) -> int:
+    return self.a.num_classes
+
+  def train_batches(self, global_batch: int, seed: int) -> _MergedBatches:
+    """Random-access merged batches: `ds[step]`."""
+    return _MergedBatches(self.a.train_batches(global_batch, seed),
+                          self.b.train_batches(global_batch, seed + 1))
+
+  def eval_batches(self, batch_size: int, num_devices: int) -> Iterator[Example]:
+    """Every A example once, next to B examples cycled in order."""
+    b_batches = list(self.b.eval_batches(batch_size, num_devices))
+    for i, batch in enumerate(self.a.eval_batches(batch_size, num_devices)):
+      batch_b = b_batches[i % len(b_batches)]
+      n = min(len(batch["image"]), len(batch_b["image"]))
+      yield {**{k: v[:n] for k, v in batch.items()}, **{f"{k}_b": v[:n] for k, v in batch_b.items()}}
+
+  def arrays(self) -> Example:
+    """Domain A's arrays (what scorers of A-domain images compare against)."""
+    return self.a.arrays()

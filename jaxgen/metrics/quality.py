@@ -29,11 +29,11 @@ def scorer_config(dataset: str, data_dir: str | None) -> ml_collections.ConfigDi
   """The fixed recipe of the scoring classifier: changing it changes every FCD."""
   c = ml_collections.ConfigDict()
   c.family, c.dataset, c.data_dir, c.seed = "classifier", dataset, data_dir or "", 0
-  c.batch_size, c.eval_batch_size, c.num_train_steps = 128, 200, 1500
-  c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps = 100, 1500, 1500
+  c.batch_size, c.eval_batch_size, c.num_train_steps = 128, 200, 1000
+  c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps = 100, 1000, 1000
   c.max_checkpoints, c.fcd_num_samples, c.grid_size = 1, 0, 0
   c.learning_rate, c.weight_decay, c.dropout = 1e-3, 1e-4, 0.3
-  c.channels, c.feature_dim = (32, 64), 128
+  c.channels, c.feature_dim = (16, 32), 128
   return c
 
 

@@ -57,6 +57,8 @@ class Family:
 # Family name (config.family) -> module path providing make_family(config, data_spec).
 REGISTRY: dict[str, str] = {
     "classifier": "jaxgen.classifier.family",
+    "gan": "jaxgen.gan.family",  # MLP GAN, DCGAN, conditional GAN (config.model, .conditional)
+    "cyclegan": "jaxgen.gan.family",
     "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
 }
 

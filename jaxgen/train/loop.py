@@ -8,7 +8,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgen.data.pipeline import SplitData, global_step_index, local_batch_size, to_global
+from jaxgen.data.pipeline import (PairedSplit, SplitData, global_step_index, local_batch_size,
+                                   to_global)
 from jaxgen.errors import UserError
 from jaxgen.train import evaluation, periodic
 from jaxgen.train.checkpoints import Checkpoints
@@ -49,11 +50,20 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise UserError("num_train_steps must be >= 0 and batch_size > 0")
 
 
-def open_data(config: ml_collections.ConfigDict) -> tuple[SplitData, SplitData, DataSpec]:
-  """Opens the train and eval splits of `config.dataset` and describes them for the family."""
+def open_data(config: ml_collections.ConfigDict) -> tuple[Any, Any, DataSpec]:
+  """Opens the train and eval splits of `config.dataset` and describes them for the family.
+
+  Two-domain configs name a second split per phase (`train_split_b`, `eval_split_b`).
+  """
   data_dir = config.get("data_dir") or None
-  train = SplitData.open(config.dataset, config.get("train_split", "train"), data_dir)
-  test = SplitData.open(config.dataset, config.get("eval_split", "test"), data_dir)
+
+  def split(key: str, default: str):
+    data = SplitData.open(config.dataset, config.get(key, default), data_dir)
+    if config.get(key + "_b"):
+      data = PairedSplit(data, SplitData.open(config.dataset, config[key + "_b"], data_dir))
+    return data
+
+  train, test = split("train_split", "train"), split("eval_split", "test")
   return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes)
 
 

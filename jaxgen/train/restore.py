@@ -8,11 +8,11 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen.data.pipeline import SplitData, global_step_index, to_global
+from jaxgen.data.pipeline import global_step_index, to_global
 from jaxgen.errors import UserError
 from jaxgen.train.checkpoints import Checkpoints
 from jaxgen.train.family import DataSpec, Family, make_family
-from jaxgen.train.loop import abstract_state
+from jaxgen.train.loop import abstract_state, open_data
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
 
 
@@ -43,9 +43,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 def restore_trained(workdir: str) -> Trained:
   """Restores the latest checkpoint in `workdir` with the family its config names."""
   config = load_config(workdir)
-  train = SplitData.open(config.dataset, config.get("train_split", "train"),
-                         config.get("data_dir") or None)
-  spec = DataSpec(image_shape=train.image_shape, num_classes=train.num_classes)
+  train, _, spec = open_data(config)
   family = make_family(config, spec)
   ckpt = Checkpoints(workdir)
   step = ckpt.latest_step()
