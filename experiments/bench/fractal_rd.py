@@ -180,7 +180,7 @@ def main() -> None:
       rows.append(r)
       fisher = fisher_at(r["ratio"]) if name == "camera" else float("nan")
       need = max(fisher + 1.0 if np.isfinite(fisher) else -np.inf,
-                 r["jpeg_equal"] if r["ratio"] >= 30 else -np.inf)
+                 r["jpeg_equal"] if ratio >= 30 else -np.inf)  # target ratio
       ok = "-" if not np.isfinite(need) else ("yes" if r["psnr"] >= need else "NO")
       print(f"{name:<14}{ratio:>7.1f}{r['bytes']:>7d}{r['ratio']:>7.1f}{r['psnr']:>7.2f}"
             f"{r['ssim']:>7.3f}{r['enc']:>7.2f}{r['dec']:>7.2f} | {r['jpeg_q']:>6d}"

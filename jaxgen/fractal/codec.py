@@ -65,47 +65,66 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
     log: optional callable(str) for progress messages.
   """
   image = np.asarray(image)
-  if image.ndim not in (2, 3) or min(image.shape[:2]) < 2:
+  if (image.ndim not in (2, 3) or min(image.shape[:2]) < 2
+      or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4))):
     raise ValueError(f"expected a [h, w] or [h, w, 3] image, got shape {image.shape}")
   if (ratio is None) == (tolerance is None):
     raise ValueError("give exactly one of ratio and tolerance")
+  if ratio is not None and not ratio > 0:
+    raise ValueError(f"ratio must be positive, got {ratio}")
+  if tolerance is not None and not tolerance > 0:
+    raise ValueError(f"tolerance must be positive, got {tolerance}")
   if params is None:
     # 2x2 ranges only pay off when there are bits to spend on fine detail.
     params = default_params(2 if ratio is not None and ratio < 24 else 4)
   planes = _planes(image)
-  t0 = time.perf_counter()
-  if tolerance is not None:
-    prune = tolerance ** 2 * params.min_block ** 2  # Fisher's rule never splits these
-  else:
-    prune = prune_bits * expected_lambda(ratio) if ratio and ratio > 0 else 0.0
-  levels = []
-  for i, p in enumerate(planes):
-    levels.append(analysis.analyse(_pad(p, params.max_block), params, prune))
-    if log:
-      log(f"plane {i} searched, {time.perf_counter() - t0:.2f}s")
   dims = [p.shape for p in planes]
+  t0 = time.perf_counter()
+
+  def search(prune):
+    out = []
+    for i, p in enumerate(planes):
+      out.append(analysis.analyse(_pad(p, params.max_block), params, prune))
+      if log:
+        log(f"plane {i} searched, {time.perf_counter() - t0:.2f}s")
+    return out
+
   if tolerance is not None:
+    levels = search(tolerance ** 2 * params.min_block ** 2)  # Fisher's rule never splits these
     trees = [quadtree.tolerance_split(lv, tolerance * (1 if i == 0 else 2))
              for i, lv in enumerate(levels)]
     codes = [quadtree.leaves(lv, *t, *d) for lv, t, d in zip(levels, trees, dims)]
     return FractalCode(image.shape[0], image.shape[1], len(planes), params, tuple(codes))
-  if not ratio > 0:
-    raise ValueError(f"ratio must be positive, got {ratio}")
-  target = max(image.size / ratio - HEADER_BYTES, 16) * 8.0
-  weights = [1.0] + [chroma_weight] * (len(planes) - 1)
+  raw_bytes = image.shape[0] * image.shape[1] * (1 if len(planes) == 1 else 3)
+  samples = sum(h * w for h, w in dims)
+  guess = expected_lambda(ratio * samples / raw_bytes)  # the fit is per coded sample
+  levels = search(prune_bits * guess)
+  target = max(raw_bytes / ratio - HEADER_BYTES, 16) * 8.0
+  codes, lam = _rate_control(levels, params, dims, target, chroma_weight, rounds, log)
+  if lam * 2 < guess:
+    # The image needs a much smaller multiplier than guessed, so pruning may have hidden
+    # useful splits: search again with the pruning its real multiplier allows.
+    levels = search(prune_bits * lam)
+    codes, lam = _rate_control(levels, params, dims, target, chroma_weight, rounds, log)
+  return FractalCode(image.shape[0], image.shape[1], len(planes), params, tuple(codes))
+
+
+def _rate_control(levels, params, dims, target_bits, chroma_weight, rounds, log):
+  """Quadtrees for all planes meeting `target_bits`: (plane codes, Lagrange multiplier)."""
+  weights = [1.0] + [chroma_weight] * (len(levels) - 1)
   rates = [ratecontrol.initial_rates(lv, params) for lv in levels]
   for r in range(rounds):
-    lam = ratecontrol.choose_lambda(levels, rates, weights, target)
+    lam = ratecontrol.choose_lambda(levels, rates, weights, target_bits)
     codes, nbytes = [], 0
     for i, (lv, d) in enumerate(zip(levels, dims)):
       splits, fulls, _, _ = quadtree.rd_split(lv, lam / weights[i], rates[i])
       codes.append(quadtree.leaves(lv, splits, fulls, *d))
-      if r + 1 < rounds:
+      if r + 1 < rounds:  # re-measure bit costs on the real coder for the next round
         rates[i], b = ratecontrol.measure_rates(codes[-1], params, *d, rates[i])
         nbytes += b
     if log and r + 1 < rounds:
       log(f"rate round {r}: lambda {lam:.3g}, {nbytes} payload bytes")
-  return FractalCode(image.shape[0], image.shape[1], len(planes), params, tuple(codes))
+  return codes, lam
 
 
 def decode(code: FractalCode, scale: float = 1.0, iterations: int = 32,
