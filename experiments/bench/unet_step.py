@@ -157,6 +157,8 @@ def main():
                               flops, peak, "image_steps")
     log("sample", res["sample"])
 
+  # Measured again at the end: on a shared machine the rate drifts, so utilisation uses the mean.
+  res["matmul_gflops_end"] = round(matmul_gflops(), 1)
   print(json.dumps(res), flush=True)
 
 
