@@ -12,6 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.nets.layers import UpsampleConv
+
 # CycleGAN's init: N(0, 0.02) for convolution kernels.
 _KERNEL_INIT = nn.initializers.normal(0.02)
 
@@ -65,7 +67,8 @@ class ResNetGenerator(nn.Module):
     for _ in range(self.num_res_blocks):
       x = ResidualBlock()(x)  # [b, h/4, w/4, 4f]
     for mult in (2, 1):
-      x = nn.ConvTranspose(mult * f, (3, 3), strides=(2, 2), kernel_init=_KERNEL_INIT)(x)
+      # Sub-pixel form of a stride-2 transposed convolution (nets/layers.py: fast on CPU).
+      x = UpsampleConv(mult * f, kernel_init=_KERNEL_INIT)(x)
       x = nn.relu(_norm(x))  # [b, h/2, w/2, 2f] then [b, h, w, f]
     x = nn.Conv(channels, (7, 7), padding="VALID", kernel_init=_KERNEL_INIT)(reflect_pad(x, 3))
     return jnp.tanh(x)  # [b, h, w, c]

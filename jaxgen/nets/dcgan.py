@@ -15,7 +15,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+
 from jaxgen.nets.gan_mlp import append_one_hot
+from jaxgen.nets.layers import UpsampleConv
 
 # The paper's DCGAN init: N(0, 0.02) for convolution kernels.
 _KERNEL_INIT = nn.initializers.normal(0.02)
@@ -49,11 +51,11 @@ class DCGANGenerator(nn.Module):
     x = nn.Dense(h // 4 * w // 4 * 4 * self.features, use_bias=False, kernel_init=_KERNEL_INIT)(x)
     x = x.reshape((-1, h // 4, w // 4, 4 * self.features))  # [b, h/4, w/4, 4f]
     x = nn.relu(norm(x))
-    x = nn.ConvTranspose(2 * self.features, (4, 4), strides=(2, 2), use_bias=False,
-                         kernel_init=_KERNEL_INIT)(x)
+    # Transposed 4x4/2 convolutions in their sub-pixel form (see nets/layers.py: 10x faster
+    # on XLA's CPU backend, same receptive field).
+    x = UpsampleConv(2 * self.features, use_bias=False, kernel_init=_KERNEL_INIT)(x)
     x = nn.relu(norm(x))  # [b, h/2, w/2, 2f]
-    x = nn.ConvTranspose(self.features, (4, 4), strides=(2, 2), use_bias=False,
-                         kernel_init=_KERNEL_INIT)(x)
+    x = UpsampleConv(self.features, use_bias=False, kernel_init=_KERNEL_INIT)(x)
     x = nn.relu(norm(x))  # [b, h, w, f]
     # A last stride-1 convolution to the image channels, without batch norm (as in the paper).
     x = nn.Conv(c, (3, 3), kernel_init=_KERNEL_INIT)(x)  # [b, h, w, c]

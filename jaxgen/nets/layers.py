@@ -7,6 +7,8 @@ and this layer 120 ms. A 2x2 convolution to 4x the channels followed by depth-to
 each output pixel the same 2x2 input neighbourhood as a 4x4 stride-2 transposed convolution.
 """
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 
@@ -32,9 +34,11 @@ class UpsampleConv(nn.Module):
   features: int
   kernel_size: int = 2
   use_bias: bool = True
+  kernel_init: Callable = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[b, h, w, c] -> [b, 2h, 2w, features]."""
-    h = nn.Conv(4 * self.features, (self.kernel_size, self.kernel_size), use_bias=self.use_bias)(x)
+    h = nn.Conv(4 * self.features, (self.kernel_size, self.kernel_size), use_bias=self.use_bias,
+                kernel_init=self.kernel_init)(x)
     return depth_to_space(h, 2)
