@@ -41,9 +41,11 @@ def _fractal_compress(args) -> None:
   from tqdm import tqdm
   from jaxgen import fractal
   image = _read_image(args.input)
-  params = fractal.CoderParams(min_block=args.min_block, max_block=args.max_block,
-                               domain_steps=_default_steps(args.min_block, args.max_block))
   ratio = None if args.tolerance is not None else args.ratio
+  params = None  # the encoder picks block sizes for the ratio
+  if args.min_block is not None or args.max_block is not None:
+    auto_min = 2 if ratio is not None and ratio < 24 else 4
+    params = fractal.codec.default_params(args.min_block or auto_min, args.max_block or 32)
   t0 = time.perf_counter()
   with tqdm(desc="encoding", unit="step", leave=False, disable=None) as bar:
     code = fractal.encode(image, ratio=ratio, tolerance=args.tolerance, params=params,
@@ -79,13 +81,8 @@ def _fractal_dimension(args) -> None:
         f"information dimension {fractal.information_dimension(image):.4f}")
 
 
-def _default_steps(min_block: int, max_block: int) -> tuple[int, ...]:
-  """Domain lattice steps per level (see `jaxgen.fractal.codec.default_params`)."""
-  from jaxgen.fractal import codec
-  return codec.default_params(min_block, max_block).domain_steps
-
-
 def _positive(kind):
+  """argparse type: a positive `kind` (int or float)."""
   def parse(text):
     value = kind(text)
     if not value > 0:
@@ -104,8 +101,8 @@ def _add_fractal(subparsers) -> None:
   how = c.add_mutually_exclusive_group()
   how.add_argument("--ratio", type=_positive(float), default=16.0, help="target ratio (default 16)")
   how.add_argument("--tolerance", type=_positive(float), help="Fisher's RMS split tolerance")
-  c.add_argument("--min-block", type=int, default=4)
-  c.add_argument("--max-block", type=int, default=32)
+  c.add_argument("--min-block", type=int, help="smallest range block (default: 2 below 24:1, else 4)")
+  c.add_argument("--max-block", type=int, help="largest range block (default 32)")
   c.set_defaults(run=_fractal_compress)
   d = sub.add_parser("decompress", help=".fic -> image")
   d.add_argument("input")
@@ -141,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
   except FileNotFoundError as e:
     print(f"jaxgen: error: no such file: {e.filename}", file=sys.stderr)
+    return EXIT_USAGE
+  except OSError as e:  # unwritable output, full disk, ...
+    print(f"jaxgen: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
     return EXIT_USAGE
   return 0
 

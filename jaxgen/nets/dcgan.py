@@ -15,7 +15,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-
 from jaxgen.nets.gan_mlp import append_one_hot
 from jaxgen.nets.layers import UpsampleConv
 
