@@ -21,6 +21,6 @@ def autoencoder(variant: str, arg: str | None) -> ml_collections.ConfigDict:
   c.beta = 1.0
   c.num_pseudo_inputs = 8 if tiny else 200  # VampPrior's K
   c.iw_samples = 4 if tiny else 250  # importance samples for the test log-likelihood
-  c.num_train_steps = 20 if tiny else 4000
-  c.eval_every_steps = 10 if tiny else 2000
+  c.num_train_steps = 20 if tiny else 3000
+  c.eval_every_steps = 10 if tiny else 1500
   return c
