@@ -18,6 +18,7 @@ class _Parser(argparse.ArgumentParser):
   """argparse with one-line errors (no usage dump) and exit status 2."""
 
   def error(self, message):
+    """Turns argparse's usage dump + exit into a one-line `_CliError`."""
     raise _CliError(f"{self.prog}: {message}")
 
 

@@ -162,6 +162,7 @@ def plot(results: dict, path: str) -> None:
 
 
 def main() -> None:
+  """Runs the sweep, prints the table and speed figures, writes the plot."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="camera only, three ratios")
   parser.add_argument("--plot", default="fractal_rd.png", help="where to write the RD plot")

@@ -50,7 +50,7 @@ def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
 
 def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
            params: CoderParams | None = None, prune_bits: float = 16.0,
-           chroma_weight: float = 1.0, rounds: int = 2, log=None) -> FractalCode:
+           chroma_weight: float = 4.0, rounds: int = 2, log=None) -> FractalCode:
   """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
 
   Args:
@@ -61,7 +61,9 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
     prune_bits: blocks whose collage error is below `prune_bits` times the expected
       Lagrange multiplier are never split, so their children are not searched (0: search
       every block of every size).
-    chroma_weight: weight of chroma squared error relative to luma in rate control.
+    chroma_weight: weight of a chroma sample's squared error relative to a luma one in
+      rate control: a half-resolution chroma sample covers 4 pixels, and Cb/Cr errors
+      reach RGB with gains ~0.8-1.1, hence ~4 for RGB PSNR (checked on astronaut).
     log: optional callable(str) for progress messages.
   """
   image = np.asarray(image)
