@@ -26,6 +26,8 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   import jax
+  from jaxgen import compilation_cache
+  compilation_cache.enable()
   if _DISTRIBUTED.value:
     if _COORDINATOR.value:  # several processes on CPUs need a collectives backend
       jax.config.update("jax_cpu_collectives_implementation", "gloo")

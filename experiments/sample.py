@@ -26,6 +26,8 @@ def main(argv: list[str]) -> None:
   logging.set_verbosity(logging.WARNING)
   import jax
   import numpy as np
+  from jaxgen import compilation_cache
+  compilation_cache.enable()
   from jaxgen import images
   from jaxgen.errors import UserError
   from jaxgen.train.evaluation import Evaluator

@@ -8,3 +8,9 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Keep tfds quiet and away from the network in tests.
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")
 os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+def pytest_configure(config):
+  """Shares compiled programs between tests and test processes through JAX's disk cache."""
+  from jaxgen import compilation_cache
+  compilation_cache.enable()
