@@ -59,6 +59,10 @@ REGISTRY: dict[str, str] = {
     "classifier": "jaxgen.classifier.family",
     "gan": "jaxgen.gan.family",  # MLP GAN, DCGAN, conditional GAN (config.model, .conditional)
     "cyclegan": "jaxgen.gan.family",
+    # DDPM, improved DDPM and classifier-free guidance (config.diffusion, .conditional, .p_uncond)
+    "ddpm": "jaxgen.diffusion.family",
+    "ncsn": "jaxgen.diffusion.family",  # score-based, annealed Langevin sampling
+    "noisy_classifier": "jaxgen.diffusion.family",  # for classifier guidance (no sampler)
     "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
 }
 
