@@ -26,6 +26,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.num_train_steps = 10 if tiny else 3000
   c.eval_every_steps = 10 if tiny else 500
   c.fcd_num_samples = 0  # CycleGAN translates; it has no unconditional sampler to score
+  # Score identity preservation with a classifier per domain (each trained once, cached).
+  c.score_identity = not tiny
   c.learning_rate = 2e-4
   c.adam_b1 = 0.5
   c.loss = "least_squares"

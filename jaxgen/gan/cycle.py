@@ -157,16 +157,3 @@ class CycleSteps:
     metrics["loss"] = metrics["cycle_a"] + metrics["cycle_b"]
     return metrics
 
-  def reconstruct(self, state: TrainState, batch: Batch, rng: jax.Array) -> jax.Array:
-    """F(G(A)) for the batch's A images, [b, h, w, c] in [0, 1]."""
-    del rng
-    return self.translate(state, self.translate(state, batch["image"], "ab"), "ba")
-
-  def cycle_grid(self, state: TrainState, batch: Batch) -> jax.Array:
-    """Rows of A | G(A) | F(G(A)) then B | F(B) | G(F(B)): [2b, h, 3w, c] in [0, 1]."""
-    rows = []
-    for images, there, back in ((batch["image"], "ab", "ba"), (batch["image_b"], "ba", "ab")):
-      moved = self.translate(state, images, there)
-      rows.append(jnp.concatenate([images, moved, self.translate(state, moved, back)], axis=2))
-    return jnp.concatenate(rows)
-

@@ -78,8 +78,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
                   conditional=steps.settings.num_classes > 0)
   if config.family == "cyclegan":
     steps = make_cycle_steps(config, data_spec)
-    # No unconditional sampler: CycleGAN only translates. `reconstruct` gives F(G(A)) for
-    # grids; `steps.cycle_grid` gives A | G(A) | F(G(A)) rows for both directions.
+    # No unconditional sampler: CycleGAN only translates; the loop draws its grids and scores
+    # identity preservation through `translate`.
     return Family(create_state=steps.create_state, train_step=steps.train_step,
-                  eval_step=steps.eval_step, sample=None, reconstruct=steps.reconstruct)
+                  eval_step=steps.eval_step, sample=None, translate=steps.translate)
   raise UserError(f"jaxgen.gan.family builds 'gan' and 'cyclegan', not {config.family!r}")

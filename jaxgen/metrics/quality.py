@@ -59,12 +59,16 @@ class Scorer:
     self._references: dict[int, tuple[float, float]] = {}
 
   @classmethod
-  def for_dataset(cls, dataset: str, data_dir: str | None = None) -> "Scorer":
+  def for_dataset(cls, dataset: str, data_dir: str | None = None, train_split: str = "train",
+                  test_split: str = "test") -> "Scorer":
     """Loads the dataset's scoring classifier, training it once (cached) if needed."""
     from jaxgen.train.loop import train_and_evaluate
     from jaxgen.train.restore import restore_trained
     config = scorer_config(dataset, data_dir)
-    workdir = os.path.join(cache_root(), "scorers", dataset)
+    config.train_split, config.eval_split = train_split, test_split
+    name = dataset if (train_split, test_split) == ("train", "test") else \
+        f"{dataset}_{train_split}_{test_split}"
+    workdir = os.path.join(cache_root(), "scorers", name)
     with locks.exclusive(workdir + ".lock"):
       if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
         print(f"training the scoring classifier for {dataset} once, cached in {workdir}",
@@ -73,8 +77,8 @@ class Scorer:
     trained = restore_trained(workdir)
     model = CNNClassifier(num_classes=trained.spec.num_classes, channels=tuple(config.channels),
                           feature_dim=config.feature_dim)
-    train = SplitData.open(dataset, "train", data_dir)
-    test = SplitData.open(dataset, "test", data_dir)
+    train = SplitData.open(dataset, train_split, data_dir)
+    test = SplitData.open(dataset, test_split, data_dir)
     return cls(model, trained.state.params, train, test)
 
   def logits_and_features(self, images: np.ndarray, chunk: int = 500):
@@ -82,6 +86,10 @@ class Scorer:
     outs = [jax.device_get(self._apply(self._params, jnp.asarray(images[i:i + chunk])))
             for i in range(0, len(images), chunk)]
     return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+  def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of images [n, h, w, c] that the classifier assigns to `labels` [n]."""
+    return float(np.mean(self.logits_and_features(images)[0].argmax(-1) == np.asarray(labels)))
 
   def fcd(self, images: np.ndarray) -> float:
     """FCD of images [n, h, w, c] in [0, 1] against the test split."""
@@ -102,7 +110,7 @@ class Scorer:
     out = {"fcd": frechet_distance(*gaussian_fit(feats), *self._test_stats),
            "fcd_floor": floor, "fcd_ceiling": ceiling, "classifier_test_accuracy": self.test_accuracy}
     if labels is not None:
-      out["cond_accuracy"] = float(np.mean(logits.argmax(-1) == np.asarray(labels)))
+      out["cond_accuracy"] = float(np.mean(logits.argmax(-1) == np.asarray(labels)))  # [n]
       out["cond_accuracy_chance"] = 1.0 / logits.shape[-1]
     return out
 

@@ -37,6 +37,9 @@ class Evaluator:
                                  out_shardings=repl) if family.reconstruct else None)
     self._scorer = None
     self._gather = jax.jit(lambda x: x, out_shardings=repl)
+    self._translate = (jax.jit(family.translate, static_argnums=(2,), out_shardings=repl)
+                       if family.translate else None)
+    self._domain_scorers = None
     self._writes_files = jax.process_index() == 0  # every process computes, one writes
 
   def _save_grid(self, name: str, grid_images: np.ndarray, rows: int | None) -> None:
@@ -102,6 +105,39 @@ class Evaluator:
     samples = self.generate(state, jax.random.fold_in(rng, 3), num, labels)
     return self._scorer.report(samples, labels)
 
+  def _translations(self, state: Any, step: int) -> dict[str, float]:
+    """Two-domain models: A | G(A) | F(G(A)) grids, and label accuracy after translation."""
+    if self._translate is None:
+      return {}
+    test_a, test_b = self._test.a.arrays(), self._test.b.arrays()
+    rows = []
+    for images, there, back in ((test_a["image"][:8], "ab", "ba"), (test_b["image"][:8], "ba", "ab")):
+      moved = np.asarray(self._translate(state, jnp.asarray(images), there))
+      back = np.asarray(self._translate(state, jnp.asarray(moved), back))
+      rows.append(np.stack([images, moved, back], axis=1).reshape((-1,) + images.shape[1:]))
+    self._save_grid(f"translate_step_{step:06d}.png", np.concatenate(rows), rows=16)
+    if not self._config.get("score_identity", False):
+      return {}
+    from jaxgen.metrics import quality  # trains the per-domain classifiers once (cached)
+    if self._domain_scorers is None:
+      data_dir = self._config.get("data_dir") or None
+      self._domain_scorers = tuple(
+          quality.Scorer.for_dataset(self._config.dataset, data_dir, self._config[f"train_split{s}"],
+                                     self._config[f"eval_split{s}"]) for s in ("", "_b"))
+    scorer_a, scorer_b = self._domain_scorers
+    moved_ab = self._translate_all(state, test_a["image"], "ab")
+    moved_ba = self._translate_all(state, test_b["image"], "ba")
+    return {"identity_accuracy_ab": scorer_b.accuracy(moved_ab, test_a["label"]),
+            "identity_accuracy_ba": scorer_a.accuracy(moved_ba, test_b["label"]),
+            "classifier_accuracy_a": scorer_a.test_accuracy,
+            "classifier_accuracy_b": scorer_b.test_accuracy}
+
+  def _translate_all(self, state: Any, images: np.ndarray, direction: str) -> np.ndarray:
+    chunk = int(self._config.get("sample_batch_size", 256))
+    return np.concatenate([np.asarray(self._translate(state, jnp.asarray(images[i:i + chunk]),
+                                                      direction))
+                           for i in range(0, len(images), chunk)])
+
   def run(self, state: Any, step: int, rng: jax.Array) -> dict[str, float]:
     """Evaluates `state` at `step`: returns scalar metrics and writes grids under samples/."""
     metrics = self._split_metrics(state, rng)
@@ -109,4 +145,5 @@ class Evaluator:
       metrics.update(self._family.evaluate(state, self._test, jax.random.fold_in(rng, 4)))
     self._write_grids(state, step, rng)
     metrics.update(self._quality(state, rng))
+    metrics.update(self._translations(state, step))
     return metrics

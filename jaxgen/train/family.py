@@ -43,6 +43,9 @@ class Family:
     conditional: whether `sample` uses labels.
     evaluate: optional (state, split_batches, rng) -> host metrics computed once per eval over
       the whole split (e.g. importance-weighted likelihood), beyond the per-batch means.
+    translate: optional (state, images, direction "ab" or "ba") -> images in [0, 1], for
+      two-domain models (CycleGAN): the loop draws A | G(A) | F(G(A)) grids and scores whether
+      the classifier of the target domain still recognises each translated image's label.
   """
 
   create_state: Callable[[jax.Array, Batch], TrainState]
@@ -52,6 +55,7 @@ class Family:
   reconstruct: Callable[[TrainState, Batch, jax.Array], jax.Array] | None = None
   conditional: bool = False
   evaluate: Callable[..., dict[str, float]] | None = None
+  translate: Callable[[TrainState, jax.Array, str], jax.Array] | None = None
 
 
 # Family name (config.family) -> module path providing make_family(config, data_spec).
