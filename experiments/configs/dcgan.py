@@ -16,6 +16,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = gan_base(tiny)
   c.model = "dcgan"
   # Channels of G's last hidden layer (then 2x, 4x) and of D's first layer (then 2x).
-  c.generator_width = 8 if tiny else 64
-  c.discriminator_width = 8 if tiny else 64
+  # 32 rather than the paper's 64: a quarter of the FLOPs, so a run fits minutes on 2 CPU cores.
+  c.generator_width = 8 if tiny else 32
+  c.discriminator_width = 8 if tiny else 32
   return c
