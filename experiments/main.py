@@ -6,6 +6,7 @@
 Rerunning the same command resumes from the latest checkpoint in DIR.
 """
 
+import os
 import sys
 
 from absl import app, flags, logging
@@ -40,7 +41,7 @@ def main(argv: list[str]) -> None:
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  workdir = loop.prepare_workdir(_WORKDIR.value)
+  workdir = os.path.abspath(_WORKDIR.value)
   print(f"done: metrics in {workdir}/metrics.jsonl, grids in {workdir}/samples/, "
         f"checkpoints in {workdir}/checkpoints/")
   if final:
@@ -73,7 +74,7 @@ def load_config():
   """The parsed --config (loaded lazily by ml_collections), or a one-line error."""
   try:
     config = _CONFIG.value
-    "family" in config  # a config that failed to load raises only when first read
+    _ = "family" in config  # a config that failed to load raises only when first read
     return config
   except (OSError, ValueError, TypeError, AttributeError) as e:
     _fail(f"cannot load --config: {_last_line(e)}")

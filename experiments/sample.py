@@ -34,6 +34,8 @@ def main(argv: list[str]) -> None:
   from jaxgen.train.restore import restore_trained
   from jaxgen.train.mesh import make_mesh
   try:
+    if _NUM.value <= 0:
+      raise UserError(f"--num_samples must be positive, got {_NUM.value}")
     trained = restore_trained(_WORKDIR.value)
     family = trained.family
     if family.sample is None:
@@ -55,10 +57,14 @@ def main(argv: list[str]) -> None:
     evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(), _WORKDIR.value)
     samples = evaluator.generate(trained.state, jax.random.key(_SEED.value), _NUM.value, labels)
     out = images.to_uint8(samples)
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
     arrays = {"images": out} if labels is None else {"images": out, "labels": labels}
-    np.savez(_OUTPUT.value, **arrays)
-    grid = images.save_grid(os.path.splitext(_OUTPUT.value)[0] + ".png", out)
+    try:
+      os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+      np.savez(_OUTPUT.value, **arrays)
+      grid = images.save_grid(os.path.splitext(_OUTPUT.value)[0] + ".png", out)
+    except OSError as e:
+      raise UserError(f"cannot write {_OUTPUT.value} ({e.strerror}); choose another --output") \
+          from None
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -7,7 +7,7 @@ n="$1"; shift
 port="${JAXGEN_COORDINATOR_PORT:-12355}"
 pids=()
 for ((i = 0; i < n; i++)); do
-  JAX_PLATFORMS=cpu python -m experiments.main --distributed \
+  JAX_PLATFORMS=cpu "${PYTHON:-python}" -m experiments.main --distributed \
     --coordinator_address="localhost:$port" --num_processes="$n" --process_id="$i" "$@" &
   pids+=($!)
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TPU pod slice: the same command on every host; jax.distributed finds the pod by itself.
 #   bash launch/tpu_pod.sh my-tpu us-central2-b --config=experiments/configs/ddpm.py \
-#       --workdir=gs://bucket/runs/ddpm
+#       --workdir=/mnt/shared/runs/ddpm   (a filesystem every host mounts)
 set -euo pipefail
 tpu="$1"; zone="$2"; shift 2
 args=$(printf '%q ' "$@")

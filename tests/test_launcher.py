@@ -48,6 +48,8 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted_run(tmp_path):
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "resuming from step" in resumed.stdout
   assert _final_eval(cut) == _final_eval(full)
+  logged = [(l["step"], l["split"]) for l in map(json.loads, open(os.path.join(cut, "metrics.jsonl")))]
+  assert len(logged) == len(set(logged)), "steps repeated after the resume are logged once"
 
   out = tmp_path / "S.npz"
   sampled = _run([sys.executable, "-m", "experiments.sample", f"--workdir={full}",

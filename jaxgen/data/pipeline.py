@@ -112,7 +112,8 @@ class SplitData:
   def eval_batches(self, batch_size: int, num_devices: int) -> Iterator[Example]:
     """All examples in order, as this process's slices of global batches.
 
-    The last batch is trimmed to divide the devices (at most num_devices - 1 examples unseen).
+    `batch_size` must divide the devices; the last batch is trimmed to divide them too (at most
+    num_devices - 1 examples unseen).
     """
     n, processes, index = len(self.source), jax.process_count(), jax.process_index()
     for start in range(0, n, batch_size):

@@ -80,7 +80,9 @@ def open_split(name: str, split: str, data_dir: str | None = None) -> Sequence[d
     try:  # Under tfds.testing.mock_data this succeeds without any files.
       return builder.as_data_source(split=split)
     except (NotImplementedError, FileNotFoundError, AssertionError, KeyError):  # not prepared
-      _prepare_catalogue(builder, name, data_dir)
+      with locks.exclusive(os.path.join(data_dir, f".{name.replace('/', '_')}.lock")):
+        if not builder.is_prepared():
+          _prepare_catalogue(builder, name, data_dir)
   try:
     return builder.as_data_source(split=split)
   except (KeyError, ValueError) as e:

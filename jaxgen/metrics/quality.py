@@ -11,12 +11,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
 from jaxgen import locks
 from jaxgen.data.pipeline import SplitData
-from jaxgen.metrics.fcd import fcd, gaussian_fit, frechet_distance
+from jaxgen.metrics.fcd import frechet_distance, gaussian_fit
 from jaxgen.nets.classifier import CNNClassifier
 
 
@@ -69,11 +70,18 @@ class Scorer:
     name = dataset if (train_split, test_split) == ("train", "test") else \
         f"{dataset}_{train_split}_{test_split}"
     workdir = os.path.join(cache_root(), "scorers", name)
-    with locks.exclusive(workdir + ".lock"):
+    def train_once():
       if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
         print(f"training the scoring classifier for {dataset} once, cached in {workdir}",
               flush=True)
         train_and_evaluate(config, workdir)
+
+    if jax.process_count() == 1:
+      with locks.exclusive(workdir + ".lock"):  # other runs on this machine wait for it
+        train_once()
+    else:  # every process takes part in the (collective) training; a lock would deadlock
+      multihost_utils.sync_global_devices(f"scorer {name}")
+      train_once()
     trained = restore_trained(workdir)
     model = CNNClassifier(num_classes=trained.spec.num_classes, channels=tuple(config.channels),
                           feature_dim=config.feature_dim)
@@ -106,7 +114,7 @@ class Scorer:
   def report(self, samples: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
     """FCD with its floor and ceiling, and conditional accuracy when `labels` are given."""
     floor, ceiling = self.references(len(samples))
-    logits, feats = self.logits_and_features(samples)
+    logits, feats = self.logits_and_features(samples)  # [n, classes], [n, d]
     out = {"fcd": frechet_distance(*gaussian_fit(feats), *self._test_stats),
            "fcd_floor": floor, "fcd_ceiling": ceiling, "classifier_test_accuracy": self.test_accuracy}
     if labels is not None:

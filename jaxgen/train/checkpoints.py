@@ -18,7 +18,9 @@ class Checkpoints:
 
   def __init__(self, workdir: str, max_to_keep: int = 3):
     self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+    # Folders left by a save killed mid-way are removed on start.
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                           cleanup_tmp_directories=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
@@ -40,10 +42,6 @@ class Checkpoints:
       raise UserError(
           f"checkpoint {folder} cannot be restored ({reason}); move that folder aside to resume "
           "from the previous checkpoint, or start afresh in a new --workdir") from None
-
-  def wait(self) -> None:
-    """Blocks until pending saves are on disk; call before exit or the last save is lost."""
-    self._manager.wait_until_finished()
 
   def close(self) -> None:
     """Finishes pending saves and releases orbax's threads."""

@@ -83,7 +83,8 @@ class Evaluator:
                               else num, labels)
       self._save_grid(f"step_{step:06d}.png", samples, rows)
     if self._reconstruct is not None:
-      batch = next(self._test.eval_batches(32, self._mesh.size))
+      size = -(-32 // self._mesh.size) * self._mesh.size  # >= 32 and divides the devices
+      batch = next(self._test.eval_batches(size, self._mesh.size))
       global_batch = to_global(batch, self._data_sharding)
       recon = np.asarray(self._reconstruct(state, global_batch, jax.random.fold_in(rng, 2)))
       originals = np.asarray(self._gather(global_batch["image"]))  # all processes' slices

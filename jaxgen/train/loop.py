@@ -1,10 +1,12 @@
 """The one train loop: data, mesh, jit, checkpoints and resume, periodic eval/samples/logs."""
 
+import json
 import math
 import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -30,7 +32,7 @@ def prepare_workdir(workdir: str) -> str:
   workdir = os.path.abspath(workdir)
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    probe = os.path.join(workdir, f".write_test.{os.getpid()}")  # one per process
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -38,6 +40,32 @@ def prepare_workdir(workdir: str) -> str:
     raise UserError(f"cannot write to workdir {workdir} ({e.strerror}); "
                     "choose a writable --workdir") from None
   return workdir
+
+
+# Keys that may change between a run and its resumption (budget and reporting, not the model).
+_RESUMABLE_KEYS = {"num_train_steps", "log_every_steps", "eval_every_steps",
+                   "checkpoint_every_steps", "max_checkpoints", "fcd_num_samples", "grid_size",
+                   "sample_batch_size", "eval_batch_size", "data_dir", "iw_samples",
+                   "score_identity", "nll_eval_examples"}
+
+
+def check_same_experiment(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Refuses to resume a workdir's checkpoints under a config that changes the experiment."""
+  path = os.path.join(workdir, "config.json")
+  if not (os.path.exists(path) and os.path.isdir(os.path.join(workdir, "checkpoints"))):
+    return
+  with open(path) as f:
+    try:
+      saved = json.load(f)
+    except json.JSONDecodeError:
+      return  # unreadable: the checkpoint restore decides
+  current = json.loads(config.to_json_best_effort())
+  changed = sorted(k for k in set(saved) | set(current)
+                   if k not in _RESUMABLE_KEYS and saved.get(k) != current.get(k))
+  if changed:
+    diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
+    raise UserError(f"{workdir} holds a run of a different experiment ({diffs}); "
+                    "use a new --workdir, or the original config to resume")
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -48,6 +76,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                     f"{', '.join(REQUIRED_KEYS)}")
   if config.num_train_steps < 0 or config.batch_size <= 0:
     raise UserError("num_train_steps must be >= 0 and batch_size > 0")
+  eval_batch = config.get("eval_batch_size", config.batch_size)
+  if eval_batch % jax.device_count():
+    raise UserError(f"eval_batch_size={eval_batch} does not divide evenly over "
+                    f"{jax.device_count()} devices; use a multiple of {jax.device_count()}")
 
 
 def open_data(config: ml_collections.ConfigDict) -> tuple[Any, Any, DataSpec]:
@@ -74,6 +106,14 @@ def abstract_state(family: Family, init_rng: jax.Array, example: dict[str, jax.A
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
 
 
+@jax.jit
+def _all_finite(tree: Any) -> jax.Array:
+  """True when every float leaf of `tree` is free of NaN and Inf."""
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
 def _check_finite(step: int, metrics: dict[str, float], ckpt: Checkpoints) -> None:
   bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
   if bad:
@@ -91,8 +131,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """
   validate_config(config)
   workdir = prepare_workdir(workdir)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
+  check_same_experiment(config, workdir)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
 
   # ---------------------------------------------------------------- data, mesh, family
   train, test, spec = open_data(config)
@@ -109,17 +151,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   # ---------------------------------------------------------------- state: restore or init
   ckpt = Checkpoints(workdir, config.get("max_checkpoints", 3))
   start = ckpt.latest_step()
-  if start is not None:
-    state = ckpt.restore(abstract_state(family, init_rng, example, repl))
-  else:
-    state = jax.jit(family.create_state, out_shardings=repl)(init_rng, example)
+  try:
+    if start is not None:
+      state = ckpt.restore(abstract_state(family, init_rng, example, repl))
+    else:
+      state = jax.jit(family.create_state, out_shardings=repl)(init_rng, example)
+  except BaseException:
+    ckpt.close()
+    raise
   start = int(jax.device_get(state.step))
 
   train_step = jax.jit(family.train_step, in_shardings=(repl, data_sharding, repl),
                        out_shardings=(repl, repl), donate_argnums=(0,))
   evaluator = evaluation.Evaluator(config, family, test, spec, mesh, workdir)
   is_main = jax.process_index() == 0
-  writer = MetricWriter(workdir, enabled=is_main)
+  writer = MetricWriter(workdir, enabled=is_main, resume_step=start)
   total = int(config.num_train_steps)
   progress = Progress(start, total, enabled=is_main)
   if start:
@@ -151,6 +197,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         progress.update(done, mean)
         window = []
       if due["ckpt"]:
+        # A finite loss can still come with non-finite gradients: never save such a state.
+        if not bool(_all_finite(state.params)):
+          _check_finite(done, {"parameters": float("nan")}, ckpt)
         ckpt.save(state)
       if due["eval"]:
         final = evaluator.run(state, done, eval_rng)

@@ -12,13 +12,33 @@ import tqdm
 from tensorboardX import SummaryWriter
 
 
+def _drop_lines_after(path: str, step: int) -> None:
+  """A resumed run repeats the steps after its checkpoint: forget what they logged before."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.readlines()
+  keep = [l for l in lines if l.strip() and _step_of(l) is not None and _step_of(l) <= step]
+  if len(keep) != len(lines):
+    with open(path, "w") as f:
+      f.writelines(keep)
+
+
+def _step_of(line: str) -> int | None:
+  try:
+    return int(json.loads(line)["step"])
+  except (ValueError, KeyError, TypeError):
+    return None  # a line cut short by a crash
+
+
 class MetricWriter:
   """Writes one JSON object per (step, split) to metrics.jsonl and the same to TensorBoard."""
 
-  def __init__(self, workdir: str, enabled: bool = True):
+  def __init__(self, workdir: str, enabled: bool = True, resume_step: int = 0):
     self.path = os.path.join(workdir, "metrics.jsonl")
     self._enabled = enabled  # only process 0 writes in a multi-process run
     if enabled:
+      _drop_lines_after(self.path, resume_step)
       self._file = open(self.path, "a", buffering=1)  # line-buffered: nothing lost on a crash
       self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
@@ -27,7 +47,8 @@ class MetricWriter:
     if not self._enabled:
       return
     clean = {k: float(v) for k, v in metrics.items()}
-    self._file.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
+    as_json = {k: v if math.isfinite(v) else None for k, v in clean.items()}  # JSON has no NaN
+    self._file.write(json.dumps({"step": int(step), "split": split, **as_json}) + "\n")
     for name, value in clean.items():
       if math.isfinite(value):
         self._tb.add_scalar(f"{split}/{name}", value, int(step))

@@ -76,6 +76,17 @@ def test_corrupted_checkpoint_is_a_clear_error_and_is_kept(tmp_path):
   assert os.path.isdir(step_dir)  # nothing deleted
 
 
+def test_resuming_under_a_different_experiment_is_refused(tmp_path):
+  train_and_evaluate(tiny_config("classifier", num_train_steps=10), str(tmp_path))
+  saved = open(tmp_path / "config.json").read()
+  with pytest.raises(UserError, match="different experiment \\(feature_dim: 32 -> 64\\)"):
+    train_and_evaluate(tiny_config("classifier", num_train_steps=20, feature_dim=64), str(tmp_path))
+  assert open(tmp_path / "config.json").read() == saved  # nothing overwritten
+  # A longer budget is the same experiment: it resumes.
+  train_and_evaluate(tiny_config("classifier", num_train_steps=20), str(tmp_path))
+  assert Checkpoints(str(tmp_path)).latest_step() == 20
+
+
 def test_unwritable_workdir_and_unknown_names_are_clear_errors(tmp_path):
   blocker = tmp_path / "file"
   blocker.write_text("x")
@@ -85,3 +96,5 @@ def test_unwritable_workdir_and_unknown_names_are_clear_errors(tmp_path):
     train_and_evaluate(tiny_config("vae", dataset="no_such_dataset"), str(tmp_path / "a"))
   with pytest.raises(UserError, match="unknown model family"):
     train_and_evaluate(tiny_config("vae", family="nope"), str(tmp_path / "b"))
+  with pytest.raises(UserError, match="config.variant='vea' is not one of ae, vae"):
+    train_and_evaluate(tiny_config("vae", variant="vea"), str(tmp_path / "c"))
