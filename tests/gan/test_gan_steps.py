@@ -192,5 +192,5 @@ def test_tiny_cyclegan_on_real_digits_learns_to_cycle(digits):
   assert int(state.extras["pool_a"]["count"]) == config.pool_size
   assert np.isfinite(float(metrics["loss"]))
   assert float(after["loss"]) < 0.6 * float(before["loss"]), (before, after)
-  moved = jax.eval_shape(steps.translate, state, held_out["image"][:3], "ab")
+  moved = jax.eval_shape(lambda s, x: steps.translate(s, x, "ab"), state, held_out["image"][:3])
   assert moved.shape == (3, 28, 28, 1)
