@@ -33,8 +33,20 @@ class ConvEncoder(nn.Module):
     return tuple(nn.Dense(self.latent_dim, name=f"out_{i}")(h) for i in range(self.num_outputs))
 
 
+def _with_condition(h: jax.Array, cond: jax.Array | None) -> jax.Array:
+  """Appends a one-hot condition [b, k] to feature maps [b, h, w, c] as k constant channels."""
+  if cond is None:
+    return h
+  maps = jnp.broadcast_to(cond[:, None, None, :], h.shape[:3] + cond.shape[-1:])
+  return jnp.concatenate([h, maps], axis=-1)
+
+
 class ConvDecoder(nn.Module):
-  """Latent vector (and optional one-hot label) -> per-pixel logits or means [b, h, w, c]."""
+  """Latent vector (and optional one-hot label) -> per-pixel logits or means [b, h, w, c].
+
+  A label reaches every resolution (not only the input), so samples follow it even where the
+  latent from the prior carries class-like information.
+  """
 
   image_shape: tuple[int, int, int]
   channels: Sequence[int] = (32, 64)
@@ -51,8 +63,8 @@ class ConvDecoder(nn.Module):
     h = nn.gelu(nn.Dense((h_img // factor) * (w_img // factor) * self.channels[-1])(h))
     h = h.reshape(z.shape[0], h_img // factor, w_img // factor, self.channels[-1])
     for ch in reversed(self.channels):
-      h = nn.gelu(UpsampleConv(ch)(h))  # double h and w
-    return nn.Conv(c_img, (3, 3))(h)  # [b, h, w, c]
+      h = nn.gelu(UpsampleConv(ch)(_with_condition(h, cond)))  # double h and w
+    return nn.Conv(c_img, (3, 3))(_with_condition(h, cond))  # [b, h, w, c]
 
 
 class Autoencoder(nn.Module):
