@@ -8,7 +8,7 @@ import ml_collections
 import optax
 
 from jaxgen.diffusion import process, schedules
-from jaxgen.errors import UserError
+from jaxgen.errors import UserError, enum_choice
 from jaxgen.nets.unet import UNet
 from jaxgen.train.family import DataSpec, Family
 
@@ -39,15 +39,13 @@ def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation
 def make_spec(config: ml_collections.ConfigDict) -> process.Spec:
   """The typed `Spec` from config.diffusion's strings, with a one-line error for bad names."""
   d = config.diffusion
-  try:
-    return process.Spec(
-        mean_type=process.MeanType(d.get("mean_type", "eps")),
-        var_type=process.VarType(d.get("var_type", "fixed_large")),
-        loss_type=process.LossType(d.get("loss_type", "mse")),
-        hybrid_lambda=d.get("hybrid_lambda", 1e-3),
-        clip_x0=d.get("clip_x0", True))
-  except ValueError as e:
-    raise UserError(f"config.diffusion: {e}") from e
+  return process.Spec(
+      mean_type=enum_choice(process.MeanType, d.get("mean_type", "eps"), "diffusion.mean_type"),
+      var_type=enum_choice(process.VarType, d.get("var_type", "fixed_large"),
+                           "diffusion.var_type"),
+      loss_type=enum_choice(process.LossType, d.get("loss_type", "mse"), "diffusion.loss_type"),
+      hybrid_lambda=d.get("hybrid_lambda", 1e-3),
+      clip_x0=d.get("clip_x0", True))
 
 
 def make_schedule(config: ml_collections.ConfigDict):

@@ -12,7 +12,7 @@ discriminator_layers, cycle_weight, identity_weight, pool_size, learning_rate, o
 
 import ml_collections
 
-from jaxgen.errors import UserError
+from jaxgen.errors import UserError, enum_choice
 from jaxgen.gan.adversarial import GanSettings, GanSteps
 from jaxgen.gan.cycle import CycleSettings, CycleSteps
 from jaxgen.gan.losses import AdversarialLoss
@@ -24,12 +24,7 @@ MODELS = ("mlp", "dcgan")
 
 def _loss(config: ml_collections.ConfigDict, default: AdversarialLoss) -> AdversarialLoss:
   """The config's adversarial loss as an enum, with a one-line error for unknown names."""
-  name = config.get("loss", default.value)
-  try:
-    return AdversarialLoss(name)
-  except ValueError:
-    known = ", ".join(k.value for k in AdversarialLoss)
-    raise UserError(f"unknown GAN loss {name!r}; known losses: {known}") from None
+  return enum_choice(AdversarialLoss, config.get("loss", default.value), "loss")
 
 
 def make_gan_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> GanSteps:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgen.errors import UserError
+from jaxgen.errors import UserError, enum_choice
 from jaxgen.nets.autoencoder import Autoencoder
 from jaxgen.train import state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
@@ -27,18 +27,9 @@ class Variant(enum.Enum):
   VAMPPRIOR = "vampprior"
 
 
-def _choice(enum_cls, value: str, key: str):
-  """`enum_cls(value)`, or a one-line error naming the valid values of config `key`."""
-  try:
-    return enum_cls(value)
-  except ValueError:
-    valid = ", ".join(m.value for m in enum_cls)
-    raise UserError(f"config.{key}={value!r} is not one of {valid}") from None
-
-
 def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencoder:
   """The network for `config.variant` on `spec`'s images (checks the shape fits)."""
-  variant = _choice(Variant, config.variant, "variant")
+  variant = enum_choice(Variant, config.variant, "variant")
   factor = 2 ** len(config.channels)
   h, w, _ = spec.image_shape
   if h % factor or w % factor:
@@ -52,11 +43,11 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencode
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   """The autoencoder family named by `config.variant`."""
-  variant = _choice(Variant, config.variant, "variant")
+  variant = enum_choice(Variant, config.variant, "variant")
   if variant is Variant.CVAE and not spec.num_classes:
     raise UserError(f"the CVAE needs labels; dataset {config.dataset!r} has none")
   model = build_model(config, spec)
-  kind = _choice(Likelihood, config.likelihood, "likelihood")
+  kind = enum_choice(Likelihood, config.likelihood, "likelihood")
   tx = optax.adam(config.learning_rate)
   obs_log_var = float(config.get("obs_log_var", 0.0))
 
