@@ -22,9 +22,9 @@ def _final_eval(workdir) -> dict:
   return [l for l in lines if l["split"] == "test"][-1]
 
 
-def _run(args, **kwargs):
-  return subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600,
-                        **kwargs)
+def _run(args, env=None):
+  return subprocess.run(args, cwd=ROOT, env=env or ENV, capture_output=True, text=True,
+                        timeout=600)
 
 
 def test_kill_minus_nine_then_rerun_matches_uninterrupted_run(tmp_path):
@@ -72,3 +72,17 @@ def test_bad_flags_give_one_line_errors(tmp_path):
     errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], result.stderr[-1000:]
     assert "Traceback" not in result.stderr
+
+
+def test_two_processes_match_one_process_with_two_devices(tmp_path):
+  """The multi-host path (jax.distributed, per-process batch slices) on one machine."""
+  config = ["--config=experiments/configs/classifier.py:tiny", "--config.eval_every_steps=20"]
+  single = _run([sys.executable, "-m", "experiments.main", f"--workdir={tmp_path / 'one'}"] + config,
+                env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+  assert single.returncode == 0, single.stderr[-2000:]
+  multi = subprocess.run(["bash", "launch/local_multiprocess.sh", "2", f"--workdir={tmp_path / 'two'}"]
+                         + config, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**ENV, "PYTHON": sys.executable,
+                              "JAXGEN_COORDINATOR_PORT": str(20000 + os.getpid() % 20000)})
+  assert multi.returncode == 0, multi.stderr[-2000:]
+  assert _final_eval(tmp_path / "two") == _final_eval(tmp_path / "one")
