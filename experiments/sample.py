@@ -4,7 +4,9 @@
 
 Loads the latest checkpoint in DIR (EMA weights where the family keeps them) and writes
 `images` (uint8, N x H x W x C) and, for conditional models, `labels` to OUT.npz, plus a grid
-PNG beside it (OUT.png).
+PNG beside it (OUT.png). Diffusion models also take --sampler=ddpm|ddim, --steps, --eta,
+--guidance_scale (classifier-free) and --classifier_workdir/--classifier_scale (classifier
+guidance with a trained noisy_classifier).
 """
 
 import os
@@ -18,6 +20,28 @@ _OUTPUT = flags.DEFINE_string("output", None, "Output .npz path.")
 _LABELS = flags.DEFINE_string("labels", None, "Comma-separated labels, cycled to num_samples "
                               "(conditional models; default: all classes in turn).")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+# Diffusion models only; unset flags keep the experiment's config.sampler.
+_SAMPLER = flags.DEFINE_enum("sampler", None, ["ddpm", "ddim"], "Diffusion sampler.")
+_STEPS = flags.DEFINE_integer("steps", None, "Sampling steps (a respaced subset of the T steps).")
+_ETA = flags.DEFINE_float("eta", None, "DDIM eta (0: deterministic).")
+_GUIDANCE = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w.")
+_CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
+                                  "Workdir of a trained noisy_classifier for classifier guidance.")
+_CLASSIFIER_SCALE = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
+
+
+def sampler_options() -> dict:
+  """Keyword arguments for a diffusion family's sampler from the flags that were set."""
+  options = {key: flag.value for key, flag in (("kind", _SAMPLER), ("num_steps", _STEPS),
+                                                ("eta", _ETA), ("guidance_scale", _GUIDANCE))
+             if flag.value is not None}
+  if _CLASSIFIER.value:
+    from jaxgen.diffusion.classifier_family import classifier_module
+    from jaxgen.train.restore import restore_trained
+    guide = restore_trained(_CLASSIFIER.value)
+    options["classifier"] = (classifier_module(guide.config, guide.spec), guide.state.params)
+    options["classifier_scale"] = _CLASSIFIER_SCALE.value
+  return options
 flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -55,7 +79,12 @@ def main(argv: list[str]) -> None:
     elif _LABELS.value:
       raise UserError(f"the {trained.config.family} model is unconditional; drop --labels")
     evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(), _WORKDIR.value)
-    samples = evaluator.generate(trained.state, jax.random.key(_SEED.value), _NUM.value, labels)
+    options = sampler_options()
+    if options and trained.config.family != "ddpm":
+      raise UserError(f"--sampler/--steps/--eta/--guidance_scale/--classifier_workdir apply to "
+                      f"diffusion models, not the {trained.config.family} family")
+    samples = evaluator.generate(trained.state, jax.random.key(_SEED.value), _NUM.value, labels,
+                                 options)
     out = images.to_uint8(samples)
     arrays = {"images": out} if labels is None else {"images": out, "labels": labels}
     try:

@@ -1,5 +1,6 @@
 """Periodic evaluation: test-split metrics, sample and reconstruction grids, sample quality."""
 
+import functools
 import os
 from typing import Any
 
@@ -60,15 +61,23 @@ class Evaluator:
       count += n
     return {k: v / count for k, v in totals.items()}
 
-  def generate(self, state: Any, rng: jax.Array, num: int,
-               labels: np.ndarray | None = None) -> np.ndarray:
-    """`num` samples as float [num, h, w, c] in [0, 1], in chunks of `sample_batch_size`."""
+  def generate(self, state: Any, rng: jax.Array, num: int, labels: np.ndarray | None = None,
+               options: dict[str, Any] | None = None) -> np.ndarray:
+    """`num` samples as float [num, h, w, c] in [0, 1], in chunks of `sample_batch_size`.
+
+    `options` are keyword arguments of the family's sampler (e.g. a diffusion model's `kind`,
+    `num_steps`, `eta`, `guidance_scale`), fixed at compile time.
+    """
+    sample = self._sample
+    if options:
+      sample = jax.jit(functools.partial(self._family.sample, **options), static_argnums=(2,),
+                       out_shardings=replicated(self._mesh))
     chunk = int(self._config.get("sample_batch_size", 256))
     out = []
     for i, start in enumerate(range(0, num, chunk)):
       size = min(chunk, num - start)
       part_labels = None if labels is None else jnp.asarray(labels[start:start + size])
-      out.append(np.asarray(self._sample(state, jax.random.fold_in(rng, i), size, part_labels)))
+      out.append(np.asarray(sample(state, jax.random.fold_in(rng, i), size, part_labels)))
     return np.concatenate(out)
 
   def _write_grids(self, state: Any, step: int, rng: jax.Array) -> None:
