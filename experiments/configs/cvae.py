@@ -15,4 +15,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if not common.is_tiny(arg):
     # The label carries the class; a smaller z leaves it the style (stroke, slant, width).
     c.latent_dim = 16
+    # KL weight 2 (a beta-VAE): a z closer to the prior has fewer holes, so samples drawn from
+    # the prior follow their label. Measured at 3000 steps: conditional accuracy 80.6% with
+    # beta=1 and 93.8% with beta=2, at about the same test NLL (91.4 vs 91.6 nats).
+    c.beta = 2.0
   return c
