@@ -121,10 +121,10 @@ class Evaluator:
       return {}
     test_a, test_b = self._test.a.arrays(), self._test.b.arrays()
     rows = []
-    for images, there, back in ((test_a["image"][:8], "ab", "ba"), (test_b["image"][:8], "ba", "ab")):
-      moved = np.asarray(self._translate(state, jnp.asarray(images), there))
-      back = np.asarray(self._translate(state, jnp.asarray(moved), back))
-      rows.append(np.stack([images, moved, back], axis=1).reshape((-1,) + images.shape[1:]))
+    for real, there, back in ((test_a["image"][:8], "ab", "ba"), (test_b["image"][:8], "ba", "ab")):
+      moved = np.asarray(self._translate(state, jnp.asarray(real), there))
+      cycled = np.asarray(self._translate(state, jnp.asarray(moved), back))
+      rows.append(np.stack([real, moved, cycled], axis=1).reshape((-1,) + real.shape[1:]))
     self._save_grid(f"translate_step_{step:06d}.png", np.concatenate(rows), rows=16)
     if not self._config.get("score_identity", False):
       return {}

@@ -1,7 +1,6 @@
 """NCSN pieces on Gaussian data, where the perturbed score is known exactly."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.diffusion import score
