@@ -16,14 +16,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   tiny = common.is_tiny(arg)
   c = diffusion("noisy_classifier", arg)
   c.learning_rate = 3e-4
-  c.num_train_steps = 20 if tiny else 10000
+  c.num_train_steps = 20 if tiny else 2000
   c.fcd_num_samples = 0  # nothing to sample
   del c.sampler, c.conditional, c.p_uncond, c.nll_eval_examples
   c.model = ml_collections.ConfigDict(dict(
       base_channels=16 if tiny else 32,
       channel_mult=(1, 2) if tiny else (1, 2, 2),
-      num_res_blocks=1 if tiny else 2,
+      num_res_blocks=1,
       attention_resolutions=(),
-      dropout=0.0 if tiny else 0.1,
+      dropout=0.0,
   ))
   return c

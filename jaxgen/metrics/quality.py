@@ -68,7 +68,7 @@ class Scorer:
     config = scorer_config(dataset, data_dir)
     config.train_split, config.eval_split = train_split, test_split
     name = dataset if (train_split, test_split) == ("train", "test") else \
-        f"{dataset}_{train_split}_{test_split}"
+        f"{dataset}_{train_split}_{test_split}".replace("+", "_and_")
     workdir = os.path.join(cache_root(), "scorers", name)
     def train_once():
       if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
