@@ -16,7 +16,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   tiny = common.is_tiny(arg)
   c = diffusion("noisy_classifier", arg)
   c.learning_rate = 3e-4
-  c.num_train_steps = 20 if tiny else 2000
+  c.num_train_steps = 20 if tiny else 1000
   c.fcd_num_samples = 0  # nothing to sample
   del c.sampler, c.conditional, c.p_uncond, c.nll_eval_examples
   c.model = ml_collections.ConfigDict(dict(
