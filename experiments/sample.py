@@ -30,19 +30,19 @@ _CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
 _CLASSIFIER_SCALE = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
 
 
-def sampler_options() -> dict:
+flags.mark_flags_as_required(["workdir", "output"])
+
+
+def sampler_options(config) -> dict:
   """Keyword arguments for a diffusion family's sampler from the flags that were set."""
   options = {key: flag.value for key, flag in (("kind", _SAMPLER), ("num_steps", _STEPS),
                                                 ("eta", _ETA), ("guidance_scale", _GUIDANCE))
              if flag.value is not None}
   if _CLASSIFIER.value:
-    from jaxgen.diffusion.classifier_family import classifier_module
-    from jaxgen.train.restore import restore_trained
-    guide = restore_trained(_CLASSIFIER.value)
-    options["classifier"] = (classifier_module(guide.config, guide.spec), guide.state.params)
+    from jaxgen.diffusion.classifier_family import load_guide
+    options["classifier"] = load_guide(_CLASSIFIER.value, config.diffusion)
     options["classifier_scale"] = _CLASSIFIER_SCALE.value
   return options
-flags.mark_flags_as_required(["workdir", "output"])
 
 
 def main(argv: list[str]) -> None:
@@ -79,10 +79,11 @@ def main(argv: list[str]) -> None:
     elif _LABELS.value:
       raise UserError(f"the {trained.config.family} model is unconditional; drop --labels")
     evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(), _WORKDIR.value)
-    options = sampler_options()
-    if options and trained.config.family != "ddpm":
+    if trained.config.family != "ddpm" and any(
+        f.present for f in (_SAMPLER, _STEPS, _ETA, _GUIDANCE, _CLASSIFIER)):
       raise UserError(f"--sampler/--steps/--eta/--guidance_scale/--classifier_workdir apply to "
                       f"diffusion models, not the {trained.config.family} family")
+    options = sampler_options(trained.config)
     samples = evaluator.generate(trained.state, jax.random.key(_SEED.value), _NUM.value, labels,
                                  options)
     out = images.to_uint8(samples)

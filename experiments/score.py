@@ -110,11 +110,11 @@ def exact_nll(trained: Any, num: int, seed: int) -> float:
   import jax
   from jaxgen.diffusion.family import make_family
   from jaxgen.train.loop import open_data
-  config = trained.config
+  config = trained.config.copy_and_resolve_references()  # the restored config stays as saved
   with config.unlocked():
     config.nll_eval_examples = num
-  _, test, spec = open_data(config)
-  family = make_family(config, spec)
+  _, test, _ = open_data(config)
+  family = make_family(config, trained.spec)  # only its `evaluate` differs from trained.family
   return family.evaluate(trained.state, test, jax.random.key(seed))["nll_bpd_full"]
 
 
@@ -144,9 +144,8 @@ def main(argv: list[str]) -> None:
       raise UserError(f"experiments.score scores ddpm-family models, not {trained.config.family}")
     classifier = None
     if _CLASSIFIER.value:
-      from jaxgen.diffusion.classifier_family import classifier_module
-      guide = restore_trained(_CLASSIFIER.value)
-      classifier = (classifier_module(guide.config, guide.spec), guide.state.params)
+      from jaxgen.diffusion.classifier_family import load_guide
+      classifier = load_guide(_CLASSIFIER.value, trained.config.diffusion)
     from jaxgen.metrics import quality
     scorer = quality.Scorer.for_dataset(trained.config.dataset,
                                         trained.config.get("data_dir") or None)

@@ -8,6 +8,7 @@ import pytest
 
 from experiments import score
 from jaxgen.data.pipeline import SplitData
+from jaxgen.diffusion.classifier_family import load_guide
 from jaxgen.errors import UserError
 from jaxgen.metrics.quality import Scorer
 from jaxgen.nets.classifier import CNNClassifier
@@ -61,3 +62,26 @@ def test_exact_nll_is_a_positive_bound(trained_cfg_and_scorer):
   bpd = score.exact_nll(trained, 4, 0)
   # A bound on a discrete 8-bit likelihood: positive, and an untrained-ish model is far from 0.
   assert np.isfinite(bpd) and 0.1 < bpd < 50
+
+
+def test_classifier_guided_scoring_and_guide_checks(trained_cfg_and_scorer, tmp_path):
+  trained, scorer, workdir = trained_cfg_and_scorer
+  guide_dir = str(tmp_path / "guide")
+  train_and_evaluate(tiny_config("noisy_classifier"), guide_dir)
+  guide = load_guide(guide_dir, trained.config.diffusion)
+  rows = score.score_settings(trained, scorer, [score.Setting("ddim", 5, cls=3.0)], 10, 0,
+                              workdir, guide)
+  assert rows[0]["setting"] == "ddim5 cls=3" and 0 <= rows[0]["cond_accuracy"] <= 1
+  other = trained.config.diffusion.copy_and_resolve_references()
+  other.num_timesteps += 1
+  with pytest.raises(UserError, match="trained on a linear schedule with T=50"):
+    load_guide(guide_dir, other)
+  with pytest.raises(UserError, match="not a noisy_classifier"):
+    load_guide(workdir, trained.config.diffusion)
+
+
+def test_exact_nll_leaves_the_restored_config_alone(trained_cfg_and_scorer):
+  trained, _, _ = trained_cfg_and_scorer
+  before = trained.config.to_dict()
+  score.exact_nll(trained, 2, 0)
+  assert trained.config.to_dict() == before

@@ -4,6 +4,8 @@ It is trained on x_t ~ q(x_t | x_0) at uniform t of the same schedule as the dif
 will guide (config.diffusion must match), so its gradient is informative at every step.
 """
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -11,6 +13,7 @@ import optax
 
 from jaxgen.diffusion import process
 from jaxgen.diffusion.family import make_schedule, optimizer, to_signed
+from jaxgen.errors import UserError
 from jaxgen.nets.noisy_classifier import NoisyClassifier
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
@@ -22,6 +25,26 @@ def classifier_module(config: ml_collections.ConfigDict, data_spec: DataSpec) ->
   return NoisyClassifier(num_classes=data_spec.num_classes, base_channels=m.base_channels,
                          channel_mult=tuple(m.channel_mult), num_res_blocks=m.num_res_blocks,
                          attention_resolutions=tuple(m.attention_resolutions), dropout=m.dropout)
+
+
+def load_guide(workdir: str, diffusion: ml_collections.ConfigDict) -> tuple[NoisyClassifier, Any]:
+  """(module, EMA params) of the noisy_classifier trained in `workdir`, to guide a sampler.
+
+  `diffusion` is the guided model's config.diffusion: the classifier only knows the x_t of the
+  schedule it was trained on, so a different schedule or T is refused with a one-line error.
+  """
+  from jaxgen.train.restore import restore_trained  # the loop imports this module's family
+  guide = restore_trained(workdir)
+  if guide.config.family != "noisy_classifier":
+    raise UserError(f"{workdir} holds a {guide.config.family} run, not a noisy_classifier; "
+                    "train one with experiments/configs/noisy_classifier.py")
+  theirs = (guide.config.diffusion.schedule, guide.config.diffusion.num_timesteps)
+  ours = (diffusion.schedule, diffusion.num_timesteps)
+  if theirs != ours:
+    raise UserError(f"the classifier in {workdir} was trained on a {theirs[0]} schedule with "
+                    f"T={theirs[1]}, the model samples a {ours[0]} one with T={ours[1]}; train "
+                    "the classifier with the model's config.diffusion")
+  return classifier_module(guide.config, guide.spec), guide.state.ema_params
 
 
 def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
