@@ -66,9 +66,13 @@ class Scorer:
     from jaxgen.train.loop import train_and_evaluate
     from jaxgen.train.restore import restore_trained
     config = scorer_config(dataset, data_dir)
-    config.train_split, config.eval_split = train_split, test_split
-    name = dataset if (train_split, test_split) == ("train", "test") else \
-        f"{dataset}_{train_split}_{test_split}".replace("+", "_and_")
+    # The classifier depends on its train split alone: one training serves every test split
+    # (each Scorer measures its own test statistics below), so the cache is keyed by it. Its
+    # in-training eval then uses a split every caller agrees on.
+    default = train_split == "train"
+    config.train_split = train_split
+    config.eval_split = test_split if default and test_split == "test" else train_split
+    name = dataset if default else f"{dataset}_{train_split}".replace("+", "_and_")
     workdir = os.path.join(cache_root(), "scorers", name)
     def train_once():
       if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):

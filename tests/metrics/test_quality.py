@@ -1,10 +1,14 @@
 """The sample-quality scorer: floor below ceiling, real data near the floor, label accuracy."""
 
+import os
+
 import numpy as np
 import pytest
 
 from jaxgen.data.pipeline import SplitData
+from jaxgen.metrics import quality
 from jaxgen.metrics.quality import Scorer, trivial_generator
+from jaxgen.train import loop
 from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
@@ -41,3 +45,32 @@ def test_trivial_generator_matches_pixel_statistics():
   images = np.random.default_rng(0).uniform(0.2, 0.8, (2000, 4, 4, 1)).astype(np.float32)
   fake = trivial_generator(images, 4000)
   np.testing.assert_allclose(fake.mean(0), images.mean(0), atol=0.02)
+
+
+def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
+  """Scorers that share a train split train (and cache) one classifier, each with its own test
+  statistics (the CycleGAN judges: both trained on trainA+trainB, tested on testA and testB)."""
+  monkeypatch.setenv("JAXGEN_CACHE", str(tmp_path))
+  recipe = quality.scorer_config
+
+  def seconds_long_recipe(dataset, data_dir):
+    c = recipe(dataset, data_dir)
+    c.num_train_steps = c.eval_every_steps = c.checkpoint_every_steps = 10
+    return c
+
+  trainings = []
+  real_train = loop.train_and_evaluate
+
+  def counted_train(config, workdir):
+    trainings.append(workdir)
+    return real_train(config, workdir)
+
+  monkeypatch.setattr(quality, "scorer_config", seconds_long_recipe)
+  monkeypatch.setattr(loop, "train_and_evaluate", counted_train)
+  a = Scorer.for_dataset("digits_two_domain", None, "trainA+trainB", "testA")
+  b = Scorer.for_dataset("digits_two_domain", None, "trainA+trainB", "testB")
+  assert len(trainings) == 1
+  cached = [d for d in os.listdir(tmp_path / "scorers") if not d.endswith(".lock")]
+  assert cached == ["digits_two_domain_trainA_and_trainB"]
+  test_b = SplitData.open("digits_two_domain", "testB").arrays()["image"][:200]
+  assert b.fcd(test_b) < a.fcd(test_b)  # each scores against its own test split
