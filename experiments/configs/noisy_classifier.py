@@ -15,8 +15,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The noisy_classifier experiment; `arg='tiny'` shrinks model and run for tests."""
   tiny = common.is_tiny(arg)
   c = diffusion("noisy_classifier", arg)
-  c.learning_rate = 3e-4
-  c.num_train_steps = 20 if tiny else 1000
+  # 1000 steps at 3e-4 reached only 92.3% on clean digits (48.9% over uniform t), too weak a
+  # guide: a higher rate and 3x the steps (about 12 min on 2 CPU cores).
+  c.learning_rate = 1e-3
+  c.num_train_steps = 20 if tiny else 3000
+  c.eval_every_steps = 10 if tiny else 1000
+  c.checkpoint_every_steps = 10 if tiny else 500
   c.fcd_num_samples = 0  # nothing to sample
   del c.sampler, c.conditional, c.p_uncond, c.nll_eval_examples
   c.model = ml_collections.ConfigDict(dict(
