@@ -46,7 +46,9 @@ def prepare_workdir(workdir: str) -> str:
 _RESUMABLE_KEYS = {"num_train_steps", "log_every_steps", "eval_every_steps",
                    "checkpoint_every_steps", "max_checkpoints", "fcd_num_samples", "grid_size",
                    "sample_batch_size", "eval_batch_size", "data_dir", "iw_samples",
-                   "score_identity", "nll_eval_examples"}
+                   "score_identity", "nll_eval_examples",
+                   # How a diffusion model is sampled at eval time, not what it learns.
+                   "sampler"}
 
 
 def check_same_experiment(config: ml_collections.ConfigDict, workdir: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from jaxgen.errors import UserError
 from jaxgen.train import family as family_lib
 from jaxgen.train.checkpoints import Checkpoints
-from jaxgen.train.loop import NonFiniteError, train_and_evaluate
+from jaxgen.train.loop import NonFiniteError, check_same_experiment, train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
@@ -85,6 +85,19 @@ def test_resuming_under_a_different_experiment_is_refused(tmp_path):
   # A longer budget is the same experiment: it resumes.
   train_and_evaluate(tiny_config("classifier", num_train_steps=20), str(tmp_path))
   assert Checkpoints(str(tmp_path)).latest_step() == 20
+
+
+def test_a_new_eval_sampler_resumes_a_new_model_does_not(tmp_path):
+  saved = tiny_config("ddpm")
+  (tmp_path / "checkpoints").mkdir()
+  (tmp_path / "config.json").write_text(saved.to_json_best_effort())
+  resampled = tiny_config("ddpm")
+  resampled.sampler.eta, resampled.sampler.kind = 1.0, "ddpm"
+  check_same_experiment(resampled, str(tmp_path))  # no error
+  wider = tiny_config("ddpm")
+  wider.model.base_channels *= 2
+  with pytest.raises(UserError, match="different experiment \\(model: "):
+    check_same_experiment(wider, str(tmp_path))
 
 
 def test_unwritable_workdir_and_unknown_names_are_clear_errors(tmp_path):
