@@ -8,8 +8,8 @@ import pytest
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
 from jaxgen.metrics.quality import Scorer, trivial_generator
-from jaxgen.train import loop
 from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.train import loop
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
