@@ -76,6 +76,11 @@ def test_families_take_a_step(data, module):
   state = jax.jit(family.create_state)(init_key(), batch)
   state, metrics = jax.jit(family.train_step)(state, batch, jax.random.PRNGKey(1))
   assert int(state.step) == 1 and np.isfinite(float(metrics["loss"]))
+  if module is noisy_classifier:
+    assert config.augment_shift > 0  # the tiny variant runs the augmented path
+    accuracies = jax.jit(family.eval_step)(state, batch, jax.random.PRNGKey(3))
+    for name in ("accuracy", "accuracy_clean", "accuracy_t100", "accuracy_t250", "accuracy_t500"):
+      assert 0.0 <= float(accuracies[name]) <= 1.0, name
   if family.sample is not None:
     labels = jnp.arange(4, dtype=jnp.int32) if family.conditional else None
     images = family.sample(state, jax.random.PRNGKey(2), 4, labels)
