@@ -67,9 +67,13 @@ def ddim_sample(spec: Spec, sched: Schedule, model_fn: ModelFn, x_T: jax.Array, 
     abar_prev = gather(sched.alphas_cumprod_prev, t, x.ndim)
     eps, x0 = p.pred_eps, p.pred_x0
     if cond_fn is not None:
+      # eps comes from the clipped x_0; the guided x_0 is NOT clipped again (as in guided-diffusion's
+      # condition_score). The guidance moves x_0 by (1 - abar) / sqrt(abar) * gradient, hundreds of
+      # times the gradient at large t: clipping that turns x_0 into the gradient's sign pattern,
+      # which the step then mixes in (measured: 12% conditional accuracy at scale 3, against 80%
+      # for ancestral sampling). Unclipped, x_0 and eps stay consistent and the step is DDIM's.
       eps = eps - jnp.sqrt(1.0 - abar) * cond_fn(x, t)
       x0 = process.x0_from_eps(sched, x, t, eps)
-      x0 = jnp.clip(x0, -1.0, 1.0) if spec.clip_x0 else x0
     sigma = eta * jnp.sqrt((1.0 - abar_prev) / (1.0 - abar) * (1.0 - abar / abar_prev))
     noise = jax.random.normal(jax.random.fold_in(rng, i), x.shape, x.dtype)
     # Direction to x_t uses the remaining variance 1 - abar_prev - sigma^2.

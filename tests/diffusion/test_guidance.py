@@ -97,6 +97,30 @@ def test_classifier_guidance_turns_the_exact_unconditional_model_conditional(mix
   assert 0.4 < np.mean(read_class(unguided) == y) < 0.6
 
 
+def test_guided_ddim_with_clipping_follows_algorithm_2():
+  """With x_0 clipping on and a gradient large enough to push x_0 far outside [-1, 1], each step
+  is Algorithm 2 on the clipped prediction: eps from the clipped x_0, shifted by
+  -sqrt(1 - abar) * gradient, and the DDIM step taken with that eps and its (unclipped) x_0."""
+  spec = Spec(var_type=VarType.FIXED_SMALL, clip_x0=True)
+  sched, _ = schedules.respace(schedules.linear_betas(100), 3)
+  z = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (4, 2, 2, 1)))
+  gradient = 3.0
+  model = lambda x, t: 0.3 * x + 0.1 * t[:, None, None, None]
+  got = samplers.ddim_sample(spec, sched, model, jnp.asarray(z), jax.random.PRNGKey(1),
+                             cond_fn=lambda x, t: jnp.full_like(x, gradient))
+  abars = np.asarray(sched.alphas_cumprod, np.float64)
+  x = z.astype(np.float64)
+  for i in (2, 1, 0):
+    abar, abar_prev = abars[i], (abars[i - 1] if i else 1.0)
+    x0 = np.clip((x - np.sqrt(1 - abar) * (0.3 * x + 0.1 * i)) / np.sqrt(abar), -1, 1)
+    eps = (x - np.sqrt(abar) * x0) / np.sqrt(1 - abar) - np.sqrt(1 - abar) * gradient
+    x0 = (x - np.sqrt(1 - abar) * eps) / np.sqrt(abar)
+    if i == 2:
+      assert np.abs(x0).min() > 1.5  # the case where a second clip would change the step
+    x = np.sqrt(abar_prev) * x0 + np.sqrt(1 - abar_prev) * eps
+  np.testing.assert_allclose(np.asarray(got), x, rtol=1e-4, atol=1e-4)
+
+
 def test_classifier_guidance_in_ancestral_sampling(mixture):
   """Algorithm 1 (mean + Sigma grad log p(y | x_t)) moves samples of the exact unconditional
   model to their label; a larger scale sharpens, a negative one pushes to the other class."""
