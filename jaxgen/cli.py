@@ -26,22 +26,22 @@ class _CliError(Exception):
   """A user mistake reported as a single line."""
 
 
-def _read_image(path: str) -> np.ndarray:
-  """Any Pillow-readable image as uint8 [h, w] (grey) or [h, w, 3] (colour)."""
-  from PIL import Image, UnidentifiedImageError
-  try:
-    with Image.open(path) as im:
-      grey = im.mode in ("1", "L", "I", "I;16", "F", "LA")
-      return np.asarray(im.convert("L" if grey else "RGB"))
-  except (UnidentifiedImageError, OSError) as e:
-    raise _CliError(f"cannot read image {path}: {e}") from None
+def _read_image(path: str, alpha_background: str | None = None,
+                max_pixels: int | None = None) -> np.ndarray:
+  """Any Pillow-readable image as uint8 [h, w] (grey) or [h, w, 3] (colour); see
+  `jaxgen.images.load_image` (16-bit and float scaled, transparency never dropped).
+  Images over the codec's sample cap (or `max_pixels`) are refused before decoding."""
+  from jaxgen import images
+  from jaxgen.fractal import limits
+  return images.load_image(path, alpha_background,
+                           max_pixels=max_pixels or limits.DEFAULT_MAX_SAMPLES)
 
 
 def _fractal_compress(args) -> None:
   """`jaxgen fractal compress IN OUT.fic`."""
   from tqdm import tqdm
   from jaxgen import fractal
-  image = _read_image(args.input)
+  image = _read_image(args.input, args.alpha_background, args.max_pixels)
   ratio = None if args.tolerance is not None else args.ratio
   params = None  # the encoder picks block sizes for the ratio
   if args.min_block is not None or args.max_block is not None:
@@ -50,7 +50,8 @@ def _fractal_compress(args) -> None:
   t0 = time.perf_counter()
   with tqdm(desc="encoding", unit="step", leave=False, disable=None) as bar:
     code = fractal.encode(image, ratio=ratio, tolerance=args.tolerance, params=params,
-                          log=lambda msg: (bar.update(1), bar.set_postfix_str(msg)))
+                          log=lambda msg: (bar.update(1), bar.set_postfix_str(msg)),
+                          max_samples=args.max_pixels)
   nbytes = fractal.save(args.output, code)
   dt = time.perf_counter() - t0
   print(f"{args.output}: {nbytes} bytes, ratio {image.size / nbytes:.2f}:1, "
@@ -63,10 +64,11 @@ def _fractal_decompress(args) -> None:
   from jaxgen import fractal
   t0 = time.perf_counter()
   try:
-    code = fractal.load(args.input)
-  except OSError as e:
-    raise _CliError(f"cannot read {args.input}: {e.strerror or e}") from None
-  image = fractal.decode(code, scale=args.scale, iterations=args.iterations)
+    code = fractal.load(args.input, max_samples=args.max_pixels)
+  except IsADirectoryError:
+    raise _CliError(f"cannot read {args.input}: it is a directory") from None
+  image = fractal.decode(code, scale=args.scale, iterations=args.iterations,
+                         max_samples=args.max_pixels)
   try:
     Image.fromarray(image).save(args.output)
   except (OSError, ValueError, KeyError) as e:
@@ -75,11 +77,24 @@ def _fractal_decompress(args) -> None:
 
 
 def _fractal_dimension(args) -> None:
-  """`jaxgen fractal dimension IN.png`."""
+  """`jaxgen fractal dimension IN [--q Q ...] [--invert] [--threshold T] [--measure] [--plot P]`."""
   from jaxgen import fractal
   image = _read_image(args.input)
-  print(f"box-counting dimension {fractal.box_counting_dimension(image):.4f}, "
-        f"information dimension {fractal.information_dimension(image):.4f}")
+  r = fractal.generalised_dimensions(image, args.q, mode="measure" if args.measure else "set",
+                                     threshold=args.threshold, invert=args.invert)
+  read = (f"grey {'darkness' if r.invert else 'level'} as mass" if r.mode == "measure" else
+          f"set of pixels {'<=' if r.invert else '>'} {r.threshold:g}")
+  sizes = r.fit_sizes
+  print(f"{args.input}: {read}, fitted over box sides {sizes[0]}..{sizes[-1]} px "
+        f"({sizes.size} sizes)")
+  names = {0: "box-counting dimension", 1: "information dimension", 2: "correlation dimension"}
+  print(f"{'q':>6} {'D_q':>8} {'R^2':>8} {'std.err':>8}")
+  for q, d, r2, se in zip(r.q, r.dimensions, r.r2, r.stderr):
+    name = f"D_{q:g} {names[q]}" if q in names else ""
+    print(f"{q:6g} {d:8.4f} {r2:8.4f} {se:8.4f}  {name}".rstrip())
+  if args.plot:
+    fractal.plot_dimensions(r, args.plot, title=args.input)
+    print(f"{args.plot}: H_q and D_q plot")
 
 
 def _positive(kind):
@@ -94,6 +109,9 @@ def _positive(kind):
 
 def _add_fractal(subparsers) -> None:
   """Registers `jaxgen fractal {compress, decompress, dimension}`."""
+  from jaxgen.fractal import limits
+  max_pixels_help = (f"raise the safety cap on decoded samples (default "
+                     f"{limits.DEFAULT_MAX_SAMPLES:,}); only for files you trust")
   group = subparsers.add_parser("fractal", help="fractal image compression")
   sub = group.add_subparsers(dest="command", required=True, parser_class=_Parser)
   c = sub.add_parser("compress", help="image -> .fic")
@@ -104,15 +122,25 @@ def _add_fractal(subparsers) -> None:
   how.add_argument("--tolerance", type=_positive(float), help="Fisher's RMS split tolerance")
   c.add_argument("--min-block", type=int, help="smallest range block (default: 2 below 24:1, else 4)")
   c.add_argument("--max-block", type=int, help="largest range block (default 32)")
+  c.add_argument("--alpha-background", choices=("white", "black"),
+                 help="composite a transparent image over this colour (else it is refused)")
+  c.add_argument("--max-pixels", type=_positive(int), help=max_pixels_help)
   c.set_defaults(run=_fractal_compress)
   d = sub.add_parser("decompress", help=".fic -> image")
   d.add_argument("input")
   d.add_argument("output")
   d.add_argument("--scale", type=_positive(float), default=1.0, help="output zoom (fractal)")
   d.add_argument("--iterations", type=_positive(int), default=32)
+  d.add_argument("--max-pixels", type=_positive(int), help=max_pixels_help)
   d.set_defaults(run=_fractal_decompress)
-  m = sub.add_parser("dimension", help="box-counting and information dimension")
+  m = sub.add_parser("dimension", help="generalised (Renyi) dimensions D_q of an image")
   m.add_argument("input")
+  m.add_argument("--q", type=float, nargs="+", default=[0.0, 1.0, 2.0],
+                 help="orders q (default 0 1 2: box-counting, information, correlation)")
+  m.add_argument("--invert", action="store_true", help="dark-on-light: the set is pixels <= T")
+  m.add_argument("--threshold", type=float, help="set = pixels > T (default: half of white)")
+  m.add_argument("--measure", action="store_true", help="grey levels as mass instead of a set")
+  m.add_argument("--plot", metavar="OUT.png", help="write the log-log fits and D_q to a PNG")
   m.set_defaults(run=_fractal_dimension)
 
 
@@ -139,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
   except FileNotFoundError as e:
     print(f"jaxgen: error: no such file: {e.filename}", file=sys.stderr)
+    return EXIT_USAGE
+  except MemoryError:
+    print("jaxgen: error: out of memory; try a smaller --scale or image, or a machine with "
+          "more memory", file=sys.stderr)
     return EXIT_USAGE
   except OSError as e:  # unwritable output, full disk, ...
     print(f"jaxgen: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)

@@ -7,7 +7,9 @@ iterates the maps to their attractor at any zoom.
 """
 
 from jaxgen.fractal.codec import decode, encode
-from jaxgen.fractal.dimension import box_counting_dimension, information_dimension
+from jaxgen.fractal.dimension import (
+    GeneralisedDimensions, box_counting_dimension, generalised_dimensions, image_measure,
+    information_dimension, plot_dimensions, renyi_entropy)
 from jaxgen.fractal.errors import FicFormatError
 from jaxgen.fractal.fileformat import from_bytes, load, save, to_bytes
 from jaxgen.fractal.quantize import Quantizer
@@ -17,4 +19,6 @@ __all__ = [
     "CoderParams", "FicFormatError", "FractalCode", "PlaneCode", "Quantizer",
     "box_counting_dimension", "decode", "encode", "from_bytes", "information_dimension",
     "load", "save", "to_bytes",
+    "GeneralisedDimensions", "generalised_dimensions", "image_measure", "plot_dimensions",
+    "renyi_entropy",
 ]

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from jaxgen.fractal import analysis, colour, decoder, quadtree, ratecontrol
+from jaxgen.fractal import analysis, colour, decoder, limits, quadtree, ratecontrol
 from jaxgen.fractal.types import CoderParams, FractalCode, padded_shape
 
 HEADER_BYTES = 40  # approximate .fic overhead, subtracted from the byte budget
@@ -50,7 +50,8 @@ def _pad(plane: np.ndarray, max_block: int) -> np.ndarray:
 
 def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | None = None,
            params: CoderParams | None = None, prune_bits: float = 16.0,
-           chroma_weight: float = 4.0, rounds: int = 2, log=None) -> FractalCode:
+           chroma_weight: float = 4.0, rounds: int = 2, log=None,
+           max_samples: int | None = None) -> FractalCode:
   """Encodes a grey [h, w] or RGB [h, w, 3] uint8 image as a partitioned IFS.
 
   Args:
@@ -65,11 +66,19 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
       rate control: a half-resolution chroma sample covers 4 pixels, and Cb/Cr errors
       reach RGB with gains ~0.8-1.1, hence ~4 for RGB PSNR (checked on astronaut).
     log: optional callable(str) for progress messages.
+    max_samples: the decoder's safety cap (see `limits`); larger images are refused
+      before the search, since their files would be refused by default readers too.
   """
   image = np.asarray(image)
-  if (image.ndim not in (2, 3) or min(image.shape[:2]) < 2
-      or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4))):
-    raise ValueError(f"expected a [h, w] or [h, w, 3] image, got shape {image.shape}")
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+    raise ValueError(f"expected a grey [h, w] or RGB [h, w, 3] image, got shape {image.shape}"
+                     + (" (composite or drop the alpha channel first)"
+                        if image.ndim == 3 and image.shape[-1] in (2, 4) else ""))
+  if image.dtype != np.uint8:
+    raise ValueError(f"expected uint8 grey levels, got {image.dtype} "
+                     "(jaxgen.images.load_image scales 16-bit and float images)")
   if (ratio is None) == (tolerance is None):
     raise ValueError("give exactly one of ratio and tolerance")
   if ratio is not None and not ratio > 0:
@@ -79,6 +88,11 @@ def encode(image: np.ndarray, ratio: float | None = None, tolerance: float | Non
   if params is None:
     # 2x2 ranges only pay off when there are bits to spend on fine detail.
     params = default_params(2 if ratio is not None and ratio < 24 else 4)
+  # The reader's limits, checked before the search so no file is written it would refuse.
+  limits.check_sides(image.shape[0], image.shape[1])
+  channels = 1 if image.ndim == 2 else 3
+  limits.check_samples(image.shape[0], image.shape[1], channels, params.max_block, 1,
+                       max_samples)
   planes = _planes(image)
   dims = [p.shape for p in planes]
   t0 = time.perf_counter()
@@ -130,15 +144,21 @@ def _rate_control(levels, params, dims, target_bits, chroma_weight, rounds, log)
 
 
 def decode(code: FractalCode, scale: float = 1.0, iterations: int = 32,
-           smooth: float = 1.0, start: np.ndarray | None = None) -> np.ndarray:
+           smooth: float = 1.0, start: np.ndarray | None = None,
+           max_samples: int | None = None) -> np.ndarray:
   """Decodes to uint8 [round(scale*h), round(scale*w)] (grey) or [..., 3] (RGB).
 
   Integer scales are native fractal zoom (the attractor rendered on a finer grid); other
-  scales decode at the next integer zoom and resample.
+  scales decode at the next integer zoom and resample. `max_samples` is the safety cap
+  on decoded samples (see `limits`), checked before anything is allocated.
   """
   if not 0 < scale <= 8:
     raise ValueError(f"scale must be in (0, 8], got {scale}")
+  if not 1 <= iterations <= 1000:
+    raise ValueError(f"iterations must be in 1..1000, got {iterations}")
   zoom = max(1, math.ceil(scale - 1e-9))
+  limits.check_samples(code.height, code.width, code.channels, code.params.max_block, zoom,
+                       max_samples)
   out_h, out_w = max(1, round(code.height * scale)), max(1, round(code.width * scale))
   planes = [decoder.decode_plane(p, code.params, zoom, iterations, smooth=smooth,
                                  start=start if i == 0 else None)

@@ -4,7 +4,8 @@ Layout (little endian):
   magic "JXFIC" | version u8 | height u16 | width u16 | channels u8 | min_block u8 |
   max_block u8 | levels u8 | domain step u8 x levels | s_levels u8 | s_max f32 |
   dc_step f32 | payload length u32 | payload | CRC32 of everything before it, u32.
-Every declared size is checked against the file length before anything is allocated.
+Every header field is validated, and declared sizes are checked against the file length
+and the safety caps of `limits`, before anything is allocated.
 """
 
 import struct
@@ -12,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from jaxgen.fractal import entropy, stream
+from jaxgen.fractal import entropy, limits, stream
 from jaxgen.fractal.errors import FicFormatError
 from jaxgen.fractal.quantize import Quantizer
 from jaxgen.fractal.types import CoderParams, FractalCode
@@ -21,24 +22,11 @@ MAGIC = b"JXFIC"
 VERSION = 1
 _HEAD = struct.Struct("<5sBHHBBBB")
 _QUANT = struct.Struct("<BffI")
-MAX_SIDE = 16384
-# Every top-level tile codes at least one block mean, and the adaptive Laplace model's
-# scale floor (0.3) makes that cost >= 0.3 bits: a payload of B bytes cannot describe more
-# than ~27 * max_block^2 * B pixels. Larger claims are rejected before any allocation.
-PIXELS_PER_TILE_BYTE = 32
-MAX_FILE_BYTES = 1 << 28
-
-
-def _plane_dims(code_h: int, code_w: int, channels: int) -> list[tuple[int, int]]:
-  """Sizes of the coded planes: [luma] or [luma, chroma, chroma] (chroma halved)."""
-  dims = [(code_h, code_w)]
-  if channels == 3:
-    dims += [(-(-code_h // 2), -(-code_w // 2))] * 2
-  return dims
 
 
 def to_bytes(code: FractalCode) -> bytes:
   """Serialises a `FractalCode` to `.fic` bytes."""
+  limits.check_sides(code.height, code.width)
   p = code.params
   coder = entropy.SymbolCoder()
   for plane in code.planes:
@@ -52,17 +40,14 @@ def to_bytes(code: FractalCode) -> bytes:
   return body + struct.pack("<I", zlib.crc32(body))
 
 
-def from_bytes(data: bytes) -> FractalCode:
-  """Parses `.fic` bytes; raises `FicFormatError` on any truncation, corruption or misuse."""
-  data = bytes(data)
-  if len(data) < _HEAD.size + 4 or not data.startswith(MAGIC):
-    raise FicFormatError("not a .fic file (bad magic or too short)")
-  body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
-  if zlib.crc32(body) != crc:
-    raise FicFormatError(".fic file is corrupted or truncated (CRC32 mismatch)")
+def _header(body: bytes, max_samples: int | None) -> tuple[int, int, int, CoderParams, int]:
+  """Validates every header field, cheapest first, before anything is allocated:
+  (height, width, channels, params, payload offset)."""
   magic, version, h, w, channels, min_b, max_b, levels = _HEAD.unpack_from(body)
   if version != VERSION:
     raise FicFormatError(f"unsupported .fic version {version} (this reader knows {VERSION})")
+  if channels not in (1, 3) or not (1 <= h <= limits.MAX_SIDE and 1 <= w <= limits.MAX_SIDE):
+    raise FicFormatError(f".fic declares an impossible image {h}x{w}x{channels}")
   off = _HEAD.size + levels
   if len(body) < off + _QUANT.size:
     raise FicFormatError(".fic header is truncated")
@@ -71,24 +56,36 @@ def from_bytes(data: bytes) -> FractalCode:
   off += _QUANT.size
   if n_payload != len(body) - off:
     raise FicFormatError(f".fic payload length {n_payload} does not match the file")
-  if channels not in (1, 3) or not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
-    raise FicFormatError(f".fic declares an impossible image {h}x{w}x{channels}")
-  if h * w * channels > PIXELS_PER_TILE_BYTE * max_b ** 2 * n_payload + (1 << 16):
-    raise FicFormatError(f".fic declares {h}x{w}x{channels} pixels, too many for its size")
   try:
     params = CoderParams(min_b, max_b, steps, Quantizer(s_levels, float(s_max), float(dc_step)))
   except ValueError as e:
     raise FicFormatError(f".fic coder parameters are invalid: {e}") from None
+  limits.check_payload(h, w, channels, max_b, n_payload)
+  limits.check_samples(h, w, channels, max_b, 1, max_samples, FicFormatError)
+  return h, w, channels, params, off
+
+
+def from_bytes(data: bytes, max_samples: int | None = None) -> FractalCode:
+  """Parses `.fic` bytes; raises `FicFormatError` on any truncation, corruption or misuse.
+
+  Args:
+    max_samples: safety cap on the decoded samples the file may declare at scale 1
+      (default `limits.DEFAULT_MAX_SAMPLES`); raise it only for trusted files.
+  """
+  data = bytes(data)
+  if len(data) < _HEAD.size + 4 or not data.startswith(MAGIC):
+    raise FicFormatError("not a .fic file (bad magic or too short)")
+  body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
+  if zlib.crc32(body) != crc:
+    raise FicFormatError(".fic file is corrupted or truncated (CRC32 mismatch)")
+  h, w, channels, params, off = _header(body, max_samples)
+  n_payload = len(body) - off
   try:
     coder = entropy.SymbolCoder(np.frombuffer(body[off:] + b"\0" * (-n_payload % 4), "<u4"))
     planes = tuple(stream.code_plane(coder, params, ph, pw)
-                   for ph, pw in _plane_dims(h, w, channels))
-  except FicFormatError:
-    raise
-  except (KeyboardInterrupt, SystemExit):
-    raise
-  except BaseException as e:  # noqa: B036 - constriction's Rust panics are BaseExceptions
-    raise FicFormatError(f".fic payload is corrupt: {type(e).__name__}") from None
+                   for ph, pw in limits.plane_dims(h, w, channels))
+  except AssertionError:  # constriction's range decoder on data no model could produce
+    raise FicFormatError(".fic payload is corrupt: invalid range-coder data") from None
   return FractalCode(h, w, channels, params, planes)
 
 
@@ -100,10 +97,10 @@ def save(path: str, code: FractalCode) -> int:
   return len(data)
 
 
-def load(path: str) -> FractalCode:
-  """Reads a `.fic` file (see `from_bytes` for the checks)."""
+def load(path: str, max_samples: int | None = None) -> FractalCode:
+  """Reads a `.fic` file (see `from_bytes` for the checks and `max_samples`)."""
   with open(path, "rb") as f:
-    data = f.read(MAX_FILE_BYTES + 1)
-  if len(data) > MAX_FILE_BYTES:
+    data = f.read(limits.MAX_FILE_BYTES + 1)
+  if len(data) > limits.MAX_FILE_BYTES:
     raise FicFormatError(f"{path} is larger than any .fic file can be")
-  return from_bytes(data)
+  return from_bytes(data, max_samples)

@@ -23,23 +23,21 @@ class CoderParams:
   quant: Quantizer = Quantizer()
 
   def __post_init__(self):
-    sizes = []
-    b = self.max_block
-    while b >= self.min_block:
-      sizes.append(b)
-      b //= 2
-    ok = (self.min_block >= 2 and self.max_block <= 64 and sizes
-          and sizes[-1] == self.min_block and all(s & (s - 1) == 0 for s in sizes))
-    if not ok:
+    # Checked before the level loop: a min_block of 0 from a corrupt file must not loop.
+    pow2 = lambda b: isinstance(b, int) and 2 <= b <= 64 and b & (b - 1) == 0
+    if not (pow2(self.min_block) and pow2(self.max_block) and self.min_block <= self.max_block):
       raise ValueError(f"block sizes must be powers of two with 2 <= min <= max <= 64, "
                        f"got min={self.min_block} max={self.max_block}")
-    if len(self.domain_steps) != len(sizes) or not all(1 <= s <= 255 for s in self.domain_steps):
-      raise ValueError(f"need one domain step in 1..255 per level {sizes}, got {self.domain_steps}")
+    levels = (self.max_block // self.min_block).bit_length()
+    if len(self.domain_steps) != levels or not all(1 <= s <= 255 for s in self.domain_steps):
+      raise ValueError(f"need one domain step in 1..255 per level {self.sizes[:levels]}, "
+                       f"got {self.domain_steps}")
 
   @property
   def sizes(self) -> tuple[int, ...]:
     """Range block size of each level, largest first."""
-    return tuple(self.max_block >> i for i in range(len(self.domain_steps)))
+    return tuple(self.max_block >> i
+                 for i in range((self.max_block // self.min_block).bit_length()))
 
 
 @dataclasses.dataclass(frozen=True)
