@@ -49,7 +49,7 @@ class Outcome:
 
 
 def seeds() -> list[bytes]:
-  """Small valid `.fic` files covering grey, colour, tolerance mode, 2x2 blocks, odd sizes."""
+  """Small valid `.fic` files: grey, colour, tolerance mode, 2x2 blocks, odd and 1-pixel sides."""
   import skimage.data
   from jaxgen import fractal
   from jaxgen.fractal import fileformat
@@ -60,8 +60,33 @@ def seeds() -> list[bytes]:
            fractal.encode(colour, ratio=6.0, params=fractal.codec.default_params(4, 16)),
            fractal.encode(camera[:33, :21], tolerance=6.0,
                           params=fractal.codec.default_params(2, 8)),
-           fractal.encode(np.full((40, 70), 90, np.uint8), ratio=50.0)]
+           fractal.encode(np.full((40, 70), 90, np.uint8), ratio=50.0),
+           # 1x5: no domain fits at any level, so every leaf is DC-only.
+           fractal.encode(camera[:1, :5], tolerance=4.0)]
   return [fractal.to_bytes(c) for c in codes]
+
+
+def flat_code(height: int, width: int, max_block: int = 64):
+  """A grey `FractalCode` of one DC-only leaf per top tile (what a blank page codes to):
+  the fewest payload bytes for its size."""
+  from jaxgen.fractal.types import CoderParams, FractalCode, PlaneCode
+  params = CoderParams(32, max_block, (16,) * (max_block // 32).bit_length())
+  ys, xs = np.meshgrid(np.arange(0, height, max_block), np.arange(0, width, max_block),
+                       indexing="ij")
+  n = ys.size
+  zeros = np.zeros(n, np.int32)
+  plane = PlaneCode(height, width, ys.ravel().astype(np.int32), xs.ravel().astype(np.int32),
+                    np.full(n, max_block, np.int32), zeros, np.full(n, 63, np.int32), zeros)
+  return FractalCode(height, width, 1, params, (plane,))
+
+
+def case_bytes(files: list[bytes], seed: int) -> tuple[str, bytes]:
+  """Case `seed` >= 0 is a mutation; seed -1 is the largest image the default sample cap
+  lets a reader decode (a flat 2880x2880 page), the costliest file a default reader takes."""
+  if seed == -1:
+    from jaxgen import fractal
+    return "largest_allowed", fractal.to_bytes(flat_code(2880, 2880))
+  return mutate(files, seed)
 
 
 def _crc(body: bytes) -> bytes:
@@ -165,15 +190,16 @@ def _worker(conn, files):
     seed = conn.recv()
     if seed is None:
       return
-    _, data = mutate(files, seed)
+    _, data = case_bytes(files, seed)
     t0 = time.perf_counter()
     kind, detail = run_case(data)
     conn.send((kind, detail, time.perf_counter() - t0, _peak_rss_mb()))
 
 
 def fuzz(cases: int, first_seed: int = 0, seconds: float = 5.0, max_rss_mb: float = 1024.0,
-         log=print) -> dict:
-  """Runs `cases` mutations in a watched worker; returns counts and failures."""
+         log=print, largest: bool = True) -> dict:
+  """Runs `cases` mutations (and, with `largest`, the largest allowed file first) in a
+  watched worker; returns counts and failures."""
   files = seeds()
   ctx = mp.get_context("spawn")
   counts = collections.Counter()
@@ -192,10 +218,10 @@ def fuzz(cases: int, first_seed: int = 0, seconds: float = 5.0, max_rss_mb: floa
     return parent, p
 
   t_start = time.perf_counter()
-  for i, seed in enumerate(range(first_seed, first_seed + cases)):
+  for i, seed in enumerate([-1] * largest + list(range(first_seed, first_seed + cases))):
     if proc is None:
       conn, proc = start()
-    name, _ = mutate(files, seed)
+    name, _ = case_bytes(files, seed)
     mutation_counts[name] += 1
     conn.send(seed)
     limit = seconds + 2.0  # the watchdog's slack over the bound checked below
@@ -238,7 +264,7 @@ def main() -> int:
     print(name, len(data), "bytes:", run_case(data))
     return 0
   out = fuzz(args.cases, args.first_seed, args.seconds, args.max_rss_mb)
-  print(f"{args.cases} cases in {out['total_seconds']:.0f} s: {out['counts']}")
+  print(f"{sum(out['counts'].values())} cases in {out['total_seconds']:.0f} s: {out['counts']}")
   print(f"mutations: {out['mutations']}")
   print(f"slowest case {out['worst_seconds']:.2f} s, worker peak RSS {out['peak_rss_mb']:.0f} MB "
         f"(bounds {args.seconds:g} s, {args.max_rss_mb:g} MB)")

@@ -6,6 +6,7 @@ corrupt files, bad arguments) print one line on stderr and exit with status 2.
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -40,7 +41,8 @@ def _read_image(path: str, alpha_background: str | None = None,
 def _fractal_compress(args) -> None:
   """`jaxgen fractal compress IN OUT.fic`."""
   from tqdm import tqdm
-  from jaxgen import fractal
+  from jaxgen import compilation_cache, fractal
+  compilation_cache.enable()  # a second run loads the search kernels instead of compiling
   image = _read_image(args.input, args.alpha_background, args.max_pixels)
   ratio = None if args.tolerance is not None else args.ratio
   params = None  # the encoder picks block sizes for the ratio
@@ -61,7 +63,7 @@ def _fractal_compress(args) -> None:
 def _fractal_decompress(args) -> None:
   """`jaxgen fractal decompress IN.fic OUT.png`."""
   from PIL import Image
-  from jaxgen import fractal
+  from jaxgen import fractal  # decoding needs no jax, so none is imported
   t0 = time.perf_counter()
   try:
     code = fractal.load(args.input, max_samples=args.max_pixels)
@@ -178,5 +180,17 @@ def main(argv: list[str] | None = None) -> int:
   return 0
 
 
+def entry() -> None:
+  """The console script: `main`, then an immediate exit once output is flushed.
+
+  Every file is written and closed by then; skipping the interpreter's teardown of the
+  JAX runtime saves ~0.2 s per command, which matters for a codec used in scripts.
+  """
+  status = main()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  entry()

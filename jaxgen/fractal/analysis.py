@@ -4,30 +4,10 @@ The quadtree and rate control only choose among these, so the expensive search r
 per plane whatever the target ratio.
 """
 
-import dataclasses
-
 import numpy as np
 
 from jaxgen.fractal import isometries, matching, partition
-from jaxgen.fractal.types import CoderParams
-
-
-@dataclasses.dataclass(frozen=True)
-class LevelMatches:
-  """Best transforms of all range blocks of one size, as [grid_h, grid_w] arrays.
-
-  `err_full` and `err_dc` are squared errors summed over the block (block mean already
-  quantised); blocks never searched have `active == False` and infinite errors.
-  """
-
-  size: int
-  num_domains: int
-  active: np.ndarray
-  err_full: np.ndarray
-  err_dc: np.ndarray
-  s_idx: np.ndarray
-  dc_idx: np.ndarray
-  cand: np.ndarray
+from jaxgen.fractal.types import CoderParams, LevelMatches
 
 
 def analyse(plane: np.ndarray, params: CoderParams, prune_error: float = 0.0,

@@ -6,7 +6,7 @@ the order of the transform stream.
 
 import numpy as np
 
-from jaxgen.fractal.analysis import LevelMatches
+from jaxgen.fractal.types import LevelMatches
 from jaxgen.fractal.types import PlaneCode
 
 

@@ -7,8 +7,7 @@ real entropy coder after each round, so the final file lands close to the target
 import numpy as np
 
 from jaxgen.fractal import entropy, quadtree, stream
-from jaxgen.fractal.analysis import LevelMatches
-from jaxgen.fractal.types import CoderParams, PlaneCode
+from jaxgen.fractal.types import CoderParams, LevelMatches, PlaneCode
 
 
 def initial_rates(levels: list[LevelMatches], params: CoderParams) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Containers for a fractal code: coder settings, one plane's transforms, the whole image."""
+"""Containers for a fractal code (coder settings, one plane's transforms, the whole image)
+and for the encoder's per-level search results."""
 
 import dataclasses
 
@@ -94,3 +95,21 @@ def num_domains(shape: tuple[int, int], size: int, step: int) -> int:
   """Domain count of one level for a padded plane of `shape`."""
   ny, nx = domain_grid(shape, size, step)
   return ny * nx
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelMatches:
+  """Best transforms of all range blocks of one size, as [grid_h, grid_w] arrays.
+
+  `err_full` and `err_dc` are squared errors summed over the block (block mean already
+  quantised); blocks never searched have `active == False` and infinite errors.
+  """
+
+  size: int
+  num_domains: int
+  active: np.ndarray
+  err_full: np.ndarray
+  err_dc: np.ndarray
+  s_idx: np.ndarray
+  dc_idx: np.ndarray
+  cand: np.ndarray

@@ -12,7 +12,10 @@ def test_mutations_are_deterministic_and_varied():
 
 
 def test_quick_fuzz_run_ends_cleanly_within_bounds():
-  out = fuzz_fic.fuzz(300, first_seed=1_000_000, seconds=5.0, max_rss_mb=1024.0, log=None)
+  # The largest allowed file (~3 s, ~800 MB) is left to the long run: its time bound is
+  # too close to call on a loaded 2-core test machine.
+  out = fuzz_fic.fuzz(300, first_seed=1_000_000, seconds=5.0, max_rss_mb=1024.0, log=None,
+                      largest=False)
   assert out["failures"] == []
   # Both outcomes occur: a fuzzer whose cases all bounce off the CRC would test nothing.
   assert out["counts"]["decoded"] >= 30 and out["counts"]["format_error"] >= 150

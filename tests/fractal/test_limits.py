@@ -9,27 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from experiments import fuzz_fic
 from jaxgen import cli, fractal, images
 from jaxgen.errors import UserError
 from jaxgen.fractal import fileformat, limits
-from jaxgen.fractal.types import CoderParams, FractalCode, PlaneCode
 
 
 def _with_crc(body: bytes) -> bytes:
   return body + struct.pack("<I", zlib.crc32(body))
 
 
-def _flat_code(height: int, width: int, max_block: int = 64) -> FractalCode:
-  """A grey image of one flat level, one DC-only leaf per top tile (what a white page codes
-  to): the cheapest legitimate file for its size."""
-  params = CoderParams(32, max_block, (16,) * (max_block // 32).bit_length())
-  ys, xs = np.meshgrid(np.arange(0, height, max_block), np.arange(0, width, max_block),
-                       indexing="ij")
-  n = ys.size
-  zeros = np.zeros(n, np.int32)
-  plane = PlaneCode(height, width, ys.ravel().astype(np.int32), xs.ravel().astype(np.int32),
-                    np.full(n, max_block, np.int32), zeros, np.full(n, 63, np.int32), zeros)
-  return FractalCode(height, width, 1, params, (plane,))
+_flat_code = fuzz_fic.flat_code
 
 
 def test_zero_min_block_is_refused_at_once():
