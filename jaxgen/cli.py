@@ -6,6 +6,7 @@ corrupt files, bad arguments) print one line on stderr and exit with status 2.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -38,21 +39,29 @@ def _read_image(path: str, alpha_background: str | None = None,
                            max_pixels=max_pixels or limits.DEFAULT_MAX_SAMPLES)
 
 
+def _progress(desc: str):
+  """A tqdm bar on a terminal, else nothing (importing tqdm alone costs ~40 ms)."""
+  if not sys.stderr.isatty():
+    return contextlib.nullcontext(None)
+  from tqdm import tqdm
+  return tqdm(desc=desc, unit="step", leave=False)
+
+
 def _fractal_compress(args) -> None:
   """`jaxgen fractal compress IN OUT.fic`."""
-  from tqdm import tqdm
-  from jaxgen import compilation_cache, fractal
-  compilation_cache.enable()  # a second run loads the search kernels instead of compiling
+  from jaxgen import fractal
   image = _read_image(args.input, args.alpha_background, args.max_pixels)
+  from jaxgen import compilation_cache  # imports jax: only once the input is known good
+  compilation_cache.enable()  # a second run loads the search kernels instead of compiling
   ratio = None if args.tolerance is not None else args.ratio
   params = None  # the encoder picks block sizes for the ratio
   if args.min_block is not None or args.max_block is not None:
     auto_min = 2 if ratio is not None and ratio < 24 else 4
     params = fractal.codec.default_params(args.min_block or auto_min, args.max_block or 32)
   t0 = time.perf_counter()
-  with tqdm(desc="encoding", unit="step", leave=False, disable=None) as bar:
-    code = fractal.encode(image, ratio=ratio, tolerance=args.tolerance, params=params,
-                          log=lambda msg: (bar.update(1), bar.set_postfix_str(msg)),
+  with _progress("encoding") as bar:
+    log = None if bar is None else (lambda msg: (bar.update(1), bar.set_postfix_str(msg)))
+    code = fractal.encode(image, ratio=ratio, tolerance=args.tolerance, params=params, log=log,
                           max_samples=args.max_pixels)
   nbytes = fractal.save(args.output, code)
   dt = time.perf_counter() - t0

@@ -25,7 +25,8 @@ CHROMA_WEIGHTS = (2.0, 3.0, 4.0, 6.0)
 LATTICES = {"default": None, "8x8 step 6": {8: 6}, "8x8 step 3": {8: 3},
             "16x16 step 6": {16: 6}, "4x4 step 4": {4: 4}, "4x4 step 8": {4: 8},
             "2x2 step 6": {2: 6}}
-PRUNE_BITS = (8.0, 16.0, 32.0)
+PRUNE_BITS = (16.0, 32.0, 64.0, 128.0)
+SWEEPS = ("deblock", "chroma", "lattice", "prune")
 
 
 def _encode(img, ratio, lattice=None, **kwargs):
@@ -63,7 +64,9 @@ def _sweep(imgs: dict, settings: dict, skip=lambda setting, ratio: False) -> Non
 def main() -> None:
   """Runs the sweep and prints one table per choice."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.parse_args()
+  parser.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=SWEEPS,
+                      help="which choices to sweep (default all)")
+  args = parser.parse_args()
   imgs = fractal_rd.images("tuning")
   grey = {k: v for k, v in imgs.items() if v.ndim == 2}
   colour = {k: v for k, v in imgs.items() if v.ndim == 3}
@@ -74,26 +77,30 @@ def main() -> None:
   print(f"tuning set: {', '.join(imgs)}; ratios {RATIOS}; means over images and ratios; "
         "'vs 1st': mean PSNR difference to the first row on the same images and ratios\n")
 
-  print("deblocking strength (decoder), all tuning images\n" + head)
-  codes = {(n, r): _encode(img, r) for n, img in imgs.items() for r in RATIOS}
-  base = None
-  for smooth in (1.0,) + tuple(x for x in SMOOTH if x != 1.0):
-    scores = {k: (fractal_rd.psnr(imgs[k[0]], fractal.decode(c, smooth=smooth)), b, t)
-              for k, (c, b, t) in codes.items()}
-    base = base or scores
-    print(_row(f"smooth={smooth:g}", scores, base), flush=True)
-
-  print("\nchroma weight (rate control), colour tuning images\n" + head)
-  _sweep(colour, {f"chroma_weight={w:g}": dict(chroma_weight=w)
-                  for w in sorted(CHROMA_WEIGHTS, key=lambda w: w != 4.0)})
-
-  print("\ndomain lattice steps, grey tuning images\n" + head)
-  _sweep(grey, {label: dict(lattice=lattice) for label, lattice in LATTICES.items()},
-         skip=lambda kw, r: bool(kw["lattice"]) and 2 in kw["lattice"] and r >= 24)
-
-  print("\nsearch pruning (prune_bits), grey tuning images\n" + head)
-  _sweep(grey, {f"prune_bits={b:g}": dict(prune_bits=b)
-                for b in sorted(PRUNE_BITS, key=lambda b: b != 16.0)})
+  if "deblock" in args.sweeps:
+    print("deblocking strength (decoder), all tuning images\n" + head)
+    codes = {(n, r): _encode(img, r) for n, img in imgs.items() for r in RATIOS}
+    base = None
+    for smooth in (1.0,) + tuple(x for x in SMOOTH if x != 1.0):
+      scores = {k: (fractal_rd.psnr(imgs[k[0]], fractal.decode(c, smooth=smooth)), b, t)
+                for k, (c, b, t) in codes.items()}
+      base = base or scores
+      print(_row(f"smooth={smooth:g}", scores, base), flush=True)
+  if "chroma" in args.sweeps:
+    print("\nchroma weight (rate control), colour tuning images\n" + head)
+    _sweep(colour, {f"chroma_weight={w:g}": dict(chroma_weight=w)
+                    for w in sorted(CHROMA_WEIGHTS, key=lambda w: w != 4.0)})
+  if "lattice" in args.sweeps:
+    print("\ndomain lattice steps, grey tuning images\n" + head)
+    _sweep(grey, {label: dict(lattice=lattice) for label, lattice in LATTICES.items()},
+           skip=lambda kw, r: bool(kw["lattice"]) and 2 in kw["lattice"] and r >= 24)
+  if "prune" in args.sweeps:
+    print("\nsearch pruning (prune_bits), grey tuning images; the default rule takes 64 "
+          "where the smallest block is 4 (from 24:1) and 16 below\n" + head)
+    settings = {f"prune_bits={b:g}": dict(prune_bits=b)
+                for b in sorted(PRUNE_BITS, key=lambda b: b != 16.0)}
+    settings["default rule"] = dict(prune_bits=None)
+    _sweep(grey, settings)
 
 if __name__ == "__main__":
   main()

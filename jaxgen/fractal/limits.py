@@ -15,8 +15,9 @@ from jaxgen.fractal.errors import FicFormatError
 from jaxgen.fractal.types import padded_shape
 
 MAX_SIDE = 16384
-# ~8.4M decoded samples: a 2896x2896 grey or 2365x2365 colour image at scale 1, which
-# decodes in ~2 s and under 1 GB here. Raised explicitly for bigger trusted files.
+# ~8.4M decoded samples: a 2880x2880 grey or 2336x2336 colour image at scale 1 (32-pixel
+# tiles), which decodes in ~2-3 s within a 1 GB process here. Raised explicitly for bigger
+# trusted files.
 DEFAULT_MAX_SAMPLES = 1 << 23
 TILES_PER_PAYLOAD_BYTE = 32
 # Small files may still code a few tiles whatever their payload (coder flush bytes).
