@@ -182,8 +182,8 @@ def _peak_rss_mb() -> float:
 
 def _worker(conn, files):
   """Worker loop: receives case seeds, answers (kind, detail, seconds, peak RSS MB)."""
-  from jaxgen import compilation_cache
-  compilation_cache.enable()
+  # Reading and decoding need no jax (the decoder is numpy), so the worker never imports
+  # it and its memory is the reader's own.
   run_case(files[0])  # imports and first compilations are not any case's time
   conn.send("ready")
   while True:
