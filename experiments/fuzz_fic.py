@@ -177,6 +177,15 @@ def run_case(data: bytes) -> tuple[str, str]:
 
 
 def _peak_rss_mb() -> float:
+  """This process's peak resident memory. VmHWM belongs to the process image, unlike
+  ru_maxrss, which Linux carries over from the parent across the spawn's exec."""
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("VmHWM:"):
+          return int(line.split()[1]) / 1024.0
+  except OSError:
+    pass
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
