@@ -24,8 +24,10 @@ import zlib
 
 import numpy as np
 
-_HEAD = struct.Struct("<5sBHHBBBB")  # as jaxgen.fractal.fileformat (checked in seeds())
-_QUANT = struct.Struct("<BffI")
+from jaxgen.fractal import fileformat
+
+# The reader's own header layout, so the mutations follow any change to the format.
+_HEAD, _QUANT = fileformat._HEAD, fileformat._QUANT
 # (name, struct format, offset from the start of its struct) for every header field.
 _HEAD_FIELDS = [("version", "<B", 5), ("height", "<H", 6), ("width", "<H", 8),
                 ("channels", "<B", 10), ("min_block", "<B", 11), ("max_block", "<B", 12),
@@ -52,8 +54,6 @@ def seeds() -> list[bytes]:
   """Small valid `.fic` files: grey, colour, tolerance mode, 2x2 blocks, odd and 1-pixel sides."""
   import skimage.data
   from jaxgen import fractal
-  from jaxgen.fractal import fileformat
-  assert (_HEAD.format, _QUANT.format) == (fileformat._HEAD.format, fileformat._QUANT.format)
   camera = skimage.data.camera()[200:264, 200:248]  # 64x48
   colour = skimage.data.astronaut()[60:100, 180:236]  # 40x56x3
   codes = [fractal.encode(camera, ratio=8.0, params=fractal.codec.default_params(4, 16)),
