@@ -13,12 +13,13 @@ Prints one line per shape (ms and GFLOP/s per variant). Results: experiments/ben
 
 import argparse
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from experiments.bench.unet_step import matmul_gflops, timed
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 # (batch, side, in channels, out channels, kernel, stride): U-Net small levels, a U-Net up-path
@@ -29,14 +30,7 @@ SHAPES = [(32, 32, 64, 64, 3, 1), (32, 16, 128, 128, 3, 1), (32, 8, 128, 128, 3,
 
 def median_seconds(fn, *args, reps: int = 10) -> float:
   """Median wall time of fn(*args) after two warm-up calls (so compilation is excluded)."""
-  for _ in range(2):
-    jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
+  return statistics.median(t for t, _ in timed(lambda: fn(*args), reps, warmup=2))
 
 
 def slice_patches(x: jax.Array, k: int, stride: int, pad) -> jax.Array:
@@ -93,8 +87,7 @@ def main():
       sec = median_seconds(fn, *args[name], reps=a.reps)
       cells.append(f"{name} {sec * 1e3:.1f}ms {gflop / sec:.0f}GF")
     print(f"b{b} {side}x{side} {c}->{o} k{k} s{s}: " + "  ".join(cells), flush=True)
-  m = jax.random.normal(kx, (2048, 2048))
-  print(f"matmul 2048^2 float32: {2 * 2048**3 / median_seconds(jax.jit(jnp.dot), m, m) / 1e9:.0f} GFLOP/s")
+  print(f"matmul 2048^2 float32: {matmul_gflops():.0f} GFLOP/s")
 
 
 if __name__ == "__main__":
