@@ -27,7 +27,8 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   import jax
-  from jaxgen import compilation_cache
+  from jaxgen import compilation_cache, xla_tuning
+  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
   compilation_cache.enable()
   if _DISTRIBUTED.value:
     if _COORDINATOR.value:  # several processes on CPUs need a collectives backend

@@ -50,7 +50,8 @@ def main(argv: list[str]) -> None:
   logging.set_verbosity(logging.WARNING)
   import jax
   import numpy as np
-  from jaxgen import compilation_cache
+  from jaxgen import compilation_cache, xla_tuning
+  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
   compilation_cache.enable()
   from jaxgen import images
   from jaxgen.errors import UserError

@@ -131,7 +131,8 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: list[str]) -> None:
   del argv
   logging.set_verbosity(logging.WARNING)
-  from jaxgen import compilation_cache
+  from jaxgen import compilation_cache, xla_tuning
+  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
   compilation_cache.enable()
   from jaxgen.errors import UserError
   from jaxgen.train.restore import restore_trained

@@ -8,6 +8,12 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Keep tfds quiet and away from the network in tests.
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")
 os.environ.setdefault("NO_GCE_CHECK", "true")
+# The suite's own cache (scripts/test.sh sets it too) holds this machine's measured XLA flags.
+os.environ.setdefault("JAXGEN_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache", "jaxgen"))
+
+from jaxgen import xla_tuning  # noqa: E402 (stdlib only: jax's backend has not started)
+
+xla_tuning.apply(measure_if_unknown=True)
 
 
 def pytest_configure(config):
