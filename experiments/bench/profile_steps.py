@@ -25,19 +25,14 @@ import sys
 import tempfile
 import time
 
-# Per-instruction trace events from XLA's CPU runtime (must be set before jax is imported).
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
-from jaxgen import xla_tuning  # noqa: E402 (the measured flags, unless JAXGEN_XLA_TUNING=off)
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax._src.profiler import ProfileData
 
-TUNING = xla_tuning.apply(measure_if_unknown=True)
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax._src.profiler import ProfileData  # noqa: E402
-
-from experiments.bench.unet_step import matmul_gflops, timed, xla_flops  # noqa: E402
-from jaxgen.train.family import DataSpec, make_family  # noqa: E402
+from experiments.bench.unet_step import matmul_gflops, timed, xla_flops
+from jaxgen import xla_tuning
+from jaxgen.train.family import DataSpec, make_family
 
 # Default configs whose step we profile, with the data they train on (embedded digits).
 CONFIGS = {"ddpm": "experiments/configs/ddpm.py", "dcgan": "experiments/configs/dcgan.py",
@@ -68,6 +63,28 @@ def _conv_kind(line: str) -> str:
   return "conv input grad" if "transpose(" in line else "conv forward"
 
 
+def _op_name(line: str) -> str:
+  found = re.search(r'op_name="([^"]*)"', line)
+  return found[1] if found else ""
+
+
+def _dot_kind(line: str) -> str:
+  """Attention's matmuls (inside an attention module) or any other dense layer's."""
+  return "attention matmul" if "ttention" in _op_name(line) else "matmul (dense layers)"
+
+
+def _fusion_kind(line: str) -> str:
+  """What a loop fusion computes, read from the JAX source path in its metadata."""
+  op = _op_name(line)
+  if "Norm" in op:
+    return "normalisation (group / batch norm)"
+  if "ttention" in op:
+    return "attention (softmax, reshapes)"
+  if "jvp(" in op and ("/" in op.split("jvp(", 1)[1]) and "jit(_" not in op:
+    return "other elementwise (network, loss)"
+  return "optimizer, EMA, random numbers"
+
+
 def classify(hlo_text: str) -> dict[str, str]:
   """Instruction name -> kind, from the compiled HLO (looking inside library fusions)."""
   bodies: dict[str, list[str]] = {}
@@ -93,13 +110,13 @@ def classify(hlo_text: str) -> dict[str, str]:
         kinds[name] = _conv_kind(conv_lines[0] + line)  # the metadata sits on the fusion
         continue
       if any(" dot(" in l for l in body):
-        kinds[name] = "matmul (dense, attention)"
+        kinds[name] = _dot_kind(line)
         continue
-      kinds[name] = "fusion (elementwise, norms, optimizer)"
+      kinds[name] = _fusion_kind(line)
     elif opcode == "convolution":
       kinds[name] = _conv_kind(line)
     elif opcode == "dot":
-      kinds[name] = "matmul (dense, attention)"
+      kinds[name] = _dot_kind(line)
     elif opcode in ("copy", "transpose"):
       kinds[name] = "copy / transpose"
     elif opcode in ("concatenate", "pad", "slice", "dynamic-slice", "dynamic-update-slice"):
@@ -111,16 +128,17 @@ def classify(hlo_text: str) -> dict[str, str]:
   return kinds
 
 
-def profile_events(trace_dir: str) -> list[tuple[str, float]]:
+def profile_events(trace_dir: str, kinds: dict[str, str]) -> list[tuple[str, float]]:
   """(instruction name, microseconds) of every XLA instruction executed in a trace.
 
   XLA's CPU runtime runs convolutions asynchronously on its Eigen pool: their trace events
-  cover only the dispatch. So each instruction is charged from its start to the start of the
-  next instruction of the same execution (the thunks of one step run in dependency order), and
-  the last one to the end of the execution's "wait for completion".
+  cover only the dispatch, and the runtime meanwhile starts independent instructions. So each
+  instruction is charged its own event's duration, and the idle time until the next one starts
+  (the runtime waiting) goes to the latest convolution dispatched in the same execution, or to
+  the instruction itself when none was. The charges add up to the traced executions' wall time.
   """
   path = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)[0]
-  starts, ends = [], []  # (start_ns, name) of instructions; end_ns of each execution
+  starts, ends = [], []  # (start_ns, duration_ns, name) of instructions; end_ns of each execution
   for plane in ProfileData.from_file(path).planes:
     if plane.name != "/host:CPU":
       continue
@@ -131,15 +149,23 @@ def profile_events(trace_dir: str) -> list[tuple[str, float]]:
         if e.name == "ThunkExecutor::Execute (wait for completion)":
           ends.append(e.start_ns + e.duration_ns)
         elif not e.name.startswith(("ThreadpoolListener", "end: ", "ThunkExecutor")):
-          starts.append((e.start_ns, e.name))
+          starts.append((e.start_ns, e.duration_ns, e.name))
   starts.sort()
   ends.sort()
-  events = []
-  for i, (t0, name) in enumerate(starts):
-    window_end = next((t for t in ends if t >= t0), t0)
+  charged: collections.Counter = collections.Counter()
+  pending, window_end = None, None
+  for i, (t0, duration, name) in enumerate(starts):
+    end = next((t for t in ends if t >= t0), t0)
+    if end != window_end:  # a new execution (step)
+      pending, window_end = None, end
+    if kinds.get(name, "").startswith("conv"):
+      pending = name
     t1 = min(starts[i + 1][0], window_end) if i + 1 < len(starts) else window_end
-    events.append((name, max(t1 - t0, 0) / 1e3))
-  return events
+    gap = max(t1 - t0, 0)
+    own = min(duration, gap)
+    charged[name] += own
+    charged[pending or name] += gap - own
+  return [(name, ns / 1e3) for name, ns in charged.items()]
 
 
 def bench_config(name: str, steps: int, profile_steps: int) -> dict:
@@ -171,7 +197,9 @@ def bench_config(name: str, steps: int, profile_steps: int) -> dict:
     with jax.profiler.trace(d):
       for _ in range(profile_steps):
         jax.block_until_ready(call())
-    events = profile_events(d)
+    events = profile_events(d, kinds)
+  # Same data, keys and step count with any flags: the last loss shows both settings train alike.
+  final = {k: round(float(v), 6) for k, v in sorted(jax.device_get(call()).items()) if np.ndim(v) == 0}
   per_kind = collections.Counter()
   per_instr = collections.Counter()
   for instr, us in events:
@@ -181,8 +209,9 @@ def bench_config(name: str, steps: int, profile_steps: int) -> dict:
           "step_ms_median": round(median * 1e3, 1), "images_per_s": round(b / median, 1),
           "gflop_per_step": round(flops / 1e9, 2), "gflops": round(flops / median / 1e9, 1),
           "other_cores_mean": round(statistics.fmean(o for _, o in recs), 2),
+          "metrics_after_steps": [2 + steps + profile_steps + 1, final],
           "kinds_ms": {k: round(v, 1) for k, v in per_kind.most_common()},
-          "top_ms": {k: round(v, 1) for k, v in per_instr.most_common(8)},
+          "top_ms": {f"{k} ({kinds.get(k, 'other')})": round(v, 1) for k, v in per_instr.most_common(12)},
           "traced_ms": round(sum(per_kind.values()), 1)}
 
 
@@ -190,7 +219,8 @@ def print_table(res: dict, peak: float) -> None:
   """One markdown table: ms per step and share of the traced time, by instruction kind."""
   print(f"\n### {res['config']}: batch {res['batch']}, {res['step_ms_median']} ms/step "
         f"({res['images_per_s']} images/s, {res['gflops']} GFLOP/s = "
-        f"{res['gflops'] / peak:.0%} of matmul), compile {res['compile_s']} s")
+        f"{res['gflops'] / peak:.0%} of matmul), compile {res['compile_s']} s, "
+        f"after {res['metrics_after_steps'][0]} steps {res['metrics_after_steps'][1]}")
   print("| kind | ms/step | share |\n|---|---|---|")
   total = res["traced_ms"] or 1.0
   for kind, ms in res["kinds_ms"].items():
@@ -204,8 +234,17 @@ def main():
   p.add_argument("--steps", type=int, default=5, help="timed steps per config")
   p.add_argument("--profile-steps", type=int, default=3, help="traced steps per config")
   a = p.parse_args()
+  # Per-instruction trace events from XLA's CPU runtime, and this machine's measured flags
+  # (unless JAXGEN_XLA_TUNING=off): both before the backend starts.
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
+  xla_tuning.apply(measure_if_unknown=True)
   peak = matmul_gflops()
-  print(f"jax {jax.__version__}, float32 matmul {peak:.0f} GFLOP/s, XLA_FLAGS={os.environ['XLA_FLAGS']!r}")
+  # bfloat16 only pays where the CPU has bf16 dot instructions (avx512_bf16, AMX); see README.
+  bf16 = matmul_gflops(dtype=jnp.bfloat16)
+  isa = sorted({f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split()
+                if f.startswith(("avx512", "amx"))}) if os.path.exists("/proc/cpuinfo") else []
+  print(f"jax {jax.__version__}, matmul 2048^2 float32 {peak:.0f} / bfloat16 {bf16:.0f} GFLOP/s, "
+        f"CPU AVX-512/AMX flags: {' '.join(isa) or 'none'}; XLA_FLAGS={os.environ['XLA_FLAGS']!r}")
   results = []
   for name in a.configs.split(","):
     if name not in CONFIGS:

@@ -18,6 +18,8 @@ import statistics
 import sys
 import time
 
+from jaxgen import xla_tuning
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -71,10 +73,10 @@ def summarise(recs, items: float, flops: float, peak: float | None, unit: str) -
   return out
 
 
-def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
-  """Median float32 n x n matmul rate of this process's XLA CPU backend."""
-  a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
-  b = jax.random.normal(jax.random.PRNGKey(1), (n, n))
+def matmul_gflops(n: int = 2048, reps: int = 5, dtype=jnp.float32) -> float:
+  """Median n x n matmul rate (float32 unless `dtype`) of this process's XLA CPU backend."""
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
+  b = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype)
   f = jax.jit(jnp.dot)
   recs = timed(lambda: f(a, b), reps, warmup=2)
   return 2.0 * n**3 / statistics.median(t for t, _ in recs) / 1e9
@@ -96,6 +98,7 @@ def main():
   p.add_argument("--sample-reps", type=int, default=3, help="timed sampler runs")
   p.add_argument("--skip", choices=["none", "train", "sample"], default="none")
   a = p.parse_args()
+  xla_tuning.apply(measure_if_unknown=True)  # this machine's measured flags, before the backend starts
 
   res = {"bench": "jaxgen_unet_ddpm", "jax": jax.__version__, "devices": str(jax.devices()),
          "XLA_FLAGS": os.environ.get("XLA_FLAGS"), "batch": a.batch, "sample_batch": a.sample_batch}

@@ -1,5 +1,14 @@
 """Layers shared by several networks.
 
+Why `GroupNorm` and `dot_product_attention` here rather than flax's and jax's: measured on XLA's
+CPU backend (AVX2 EPYC, 2 cores; issue 12), flax.linen.GroupNorm reduces over a [b, h, w, g, c/g]
+view, which XLA compiles to a slow strided reduction: GroupNorm + SiLU at b64 32x32x64 took
+110 ms forward and 86 ms forward + backward, against 19 ms and 24 ms when the per-channel sums
+are taken first (contiguous over c) and then summed per group. jax.nn.dot_product_attention's
+XLA path contracts [b, t, heads, d] operands in place; transposing to [b, heads, t, d] first made
+the U-Net's 16x16 attention (b64, 4 heads of 32) 1.5x faster forward and 1.3x forward + backward.
+Both are checked against the originals, values and gradients, in tests/nets/test_layers.py.
+
 Why `UpsampleConv` instead of `nn.ConvTranspose(strides=2)`: XLA's CPU backend has no fast path
 for the input-dilated convolutions that a strided transposed convolution lowers to; measured
 here (batch 128, 14x14x32 -> 28x28x32, forward + backward), ConvTranspose 4x4/2 took 1,249 ms
@@ -11,6 +20,7 @@ from typing import Callable
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 
 def depth_to_space(x: jax.Array, block: int = 2) -> jax.Array:
@@ -42,3 +52,54 @@ class UpsampleConv(nn.Module):
     h = nn.Conv(4 * self.features, (self.kernel_size, self.kernel_size), use_bias=self.use_bias,
                 kernel_init=self.kernel_init)(x)
     return depth_to_space(h, 2)
+
+
+def group_norm(x: jax.Array, scale: jax.Array, bias: jax.Array, num_groups: int,
+               epsilon: float = 1e-5) -> jax.Array:
+  """Group normalisation of x [b, ..., c] with per-channel scale and bias [c], in float32.
+
+  Statistics are E[x] and E[x^2] - E[x]^2 over each example's spatial positions and the c / g
+  channels of its group (flax's "fast variance"), computed as per-channel sums first.
+  """
+  b, c = x.shape[0], x.shape[-1]
+  if c % num_groups:
+    raise ValueError(f"{c} channels do not split into {num_groups} groups")
+  xf = x.astype(jnp.float32)
+  axes = tuple(range(1, x.ndim - 1))
+  per_group = c // num_groups
+  count = per_group * (xf.size // (b * c))
+  mean = jnp.sum(xf, axis=axes).reshape(b, num_groups, per_group).sum(-1) / count  # [b, g]
+  mean_sq = jnp.sum(jnp.square(xf), axis=axes).reshape(b, num_groups, per_group).sum(-1) / count
+  inv = jax.lax.rsqrt(jnp.maximum(mean_sq - jnp.square(mean), 0.0) + epsilon)  # [b, g]
+  a = jnp.repeat(inv, per_group, axis=1) * scale  # [b, c]: the multiplier of x
+  shift = bias - jnp.repeat(mean, per_group, axis=1) * a  # [b, c]
+  expand = (b,) + (1,) * len(axes) + (c,)
+  return (xf * a.reshape(expand) + shift.reshape(expand)).astype(x.dtype)
+
+
+class GroupNorm(nn.Module):
+  """`flax.linen.GroupNorm`'s parameters ("scale", "bias") and results, faster on XLA's CPU."""
+
+  num_groups: int = 32
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[b, ..., c] -> normalised [b, ..., c]."""
+    scale = self.param("scale", nn.initializers.ones, (x.shape[-1],))
+    bias = self.param("bias", nn.initializers.zeros, (x.shape[-1],))
+    return group_norm(x, scale, bias, self.num_groups, self.epsilon)
+
+
+def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array) -> jax.Array:
+  """softmax(q k^T / sqrt(d)) v for q [b, t, heads, d], k, v [b, s, heads, d] -> [b, t, heads, d].
+
+  On the CPU as heads-major einsums (see the module docstring); elsewhere through
+  jax.nn.dot_product_attention, which has fused kernels on accelerators.
+  """
+  if jax.default_backend() != "cpu":
+    return jax.nn.dot_product_attention(q, k, v)
+  q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # [b, heads, t or s, d]
+  logits = jnp.einsum("bhtd,bhsd->bhts", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+  weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
+  return jnp.einsum("bhts,bhsd->bhtd", weights, v).transpose(0, 2, 1, 3)

@@ -12,6 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.nets.layers import GroupNorm, dot_product_attention
+
 # Output convolutions start at zero so every residual branch starts as the identity.
 zeros_init = nn.initializers.zeros
 
@@ -24,9 +26,9 @@ def timestep_embedding(t: jax.Array, dim: int, max_period: float = 10000.0) -> j
   return jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
 
 
-def group_norm(channels: int, name: str | None = None) -> nn.GroupNorm:
+def group_norm(channels: int, name: str | None = None) -> GroupNorm:
   """GroupNorm with 32 groups, or fewer for narrow layers (each group needs >= 1 channel)."""
-  return nn.GroupNorm(num_groups=math.gcd(32, channels), epsilon=1e-5, name=name)
+  return GroupNorm(num_groups=math.gcd(32, channels), epsilon=1e-5, name=name)
 
 
 class ResBlock(nn.Module):
@@ -58,7 +60,7 @@ class AttentionBlock(nn.Module):
     heads = max(c // self.head_dim, 1)
     qkv = nn.Dense(3 * c, name="qkv")(group_norm(c)(x)).reshape(b, hh * ww, 3, heads, c // heads)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [b, hw, heads, d]
-    h = jax.nn.dot_product_attention(q, k, v).reshape(b, hh, ww, c)
+    h = dot_product_attention(q, k, v).reshape(b, hh, ww, c)
     return x + nn.Dense(c, kernel_init=zeros_init, name="proj")(h)
 
 
