@@ -24,6 +24,7 @@ ENTRY %main (x: f32[8,16,16,4], w: f32[3,3,4,4]) -> f32[3,3,4,4] {
   %dot.2 = f32[8,4]{1,0} dot(%x, %w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
   %multiply_add_fusion = f32[8,16,16,4]{3,2,1,0} fusion(%x, %convolution), kind=kLoop, calls=%fused_computation.2, metadata={op_name="jit(f)/jvp(UNet)/ResBlock_0/GroupNorm_0/mul"}
   %add_fusion = f32[3,3,4,4]{3,2,1,0} fusion(%w, %w), kind=kLoop, calls=%fused_computation.3, metadata={op_name="jit(f)/add"}
+  %transpose_copy_fusion.2 = f32[3,3,4,4]{3,2,1,0} fusion(%w), kind=kLoop, calls=%fused_computation.4, metadata={op_name="jit(f)/add"}
   ROOT %copy.1 = f32[3,3,4,4]{3,2,1,0} copy(%ynn_fusion.1)
 }
 """
@@ -37,7 +38,7 @@ def test_hlo_instructions_are_classified_by_kind_and_conv_direction():
   assert kinds["dot.2"] == "matmul (dense layers)"
   assert kinds["multiply_add_fusion"] == "normalisation (group / batch norm)"
   assert kinds["add_fusion"] == "optimizer, EMA, random numbers"
-  assert kinds["copy.1"] == "copy / transpose"
+  assert kinds["copy.1"] == kinds["transpose_copy_fusion.2"] == "copy / transpose"
 
 
 def test_profile_of_a_real_step_adds_up_to_its_wall_time():

@@ -112,7 +112,7 @@ def classify(hlo_text: str) -> dict[str, str]:
       if any(" dot(" in l for l in body):
         kinds[name] = _dot_kind(line)
         continue
-      kinds[name] = _fusion_kind(line)
+      kinds[name] = "copy / transpose" if name.startswith(("transpose", "copy")) else _fusion_kind(line)
     elif opcode == "convolution":
       kinds[name] = _conv_kind(line)
     elif opcode == "dot":
