@@ -16,6 +16,10 @@ from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
+# One worker runs this module, so its module-scoped training fixture runs once, not once per
+# xdist worker (it did: 140 s and 107 s in the same run). scripts/test.sh uses --dist loadgroup.
+pytestmark = pytest.mark.xdist_group("score")
+
 
 def test_parse_setting():
   assert score.parse_setting("ddim:50") == score.Setting("ddim", 50)
