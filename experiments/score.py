@@ -1,5 +1,9 @@
-"""Scores a trained diffusion model under several samplers: FCD (with floor and ceiling),
-conditional accuracy, seconds, and optionally the exact NLL bound in bits/dim.
+"""Scores a trained diffusion model under several samplers: FCD (with its bootstrap interval,
+floor and ceiling), conditional accuracy (with its Wilson interval), sampling throughput
+(compilation apart), and optionally the exact NLL bound in bits/dim with its standard error.
+
+This is a tuning tool: it scores against the validation split by default. Figures to publish
+come from `experiments.report`, which reads test.
 
   python -m experiments.score --workdir=runs/ddpm --settings=ddpm:1000,ddim:100,ddim:50,ddim:25
   python -m experiments.score --workdir=runs/cfg --settings=ddim:50:w=0,ddim:50:w=1,ddim:50:w=3
@@ -15,11 +19,9 @@ conditional accuracy is reported. Prints a markdown table, appends one JSON line
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
 """
 
-import dataclasses
 import json
 import os
 import sys
-import time
 from typing import Any
 
 from absl import app, flags, logging
@@ -32,51 +34,21 @@ _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this 
 _CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
                                   "Workdir of a trained noisy_classifier (for cls=...).")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+_SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD and the NLL "
+                             "(validation for tuning; test only for the final report).")
 flags.mark_flags_as_required(["workdir"])
 
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-  """One sampler configuration: kind, respaced steps, DDIM eta, CFG weight, classifier scale."""
-
-  kind: str
-  steps: int
-  eta: float = 0.0
-  w: float = 0.0
-  cls: float = 0.0
-
-  @property
-  def name(self) -> str:
-    """e.g. 'ddim50', 'ddim50 w=1', 'ddpm1000'."""
-    extras = [f"{k}={getattr(self, k):g}" for k in ("eta", "w", "cls") if getattr(self, k)]
-    return " ".join([f"{self.kind}{self.steps}"] + extras)
-
-
-def parse_setting(text: str):
-  """'ddim:50:w=1' -> Setting; raises UserError naming the bad part."""
-  from jaxgen.errors import UserError
-  parts = text.strip().split(":")
-  if len(parts) < 2 or parts[0] not in ("ddpm", "ddim") or not parts[1].isdigit() \
-      or int(parts[1]) <= 0:
-    raise UserError(f"--settings item {text!r} must look like ddim:50 or ddpm:1000[:w=1]")
-  values = {}
-  for part in parts[2:]:
-    key, _, value = part.partition("=")
-    if key not in ("eta", "w", "cls"):
-      raise UserError(f"--settings item {text!r}: unknown key {key!r}; use eta, w or cls")
-    try:
-      values[key] = float(value)
-    except ValueError:
-      raise UserError(f"--settings item {text!r}: {key} needs a number, got {value!r}") from None
-  return Setting(parts[0], int(parts[1]), **values)
+from experiments.sampler_settings import Setting, parse_setting  # noqa: E402  (re-exported)
 
 
 def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int, seed: int,
                    workdir: str, classifier: tuple[Any, Any] | None = None) -> list[dict]:
   """Samples `num` images per setting from `trained` and scores them with `scorer`.
 
-  Returns one dict per setting: its name, seconds to sample, and the scorer's report (fcd,
-  fcd_floor, fcd_ceiling, and cond_accuracy when labels apply). Grids go to workdir/samples/.
+  Returns one dict per setting: its name, the scorer's report (fcd with fcd_sd and its 95%
+  interval, fcd_ceiling, fcd_floor where held-out digits exist, cond_accuracy with its interval
+  when labels apply), images_per_s with compilation excluded and first_chunk_s (which includes
+  it). Grids go to workdir/samples/.
   """
   import jax
   import numpy as np
@@ -95,36 +67,47 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
       options.update(classifier=classifier, classifier_scale=setting.cls)
     labelled = trained.family.conditional or bool(setting.cls)
     labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
-    start = time.perf_counter()
-    samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options)
-    seconds = time.perf_counter() - start
+    timing: dict[str, float] = {}
+    samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
     grid_name = "score_" + setting.name.replace(" ", "_").replace("=", "") + ".png"
     images.save_grid(os.path.join(workdir, "samples", grid_name), samples[:64])
-    rows.append({"setting": setting.name, "num_samples": num, "seconds": round(seconds, 1),
+    rows.append({"setting": setting.name, "num_samples": num,
+                 "images_per_s": round(timing["images_per_s"], 3),
+                 "first_chunk_s": round(timing["first_chunk_s"], 1),
                  **scorer.report(samples, labels)})
   return rows
 
 
-def exact_nll(trained: Any, num: int, seed: int) -> float:
-  """The exact VLB in bits/dim, all T terms, on the first `num` test images (EMA params)."""
+def exact_nll(trained: Any, num: int, seed: int, split: str = "validation") -> tuple[float, float]:
+  """The exact VLB in bits/dim (all T terms, EMA params) on the first `num` images of `split`:
+  (mean, standard error over the images)."""
   import jax
+  from jaxgen.data.pipeline import SplitData
   from jaxgen.diffusion.family import make_family
-  from jaxgen.train.loop import open_data
+  from jaxgen.metrics.intervals import mean_and_se
   config = trained.config.copy_and_resolve_references()  # the restored config stays as saved
   with config.unlocked():
-    config.nll_eval_examples = num
-  _, test, _ = open_data(config)
-  family = make_family(config, trained.spec)  # only its `evaluate` differs from trained.family
-  return family.evaluate(trained.state, test, jax.random.key(seed))["nll_bpd_full"]
+    config.nll_estimator = "full"
+  data = SplitData.open(config.dataset, split, config.get("data_dir") or None)
+  family = make_family(config, trained.spec)  # only its estimator differs from trained.family
+  return mean_and_se(family.nll_per_image(trained.state, data, jax.random.key(seed), num))
 
 
 def markdown(rows: list[dict]) -> str:
   """The rows as a markdown table."""
-  keys = ["setting", "fcd", "fcd_floor", "fcd_ceiling", "cond_accuracy", "seconds"]
-  keys = [k for k in keys if any(k in r for r in rows)]
-  fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+  columns = {"setting": lambda r: r["setting"],
+             "fcd (95%)": lambda r: f"{r['fcd']:.1f} ({r['fcd_ci95_low']:.1f}-{r['fcd_ci95_high']:.1f})",
+             "fcd_floor": lambda r: f"{r['fcd_floor']:.1f} +- {1.96 * r['fcd_floor_sd']:.1f}",
+             "fcd_ceiling": lambda r: f"{r['fcd_ceiling']:.1f}",
+             "cond_accuracy (95%)": lambda r: (f"{r['cond_accuracy']:.3f} "
+                                               f"({r['cond_accuracy_ci95_low']:.3f}-"
+                                               f"{r['cond_accuracy_ci95_high']:.3f})"),
+             "images/s": lambda r: f"{r['images_per_s']:.3g}"}
+  needs = {"fcd_floor": "fcd_floor", "cond_accuracy (95%)": "cond_accuracy"}
+  keys = [k for k in columns if any(needs.get(k, "setting") in r for r in rows)]
   lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-  lines += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
+  lines += ["| " + " | ".join(columns[k](r) if needs.get(k, "setting") in r else ""
+                              for k in keys) + " |" for r in rows]
   return "\n".join(lines)
 
 
@@ -147,25 +130,29 @@ def main(argv: list[str]) -> None:
     if _CLASSIFIER.value:
       from jaxgen.diffusion.classifier_family import load_guide
       classifier = load_guide(_CLASSIFIER.value, trained.config.diffusion)
-    from jaxgen.metrics import quality
-    scorer = quality.Scorer.for_dataset(trained.config.dataset,
-                                        trained.config.get("data_dir") or None)
+    from jaxgen.train.scorers import trained_scorer
+    scorer = trained_scorer(trained.config.dataset, trained.config.get("data_dir") or None,
+                            reference_split=_SPLIT.value)
     rows = score_settings(trained, scorer, settings, _NUM.value, _SEED.value, _WORKDIR.value,
                           classifier)
     if _NLL.value > 0:
-      rows.append({"setting": f"exact NLL, {_NLL.value} test images",
-                   "nll_bpd": exact_nll(trained, _NLL.value, _SEED.value)})
+      mean, se = exact_nll(trained, _NLL.value, _SEED.value, _SPLIT.value)
+      key = "cond_nll_bpd" if trained.family.conditional else "nll_bpd"  # -log p(x|y)
+      rows.append({"setting": f"exact NLL, {_NLL.value} {_SPLIT.value} images", key: mean,
+                   key + "_se": se})
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   with open(os.path.join(_WORKDIR.value, "scores.jsonl"), "a") as f:
     for row in rows:
       f.write(json.dumps({"step": trained.step, **row}) + "\n")
-  print(f"step {trained.step} of {_WORKDIR.value}")
+  print(f"step {trained.step} of {_WORKDIR.value}, against {_SPLIT.value}")
   print(markdown([r for r in rows if "fcd" in r]))
   for row in rows:
-    if "nll_bpd" in row:
-      print(f"{row['setting']}: {row['nll_bpd']:.4f} bits/dim")
+    for key, what in (("nll_bpd", "-log p(x)"), ("cond_nll_bpd", "-log p(x|y)")):
+      if key in row:
+        print(f"{row['setting']}: {what} <= {row[key]:.4f} +- {row[key + '_se']:.4f} (SE) "
+              "bits/dim")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ TRAIN = [sys.executable, "-m", "experiments.main", "--config=experiments/configs
 
 def _final_eval(workdir) -> dict:
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-  return [l for l in lines if l["split"] == "test"][-1]
+  return [l for l in lines if l["split"] == "eval"][-1]
 
 
 def _run(args, env=None):

@@ -40,7 +40,8 @@ def trained_cfg_and_scorer(tmp_path_factory):
   model = CNNClassifier(num_classes=10, channels=tuple(cls.config.channels),
                         feature_dim=cls.config.feature_dim)
   scorer = Scorer(model, cls.state.params, SplitData.open("embedded_digits", "train"),
-                  SplitData.open("embedded_digits", "test"))
+                  SplitData.open("embedded_digits", "test"),
+                  SplitData.open("embedded_digits", "validation"))
   workdir = str(root / "cfg")
   train_and_evaluate(tiny_config("cfg"), workdir)
   return restore_trained(workdir), scorer, workdir

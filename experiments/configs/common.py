@@ -8,6 +8,8 @@ def base(tiny: bool) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.dataset = "embedded_digits"
   c.data_dir = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
+  # Training evaluates, selects and is tuned on validation; only experiments.report reads test.
+  c.train_split, c.eval_split = "train", "validation"
   c.seed = 0
   c.batch_size = 32 if tiny else 128
   c.eval_batch_size = 200

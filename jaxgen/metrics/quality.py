@@ -1,9 +1,17 @@
 """Sample quality on a trained CNN classifier: Fréchet Classifier Distance and conditional accuracy.
 
-FCD is FID's formula on the classifier's penultimate features, scored against the test split.
-Two reference points computed with the same number of images make every figure readable:
-the floor (real train images) and the ceiling (a trivial generator: independent pixels with the
-data's per-pixel mean and variance).
+FCD is FID's formula on the classifier's penultimate features, scored against a reference
+split's statistics (validation while training and tuning, test in the final report). Two
+reference points at the same number of images make every figure readable:
+- the floor: real digits that the classifier never trained on and that are not in the
+  reference split (validation digits when the reference is test), so it is what a perfect
+  generator would score at that n; a model can only sit below it by chance, within the
+  intervals;
+- the ceiling: a trivial generator (independent pixels with the train split's per-pixel mean
+  and variance).
+Every FCD comes with its bootstrap sd over the scored images, every accuracy with its Wilson
+interval. The scoring classifier is trained (once, cached) by `jaxgen.train.scorers`; this
+module only scores.
 """
 
 import os
@@ -11,14 +19,17 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from jaxgen import locks
 from jaxgen.data.pipeline import SplitData
-from jaxgen.metrics.fcd import frechet_distance, gaussian_fit
+from jaxgen.metrics.fcd import fcd_and_sd, frechet_distance, gaussian_fit
+from jaxgen.metrics.intervals import Z95, wilson_interval
 from jaxgen.nets.classifier import CNNClassifier
+
+# Bumped whenever the scorer's training data or recipe changes, so cached scorers are not reused
+# across such changes (2: embedded_digits 2.0.0 moved 500 train digits to validation).
+SCORER_VERSION = 2
 
 
 def cache_root() -> str:
@@ -46,52 +57,33 @@ def trivial_generator(images: np.ndarray, num: int, seed: int = 0) -> np.ndarray
 
 
 class Scorer:
-  """A trained classifier with the test split's feature statistics."""
+  """A trained classifier with a reference split's feature statistics.
 
-  def __init__(self, model: CNNClassifier, params: Any, train: SplitData, test: SplitData):
+  `train` is the split the classifier trained on (only its pixel statistics are used, for the
+  ceiling); `reference` gives the FCD statistics and the classifier's accuracy; `held_out`,
+  when given, holds real images disjoint from both, from which the floor is drawn.
+  """
+
+  def __init__(self, model: CNNClassifier, params: Any, train: SplitData, reference: SplitData,
+               held_out: SplitData | None = None, num_boot: int = 200):
     self._apply = jax.jit(lambda p, x: model.apply({"params": p}, x, return_features=True))
     self._params = params
+    self._num_boot = num_boot
     self._train_images = train.arrays()["image"]
-    test_arrays = test.arrays()
-    test_images, self._test_labels = test_arrays["image"], test_arrays["label"]
-    logits, feats = self.logits_and_features(test_images)
-    self.test_accuracy = float(np.mean(logits.argmax(-1) == self._test_labels))
-    self._test_stats = gaussian_fit(feats)
-    self._references: dict[int, tuple[float, float]] = {}
+    ref_arrays = reference.arrays()
+    ref_images, ref_labels = ref_arrays["image"], ref_arrays["label"]
+    logits, feats = self.logits_and_features(ref_images)
+    self.reference_accuracy = float(np.mean(logits.argmax(-1) == ref_labels))
+    self.test_accuracy = self.reference_accuracy  # the name the loop's metrics have always used
+    self.reference_size = len(ref_images)
+    self._ref_stats = gaussian_fit(feats)
+    self._held_out = None if held_out is None else held_out.arrays()["image"]
+    self._references: dict[int, dict[str, float]] = {}
 
-  @classmethod
-  def for_dataset(cls, dataset: str, data_dir: str | None = None, train_split: str = "train",
-                  test_split: str = "test") -> "Scorer":
-    """Loads the dataset's scoring classifier, training it once (cached) if needed."""
-    from jaxgen.train.loop import train_and_evaluate
-    from jaxgen.train.restore import restore_trained
-    config = scorer_config(dataset, data_dir)
-    # The classifier depends on its train split alone: one training serves every test split
-    # (each Scorer measures its own test statistics below), so the cache is keyed by it. Its
-    # in-training eval then uses a split every caller agrees on.
-    default = train_split == "train"
-    config.train_split = train_split
-    config.eval_split = test_split if default and test_split == "test" else train_split
-    name = dataset if default else f"{dataset}_{train_split}".replace("+", "_and_")
-    workdir = os.path.join(cache_root(), "scorers", name)
-    def train_once():
-      if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
-        print(f"training the scoring classifier for {dataset} once, cached in {workdir}",
-              flush=True)
-        train_and_evaluate(config, workdir)
-
-    if jax.process_count() == 1:
-      with locks.exclusive(workdir + ".lock"):  # other runs on this machine wait for it
-        train_once()
-    else:  # every process takes part in the (collective) training; a lock would deadlock
-      multihost_utils.sync_global_devices(f"scorer {name}")
-      train_once()
-    trained = restore_trained(workdir)
-    model = CNNClassifier(num_classes=trained.spec.num_classes, channels=tuple(config.channels),
-                          feature_dim=config.feature_dim)
-    train = SplitData.open(dataset, train_split, data_dir)
-    test = SplitData.open(dataset, test_split, data_dir)
-    return cls(model, trained.state.params, train, test)
+  @property
+  def max_floor_samples(self) -> int:
+    """The largest n at which the floor can be measured (0 without held-out images)."""
+    return 0 if self._held_out is None else len(self._held_out)
 
   def logits_and_features(self, images: np.ndarray, chunk: int = 500):
     """Classifier logits [n, classes] and penultimate features [n, d] of images in [0, 1]."""
@@ -104,25 +96,36 @@ class Scorer:
     return float(np.mean(self.logits_and_features(images)[0].argmax(-1) == np.asarray(labels)))
 
   def fcd(self, images: np.ndarray) -> float:
-    """FCD of images [n, h, w, c] in [0, 1] against the test split."""
-    return frechet_distance(*gaussian_fit(self.logits_and_features(images)[1]), *self._test_stats)
+    """FCD of images [n, h, w, c] in [0, 1] against the reference split."""
+    return frechet_distance(*gaussian_fit(self.logits_and_features(images)[1]), *self._ref_stats)
 
-  def references(self, num: int) -> tuple[float, float]:
-    """(floor, ceiling) FCDs for `num` images: real train digits, and the trivial generator."""
+  def fcd_and_sd(self, images: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """FCD of images [n, h, w, c] and its bootstrap sd over the n images."""
+    return fcd_and_sd(self.logits_and_features(images)[1], *self._ref_stats, self._num_boot, seed)
+
+  def references(self, num: int) -> dict[str, float]:
+    """The reference points at n = `num`: fcd_ceiling, and fcd_floor with fcd_floor_sd when
+    `num` held-out real images exist (the floor is omitted otherwise: it cannot be measured
+    at that n without reusing images the classifier trained on or the reference holds)."""
     if num not in self._references:
-      pick = np.random.default_rng(0).permutation(len(self._train_images))[:num]
-      self._references[num] = (self.fcd(self._train_images[pick]),
-                               self.fcd(trivial_generator(self._train_images, num)))
+      out = {"fcd_ceiling": self.fcd(trivial_generator(self._train_images, num))}
+      if num <= self.max_floor_samples:
+        pick = np.random.default_rng(0).permutation(len(self._held_out))[:num]
+        out["fcd_floor"], out["fcd_floor_sd"] = self.fcd_and_sd(self._held_out[pick])
+      self._references[num] = out
     return self._references[num]
 
   def report(self, samples: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
-    """FCD with its floor and ceiling, and conditional accuracy when `labels` are given."""
-    floor, ceiling = self.references(len(samples))
+    """FCD with its bootstrap sd and 95% interval, the floor and ceiling at the same n, and
+    conditional accuracy with its Wilson interval when `labels` are given."""
     logits, feats = self.logits_and_features(samples)  # [n, classes], [n, d]
-    out = {"fcd": frechet_distance(*gaussian_fit(feats), *self._test_stats),
-           "fcd_floor": floor, "fcd_ceiling": ceiling, "classifier_test_accuracy": self.test_accuracy}
+    fcd, sd = fcd_and_sd(feats, *self._ref_stats, self._num_boot)
+    out = {"fcd": fcd, "fcd_sd": sd, "fcd_ci95_low": fcd - Z95 * sd, "fcd_ci95_high": fcd + Z95 * sd,
+           **self.references(len(samples)), "classifier_test_accuracy": self.reference_accuracy}
     if labels is not None:
-      out["cond_accuracy"] = float(np.mean(logits.argmax(-1) == np.asarray(labels)))  # [n]
+      correct = int(np.sum(logits.argmax(-1) == np.asarray(labels)))  # of n
+      out["cond_accuracy"] = correct / len(samples)
+      out["cond_accuracy_ci95_low"], out["cond_accuracy_ci95_high"] = wilson_interval(
+          correct, len(samples))
       out["cond_accuracy_chance"] = 1.0 / logits.shape[-1]
     return out
-

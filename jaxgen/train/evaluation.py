@@ -1,7 +1,12 @@
-"""Periodic evaluation: test-split metrics, sample and reconstruction grids, sample quality."""
+"""Periodic evaluation: eval-split metrics, sample and reconstruction grids, sample quality.
+
+The eval split is config.eval_split: validation in every training run (checkpoint selection and
+tuning read it); `experiments.report` runs the same Evaluator on test.
+"""
 
 import functools
 import os
+import time
 from typing import Any
 
 import jax
@@ -12,6 +17,7 @@ import numpy as np
 from jaxgen import images
 from jaxgen.data.pipeline import SplitData, to_global
 from jaxgen.train.family import DataSpec, Family
+from jaxgen.train import scorers
 from jaxgen.train.mesh import batch_sharded, replicated
 
 
@@ -48,8 +54,10 @@ class Evaluator:
       images.save_grid(os.path.join(self._samples_dir, name), grid_images, rows)
 
   def _split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
-    """Example-weighted means of eval_step's metrics over the whole test split."""
-    totals: dict[str, float] = {}
+    """Example-weighted means of eval_step's metrics over the whole eval split; metrics given
+    per image also get their standard error over the split (`<name>_se`)."""
+    sums: dict[str, float] = {}
+    squares: dict[str, float] = {}  # of per-image metrics only
     count = 0
     batch_size = self._config.get("eval_batch_size", self._config.batch_size)
     for i, batch in enumerate(self._test.eval_batches(batch_size, self._mesh.size)):
@@ -57,28 +65,50 @@ class Evaluator:
       metrics = jax.device_get(self._eval_step(state, to_global(batch, self._data_sharding),
                                                jax.random.fold_in(rng, i)))
       for k, v in metrics.items():
-        totals[k] = totals.get(k, 0.0) + float(v) * n
+        v = np.asarray(v, np.float64)
+        if v.ndim:  # one value per image [n]
+          sums[k] = sums.get(k, 0.0) + float(v.sum())
+          squares[k] = squares.get(k, 0.0) + float(np.square(v).sum())
+        else:
+          sums[k] = sums.get(k, 0.0) + float(v) * n
       count += n
-    return {k: v / count for k, v in totals.items()}
+    out = {k: v / count for k, v in sums.items()}
+    for k, sq in squares.items():  # sd / sqrt(n), the sd with Bessel's correction
+      var = max(sq / count - out[k] ** 2, 0.0) * count / max(count - 1, 1)
+      out[k + "_se"] = float(np.sqrt(var / count))
+    return out
 
   def generate(self, state: Any, rng: jax.Array, num: int, labels: np.ndarray | None = None,
-               options: dict[str, Any] | None = None) -> np.ndarray:
+               options: dict[str, Any] | None = None,
+               timing: dict[str, float] | None = None) -> np.ndarray:
     """`num` samples as float [num, h, w, c] in [0, 1], in chunks of `sample_batch_size`.
 
     `options` are keyword arguments of the family's sampler (e.g. a diffusion model's `kind`,
-    `num_steps`, `eta`, `guidance_scale`), fixed at compile time.
+    `num_steps`, `eta`, `guidance_scale`), fixed at compile time. Every chunk has the same size
+    (the last is padded and cut), so the sampler compiles once. When `timing` is a dict it
+    receives "first_chunk_s" (including compilation) and "images_per_s" measured on the later
+    chunks, compilation excluded; with a single chunk one more is drawn to time it.
     """
     sample = self._sample
     if options:
       sample = jax.jit(functools.partial(self._family.sample, **options), static_argnums=(2,),
                        out_shardings=replicated(self._mesh))
-    chunk = int(self._config.get("sample_batch_size", 256))
-    out = []
-    for i, start in enumerate(range(0, num, chunk)):
-      size = min(chunk, num - start)
-      part_labels = None if labels is None else jnp.asarray(labels[start:start + size])
-      out.append(np.asarray(sample(state, jax.random.fold_in(rng, i), size, part_labels)))
-    return np.concatenate(out)
+    chunk = min(int(self._config.get("sample_batch_size", 256)), num)
+    num_chunks = -(-num // chunk)
+    if timing is not None:
+      num_chunks = max(num_chunks, 2)
+    if labels is not None:  # cycled to cover the padding of the last chunk
+      labels = np.resize(np.asarray(labels), num_chunks * chunk)
+    out, seconds = [], []
+    for i in range(num_chunks):
+      part_labels = None if labels is None else jnp.asarray(labels[i * chunk:(i + 1) * chunk])
+      start = time.perf_counter()
+      out.append(np.asarray(sample(state, jax.random.fold_in(rng, i), chunk, part_labels)))
+      seconds.append(time.perf_counter() - start)
+    if timing is not None:
+      timing["first_chunk_s"] = seconds[0]
+      timing["images_per_s"] = chunk * (len(seconds) - 1) / sum(seconds[1:])
+    return np.concatenate(out)[:num]
 
   def _write_grids(self, state: Any, step: int, rng: jax.Array) -> None:
     num = int(self._config.get("grid_size", 64))
@@ -105,10 +135,11 @@ class Evaluator:
     num = int(self._config.get("fcd_num_samples", 0))
     if num <= 0 or self._sample is None:
       return {}
-    from jaxgen.metrics import quality  # imported late: it may train the scoring classifier
     if self._scorer is None:
-      self._scorer = quality.Scorer.for_dataset(self._config.dataset,
-                                                self._config.get("data_dir") or None)
+      self._scorer = scorers.trained_scorer(self._config.dataset,
+                                            self._config.get("data_dir") or None,
+                                            reference_split=self._config.get("eval_split",
+                                                                             "validation"))
     labels = None
     if self._family.conditional and self._spec.num_classes:
       labels = np.arange(num, dtype=np.int32) % self._spec.num_classes
@@ -150,11 +181,10 @@ class Evaluator:
     would measure writer shift rather than what translation kept.
     """
     if self._domain_scorers is None:
-      from jaxgen.metrics import quality  # trains the judges once (cached)
       c = self._config
       both = f"{c.train_split}+{c.train_split_b}"
-      self._domain_scorers = tuple(
-          quality.Scorer.for_dataset(c.dataset, c.get("data_dir") or None, both, c[f"eval_split{s}"])
+      self._domain_scorers = tuple(  # trained once (cached)
+          scorers.trained_scorer(c.dataset, c.get("data_dir") or None, both, c[f"eval_split{s}"])
           for s in ("", "_b"))
     return self._domain_scorers
 

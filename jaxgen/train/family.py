@@ -36,7 +36,9 @@ class Family:
   Attributes:
     create_state: (rng, example_batch) -> TrainState with initial params.
     train_step: (state, batch, rng) -> (state, metrics); jitted once by the loop.
-    eval_step: (state, batch, rng) -> metrics averaged over the batch; jitted by the loop.
+    eval_step: (state, batch, rng) -> metrics, each a scalar (a batch mean) or one value per
+      image [batch] (then the loop reports the split mean and its standard error `<name>_se`);
+      jitted by the loop.
     sample: (state, rng, num, labels or None) -> images float32 [num, h, w, c] in [0, 1], or
       None for families that do not generate (the classifier).
     reconstruct: optional (state, batch, rng) -> images [batch, h, w, c] in [0, 1] for grids.
@@ -46,6 +48,10 @@ class Family:
     translate: optional (state, images, direction "ab" or "ba") -> images in [0, 1], for
       two-domain models (CycleGAN): the loop draws A | G(A) | F(G(A)) grids and scores whether
       the classifier of the target domain still recognises each translated image's label.
+    nll_per_image: optional (state, split, rng, num) -> float [num], the family's best NLL
+      estimate (or bound) of each of the first `num` images of a split, in `nll_unit`;
+      -log p(x|y) when `conditional`. `experiments.report` reports its mean and standard error.
+    nll_unit: "bits/dim" or "nats" (per image).
   """
 
   create_state: Callable[[jax.Array, Batch], TrainState]
@@ -56,6 +62,8 @@ class Family:
   conditional: bool = False
   evaluate: Callable[..., dict[str, float]] | None = None
   translate: Callable[[TrainState, jax.Array, str], jax.Array] | None = None
+  nll_per_image: Callable[..., Any] | None = None
+  nll_unit: str = ""
 
 
 # Family name (config.family) -> module path providing make_family(config, data_spec).

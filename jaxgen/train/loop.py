@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 from typing import Any
 
 import jax
@@ -97,7 +98,7 @@ def open_data(config: ml_collections.ConfigDict) -> tuple[Any, Any, DataSpec]:
       data = PairedSplit(data, SplitData.open(config.dataset, config[key + "_b"], data_dir))
     return data
 
-  train, test = split("train_split", "train"), split("eval_split", "test")
+  train, test = split("train_split", "train"), split("eval_split", "validation")
   return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes)
 
 
@@ -177,6 +178,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     # -------------------------------------------------------------- the loop
     pending: tuple[int, Any] | None = None  # last step's metrics, checked one step late
     window: list[dict[str, float]] = []
+    # Wall time of the training steps since the last log, written with each train log line
+    # (evaluation and checkpointing excluded), so a report can sum a run's training time
+    # over resumes.
+    interval_start, elapsed = time.perf_counter(), 0.0
     for step in range(start, total):
       batch = to_global(train_ds[global_step_index(step)], data_sharding)
       state, metrics = train_step(state, batch, jax.random.fold_in(train_rng, step))
@@ -190,12 +195,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
               ("ckpt", "checkpoint_every_steps"))}
       if not any(due.values()):
         continue
-      window.append(to_scalars(pending[1]))
+      window.append(to_scalars(pending[1]))  # waits for the step: the time below includes it
       _check_finite(done, window[-1], ckpt)
       pending = None
+      elapsed += time.perf_counter() - interval_start
       if due["log"]:
         mean = {k: float(np.mean([w[k] for w in window])) for k in window[-1]}
-        writer.write(done, "train", mean)
+        writer.write(done, "train", dict(mean, wall_s=elapsed))
+        elapsed = 0.0
         progress.update(done, mean)
         window = []
       if due["ckpt"]:
@@ -205,8 +212,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         ckpt.save(state)
       if due["eval"]:
         final = evaluator.run(state, done, eval_rng)
-        writer.write(done, "test", final)
+        writer.write(done, "eval", final)  # config.eval_split: validation
         progress.message(f"step {done} eval: " + " ".join(f"{k}={v:.4g}" for k, v in final.items()))
+      interval_start = time.perf_counter()
     if start >= total and total > 0:  # already finished: evaluate the final state again
       final = evaluator.run(state, total, eval_rng)
   finally:

@@ -4,6 +4,7 @@ import enum
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import ml_collections
 import optax
 
@@ -108,6 +109,9 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                                 "code_var": mix(state.extras["code_var"], code.var(0))})
     return new, {"loss": loss, **{k: v.mean() for k, v in aux.items()}}
 
+  # The CVAE's likelihood is conditional, -log p(x|y): named apart so no table mixes the two.
+  nll_key = "cond_nll_iw" if variant is Variant.CVAE else "nll_iw"
+
   def eval_step(state, batch: Batch, rng) -> Metrics:
     x, c = test_targets(batch["image"]), cond(batch["label"])
     loss, aux = losses(state.params, x, c, rng)
@@ -115,10 +119,32 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     metrics = {"loss": loss, **{k: v.mean() for k, v in aux.items()}}
     metrics["recon_mse"] = jnp.mean((reconstruct(state, batch, None) - batch["image"]) ** 2)
     if variant is not Variant.AE and config.iw_samples > 0:
-      metrics["nll_iw"] = importance_weighted_nll(
+      metrics[nll_key] = importance_weighted_nll(  # [b]: the loop adds its standard error
           nets(state.params), x, c, jax.random.fold_in(rng, 1), kind, config.iw_samples,
-          obs_log_var).mean()
+          obs_log_var)
     return metrics
+
+  @jax.jit
+  def _iw_nll(params, batch, rng):
+    x, c = test_targets(batch["image"]), cond(batch["label"])
+    return importance_weighted_nll(nets(params), x, c, rng, kind, config.iw_samples,
+                                   obs_log_var)  # [b] nats
+
+  def nll_per_image(state, split, rng, num: int, progress=None) -> np.ndarray:
+    """Importance-weighted -log p(x) (CVAE: -log p(x|y)) in nats of the first `num` images
+    of `split`, with config.iw_samples samples each: [num]. `progress`, if given, is called
+    with the number of images done after each batch."""
+    out, seen = [], 0
+    for i, batch in enumerate(split.eval_batches(config.get("eval_batch_size", 200), 1)):
+      if seen >= num:
+        break
+      values = np.asarray(_iw_nll(state.params, jax.tree.map(jnp.asarray, batch),
+                                  jax.random.fold_in(rng, i)))
+      out.append(values[:num - seen])
+      seen += len(out[-1])
+      if progress is not None:
+        progress(seen)
+    return np.concatenate(out) if out else np.zeros((0,))
 
   def reconstruct(state, batch: Batch, rng) -> jax.Array:
     """Decodes the posterior mean (AE: the code) of each image: [b, h, w, c] in [0, 1]."""
@@ -145,4 +171,6 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return jax.nn.sigmoid(out) if kind is Likelihood.BERNOULLI else jnp.clip(out, 0, 1)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
-                sample=sample, reconstruct=reconstruct, conditional=variant is Variant.CVAE)
+                sample=sample, reconstruct=reconstruct, conditional=variant is Variant.CVAE,
+                nll_per_image=None if variant is Variant.AE or config.iw_samples <= 0
+                else nll_per_image, nll_unit="nats")

@@ -23,11 +23,18 @@ def no_network(monkeypatch):
 
 def test_embedded_digits_prepare_offline_with_fixed_balanced_splits(tmp_path, no_network):
   train = load_arrays("embedded_digits", "train", data_dir=str(tmp_path))
+  validation = load_arrays("embedded_digits", "validation", data_dir=str(tmp_path))
   test = load_arrays("embedded_digits", "test", data_dir=str(tmp_path))
-  assert train["image"].shape == (4000, 28, 28, 1) and train["image"].dtype == np.uint8
+  assert train["image"].shape == (3500, 28, 28, 1) and train["image"].dtype == np.uint8
   assert test["image"].shape == (1000, 28, 28, 1)
-  np.testing.assert_array_equal(np.bincount(train["label"]), [400] * 10)
+  np.testing.assert_array_equal(np.bincount(train["label"]), [350] * 10)
+  np.testing.assert_array_equal(np.bincount(validation["label"]), [50] * 10)
   np.testing.assert_array_equal(np.bincount(test["label"]), [100] * 10)
+  # The three splits are disjoint (no image of one is in another; mnist_5k has no duplicates
+  # across these splits) and together make the 5,000 digits.
+  flat = lambda a: {bytes(x) for x in a["image"].reshape(len(a["image"]), -1)}
+  assert not (flat(train) & flat(validation)) and not (flat(train) & flat(test))
+  assert not (flat(validation) & flat(test))
   # Real handwriting: mostly dark background, some bright strokes.
   assert 0.05 < np.mean(train["image"] > 128) < 0.3
   # Fixed forever: a second preparation elsewhere gives the same test split.

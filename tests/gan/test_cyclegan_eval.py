@@ -6,6 +6,7 @@ import os
 
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
+from jaxgen.train import scorers
 from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
@@ -15,25 +16,25 @@ from tests.helpers import tiny_config
 def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch):
   # A tiny judge trained on both domains stands in for the cached 1000-step one.
   config = tiny_config("classifier", dataset="digits_two_domain", train_split="trainA+trainB",
-                       eval_split="testB", num_train_steps=30, eval_every_steps=30)
+                       eval_split="validationB", num_train_steps=30, eval_every_steps=30)
   train_and_evaluate(config, str(tmp_path / "judge"))
   judge = restore_trained(str(tmp_path / "judge"))
   model = CNNClassifier(num_classes=10, channels=tuple(config.channels),
                         feature_dim=config.feature_dim)
   requested = []
 
-  def tiny_judge(dataset, data_dir=None, train_split="train", test_split="test"):
-    requested.append((train_split, test_split))
+  def tiny_judge(dataset, data_dir=None, train_split="train", reference_split="validation"):
+    requested.append((train_split, reference_split))
     return quality.Scorer(model, judge.state.params, SplitData.open(dataset, train_split),
-                          SplitData.open(dataset, test_split))
+                          SplitData.open(dataset, reference_split))
 
-  monkeypatch.setattr(quality.Scorer, "for_dataset", staticmethod(tiny_judge))
+  monkeypatch.setattr(scorers, "trained_scorer", tiny_judge)
   workdir = str(tmp_path / "cyclegan")
   train_and_evaluate(tiny_config("cyclegan", score_identity=True), workdir)
   # One judge per target domain, each reading both domains' handwriting.
-  assert requested == [("trainA+trainB", "testA"), ("trainA+trainB", "testB")]
+  assert requested == [("trainA+trainB", "validationA"), ("trainA+trainB", "validationB")]
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-  final = [l for l in lines if l["split"] == "test"][-1]
+  final = [l for l in lines if l["split"] == "eval"][-1]
   for key in ("identity_accuracy_ab", "identity_accuracy_ba"):
     assert 0.0 <= final[key] <= 1.0
   for key in ("fcd_ab", "fcd_ab_untranslated", "fcd_ba", "fcd_ba_untranslated"):

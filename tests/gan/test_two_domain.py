@@ -1,4 +1,4 @@
-"""digits_two_domain prepares offline, without TensorFlow, into four labelled splits."""
+"""digits_two_domain prepares offline, without TensorFlow, into six labelled splits."""
 
 import numpy as np
 
@@ -9,8 +9,10 @@ def test_builder_prepares_offline(tmp_path):
   builder = two_domain.Builder(data_dir=str(tmp_path), file_format="array_record")
   builder.download_and_prepare()
   source = builder.as_data_source()
-  sizes = {split: len(source[split]) for split in ("trainA", "trainB", "testA", "testB")}
-  assert sizes == {"trainA": 4000, "testA": 1000, "trainB": 1442, "testB": 355}
+  sizes = {split: len(source[split]) for split in
+           ("trainA", "trainB", "validationA", "validationB", "testA", "testB")}
+  assert sizes == {"trainA": 3500, "validationA": 500, "testA": 1000,
+                   "trainB": 1257, "validationB": 185, "testB": 355}
   example = source["trainB"][0]
   assert example["image"].shape == (28, 28, 1) and example["image"].dtype == np.uint8
   assert 0 <= int(example["label"]) < 10

@@ -22,7 +22,7 @@ def _params(workdir):
 def test_vae_run_leaves_metrics_samples_and_checkpoints(tmp_path):
   final = train_and_evaluate(tiny_config("vae"), str(tmp_path))
   lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
-  assert {l["split"] for l in lines} == {"train", "test"}
+  assert {l["split"] for l in lines} == {"train", "eval"}
   assert all("step" in l and "loss" in l for l in lines)
   train_losses = [l["loss"] for l in lines if l["split"] == "train"]
   assert train_losses[-1] < train_losses[0]

@@ -1,0 +1,300 @@
+"""The results a README may print: one JSON record per trained model, and tables made from them.
+
+  python -m experiments.report --workdir=runs/vae [--num_samples=500] [--nll_examples=300]
+  python -m experiments.report --workdir=runs/ddpm --setting=ddim:50:eta=1 --name=ddpm_ddim50_eta1
+  python -m experiments.report --tables [--update_readme]
+
+`--workdir` scores the workdir's latest checkpoint on the TEST split (the only command that
+reads it): FCD of --num_samples samples with its bootstrap 95% interval, the floor (as many
+validation digits, which the scoring classifier never saw) with its interval and the ceiling
+at the same n; conditional accuracy with its Wilson interval (conditional or classifier-guided
+models); the family's NLL on --nll_examples test images with its standard error, marked
+-log p(x|y) for conditional models; sampling throughput with compilation excluded and the
+first (compiling) chunk apart; training steps and wall time from metrics.jsonl; the commit and
+this command. It writes experiments/results/<name>.json and <name>.png (a sample grid).
+
+`--tables` turns every committed record into one markdown table per family group
+(experiments/results/TABLES.md, and the README between its report markers with
+--update_readme) and a PNG mosaic of the grids (experiments/results/mosaic.png). The tables
+hold nothing that no record backs.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from absl import app, flags, logging
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to report on.")
+_TABLES = flags.DEFINE_bool("tables", False, "Make the tables and mosaic from all records.")
+_UPDATE_README = flags.DEFINE_bool("update_readme", False, "With --tables: rewrite the README "
+                                   "between its report markers.")
+_NUM = flags.DEFINE_integer("num_samples", 500, "Samples for FCD and accuracy (at most the "
+                            "number of validation digits, which make the floor).")
+_NLL = flags.DEFINE_integer("nll_examples", 300, "Test images for the likelihood (0: skip).")
+_SETTING = flags.DEFINE_string("setting", None, "Diffusion sampler KIND:STEPS[:eta=..:w=..:"
+                               "cls=..] as in experiments.score; default: the config's.")
+_CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
+                                  "noisy_classifier workdir for a cls= setting.")
+_NAME = flags.DEFINE_string("name", None, "Record name; default: the workdir's base name.")
+_RESULTS = flags.DEFINE_string("results_dir", os.path.join(os.path.dirname(__file__), "results"),
+                               "Where records live.")
+_SEED = flags.DEFINE_integer("seed", 0, "Sampling and likelihood seed.")
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
+# Family -> the README table it belongs to.
+GROUPS = {"vae": "Autoencoders", "gan": "GANs", "cyclegan": "GANs", "ddpm": "Diffusion",
+          "ncsn": "Diffusion"}
+Z95 = 1.959963984540054
+
+
+def _commit() -> str:
+  """The checkout's commit, with '+changes' when the working tree differs from it."""
+  root = os.path.dirname(README)
+  try:
+    head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, text=True,
+                          capture_output=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           text=True, capture_output=True, check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+  return head + ("+changes" if dirty else "")
+
+
+def training_time(workdir: str) -> dict[str, float]:
+  """Steps trained and the training wall time summed over metrics.jsonl's train lines (the
+  loop writes each log interval's time, evaluations excluded; older runs lack it)."""
+  steps, seconds, timed = 0, 0.0, True
+  path = os.path.join(workdir, "metrics.jsonl")
+  if not os.path.exists(path):
+    return {}
+  for line in open(path):
+    entry = json.loads(line)
+    if entry.get("split") == "train":
+      steps = max(steps, int(entry["step"]))
+      timed &= "wall_s" in entry
+      seconds += entry.get("wall_s", 0.0)
+  return {"train_steps": steps, **({"train_wall_s": round(seconds, 1)} if timed else {})}
+
+
+def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str | None,
+                   classifier_workdir: str | None, seed: int, results_dir: str, name: str,
+                   command: str) -> dict[str, Any]:
+  """Scores `workdir` on test and writes results_dir/<name>.json and .png; returns the record."""
+  import jax
+  import numpy as np
+  import tqdm
+  from experiments.sampler_settings import parse_setting
+  from jaxgen import images
+  from jaxgen.data.pipeline import SplitData
+  from jaxgen.errors import UserError
+  from jaxgen.metrics.intervals import mean_and_se
+  from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.mesh import make_mesh
+  from jaxgen.train.restore import restore_trained
+  from jaxgen.train.scorers import trained_scorer
+  trained = restore_trained(workdir)
+  config, family = trained.config, trained.family
+  if family.sample is None:
+    raise UserError(f"the {config.family} family does not generate images; report scores "
+                    "generative models")
+  options: dict[str, Any] = {}
+  setting = None
+  if setting_text:
+    if config.family != "ddpm":
+      raise UserError(f"--setting applies to ddpm-family models, not {config.family}")
+    setting = parse_setting(setting_text)
+    options = dict(kind=setting.kind, num_steps=setting.steps, eta=setting.eta,
+                   guidance_scale=setting.w)
+    if setting.cls:
+      if not classifier_workdir:
+        raise UserError(f"setting {setting.name!r} needs --classifier_workdir")
+      from jaxgen.diffusion.classifier_family import load_guide
+      options.update(classifier=load_guide(classifier_workdir, config.diffusion),
+                     classifier_scale=setting.cls)
+  data_dir = config.get("data_dir") or None
+  scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
+  if num > scorer.max_floor_samples:
+    raise UserError(f"--num_samples={num} is more than the {scorer.max_floor_samples} held-out "
+                    "validation digits that make the floor at the same n; use at most that")
+  labelled = family.conditional or bool(setting and setting.cls)
+  labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
+  print(f"sampling {num} images from step {trained.step} of {workdir} ...", flush=True)
+  evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir)
+  timing: dict[str, float] = {}
+  samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
+  record: dict[str, Any] = {
+      "name": name, "family": config.family, "variant": config.get("variant", ""),
+      "conditional": bool(family.conditional), "workdir": os.path.abspath(workdir),
+      "step": trained.step, **training_time(workdir), "split": "test",
+      "sampler": setting.name if setting else _default_sampler(config),
+      "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
+      "first_chunk_s": round(timing["first_chunk_s"], 1),
+      **{k: float(v) for k, v in scorer.report(samples, labels).items()},
+  }
+  if nll_examples > 0 and family.nll_per_image is not None:
+    test = SplitData.open(config.dataset, "test", data_dir)
+    with tqdm.tqdm(total=nll_examples, desc="likelihood", unit="image", file=sys.stdout) as bar:
+      values = family.nll_per_image(trained.state, test, jax.random.key(seed + 1), nll_examples,
+                                    lambda done: bar.update(done - bar.n))
+    mean, se = mean_and_se(values)
+    record["nll"] = {"value": mean, "se": se, "unit": family.nll_unit,
+                     "conditional": bool(family.conditional), "images": int(len(values)),
+                     "estimator": _nll_estimator(config)}
+  record["commit"], record["command"] = _commit(), command
+  os.makedirs(results_dir, exist_ok=True)
+  record["grid"] = name + ".png"
+  rows = trained.spec.num_classes if labelled and num >= trained.spec.num_classes else None
+  images.save_grid(os.path.join(results_dir, record["grid"]),
+                   _grid_samples(samples, labels, trained.spec.num_classes), rows)
+  with open(os.path.join(results_dir, name + ".json"), "w") as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+    f.write("\n")
+  return record
+
+
+def _grid_samples(samples, labels, num_classes: int):
+  """The first 64 samples, or for labelled samples one row per class (up to 8 each)."""
+  import numpy as np
+  if labels is None:
+    return samples[:64]
+  per_class = min(8, min(int(np.sum(labels == c)) for c in range(num_classes)))
+  if per_class == 0:
+    return samples[:64]
+  return np.concatenate([samples[labels == c][:per_class] for c in range(num_classes)])
+
+
+def _default_sampler(config) -> str:
+  """The sampler the config's family uses by default, as a short name."""
+  s = config.get("sampler")
+  if s is None or "kind" not in s:
+    return "ancestral" if config.family != "ncsn" else "annealed Langevin"
+  extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
+  return f"{s.kind}{s.num_steps}{extras}"
+
+
+def _nll_estimator(config) -> str:
+  """How the family's NLL figure is estimated, in words."""
+  if config.family == "vae":
+    return f"importance-weighted, K={config.iw_samples}"
+  if config.get("nll_estimator", "importance") == "full":
+    return "full bound (all T terms)"
+  return (f"bound: {config.get('nll_exact_terms', 8)} exact terms + "
+          f"{config.get('nll_draws', 24)} importance-sampled t per image")
+
+
+def _fmt_nll(nll: dict | None) -> str:
+  if not nll:
+    return ""
+  what = "-log p(x\\|y)" if nll["conditional"] else "-log p(x)"
+  digits = 3 if nll["unit"] == "bits/dim" else 2
+  return f"{what} {nll['value']:.{digits}f} ± {Z95 * nll['se']:.{digits}f} {nll['unit']}"
+
+
+def _fmt_minutes(seconds: float | None) -> str:
+  return "" if seconds is None else f"{seconds / 60:.0f} min"
+
+
+def markdown_tables(records: list[dict]) -> str:
+  """One markdown table per family group; every number comes from a record."""
+  out = []
+  for group in dict.fromkeys(GROUPS.values()):
+    rows = [r for r in records if GROUPS.get(r["family"]) == group]
+    if not rows:
+      continue
+    out += [f"**{group}** (test split; ± is a 95% interval: FCD bootstrap, accuracy Wilson, "
+            "NLL 1.96 SE)", "",
+            "| model | steps (train time) | sampler | n | FCD | floor | ceiling | "
+            "cond. accuracy | NLL | images/s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["name"]):
+      acc = (f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
+             f"{r['cond_accuracy_ci95_high']:.3f})" if "cond_accuracy" in r else "")
+      out.append(
+          f"| {r['name']} | {r.get('train_steps', r['step'])} "
+          f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
+          f"{r['num_samples']} | {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
+          f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
+          f"{acc} | {_fmt_nll(r.get('nll'))} | {r['images_per_s']:.3g} |")
+    out.append("")
+  return "\n".join(out)
+
+
+def mosaic(records: list[dict], results_dir: str, path: str) -> None:
+  """All records' grids side by side, four to a row, each captioned with its name."""
+  import numpy as np
+  from PIL import Image, ImageDraw
+  tiles = []
+  for r in sorted(records, key=lambda r: r["name"]):
+    grid = Image.open(os.path.join(results_dir, r["grid"])).convert("RGB")
+    tile = Image.new("RGB", (grid.width, grid.height + 14), "white")
+    tile.paste(grid, (0, 14))
+    ImageDraw.Draw(tile).text((2, 1), r["name"], fill="black")
+    tiles.append(np.asarray(tile))
+  if not tiles:
+    return
+  h, w = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)
+  cols = min(4, len(tiles))
+  canvas = np.full((-(-len(tiles) // cols) * (h + 4), cols * (w + 4), 3), 255, np.uint8)
+  for i, t in enumerate(tiles):
+    y, x = (i // cols) * (h + 4), (i % cols) * (w + 4)
+    canvas[y:y + t.shape[0], x:x + t.shape[1]] = t
+  Image.fromarray(canvas).save(path)
+
+
+def load_records(results_dir: str) -> list[dict]:
+  """Every record in results_dir."""
+  return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(results_dir, "*.json")))]
+
+
+def write_tables(results_dir: str, update_readme: bool) -> str:
+  """Writes TABLES.md and mosaic.png (and the README section); returns the markdown."""
+  from jaxgen.errors import UserError
+  records = load_records(results_dir)
+  text = markdown_tables(records)
+  with open(os.path.join(results_dir, "TABLES.md"), "w") as f:
+    f.write("<!-- made by `python -m experiments.report --tables`; do not edit -->\n\n" + text)
+  mosaic(records, results_dir, os.path.join(results_dir, "mosaic.png"))
+  if update_readme:
+    readme = open(README).read()
+    if BEGIN not in readme or END not in readme:
+      raise UserError(f"README.md has no {BEGIN} ... {END} markers to write between")
+    head, rest = readme.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    with open(README, "w") as f:
+      f.write(head + BEGIN + "\n\n" + text + "\n" + END + tail)
+  return text
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  from jaxgen import compilation_cache, xla_tuning
+  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
+  compilation_cache.enable()
+  from jaxgen.errors import UserError
+  try:
+    if _TABLES.value == bool(_WORKDIR.value):
+      raise UserError("give either --workdir=DIR (score one model) or --tables")
+    if _TABLES.value:
+      print(write_tables(_RESULTS.value, _UPDATE_README.value))
+      return
+    if _NUM.value <= 0 or _NLL.value < 0:
+      raise UserError("--num_samples must be positive and --nll_examples not negative")
+    name = _NAME.value or os.path.basename(os.path.normpath(_WORKDIR.value))
+    command = "python -m experiments.report " + " ".join(sys.argv[1:])
+    record = report_workdir(_WORKDIR.value, _NUM.value, _NLL.value, _SETTING.value,
+                            _CLASSIFIER.value, _SEED.value, _RESULTS.value, name, command)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  print(json.dumps(record, indent=2, sort_keys=True))
+  print(f"wrote {os.path.join(_RESULTS.value, name)}.json and .png")
+
+
+if __name__ == "__main__":
+  app.run(main)

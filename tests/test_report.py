@@ -1,0 +1,87 @@
+"""experiments/report.py: a record per trained model from the test split, with error bars, and
+tables made only from records."""
+
+import json
+import math
+import os
+
+import pytest
+
+from experiments import report
+from jaxgen.data.pipeline import SplitData
+from jaxgen.errors import UserError
+from jaxgen.metrics.quality import Scorer
+from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.train import scorers
+from jaxgen.train.loop import train_and_evaluate
+from jaxgen.train.restore import restore_trained
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.xdist_group("report")  # one worker trains the module's models once
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A tiny CVAE and a tiny scoring classifier standing in for the cached one."""
+  root = tmp_path_factory.mktemp("report")
+  cls_config = tiny_config("classifier", num_train_steps=40, eval_every_steps=40)
+  train_and_evaluate(cls_config, str(root / "cls"))
+  cls = restore_trained(str(root / "cls"))
+  model = CNNClassifier(num_classes=10, channels=tuple(cls_config.channels),
+                        feature_dim=cls_config.feature_dim)
+  requested = []
+
+  def tiny_scorer(dataset, data_dir=None, train_split="train", reference_split="validation"):
+    requested.append(reference_split)
+    held_out = scorers.held_out_split(reference_split)
+    return Scorer(model, cls.state.params, SplitData.open(dataset, train_split),
+                  SplitData.open(dataset, reference_split),
+                  SplitData.open(dataset, held_out) if held_out else None, num_boot=50)
+
+  workdir = str(root / "cvae")
+  train_and_evaluate(tiny_config("cvae"), workdir)
+  return workdir, tiny_scorer, requested, root
+
+
+def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_path):
+  workdir, tiny_scorer, requested, _ = trained
+  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  results = str(tmp_path / "results")
+  record = report.report_workdir(workdir, 40, 16, None, None, 0, results, "cvae_tiny", "cmd")
+  assert requested[-1] == "test"  # the report, and only it, reads test
+  on_disk = json.load(open(os.path.join(results, "cvae_tiny.json")))
+  assert on_disk == json.loads(json.dumps(record))
+  assert os.path.exists(os.path.join(results, "cvae_tiny.png"))
+  assert record["split"] == "test" and record["step"] == record["train_steps"] == 20
+  assert record["train_wall_s"] > 0 and record["images_per_s"] > 0
+  assert record["fcd_ci95_low"] < record["fcd"] < record["fcd_ci95_high"]
+  assert record["fcd_floor"] < record["fcd_ceiling"] and record["fcd_floor_sd"] > 0
+  assert record["cond_accuracy_ci95_low"] <= record["cond_accuracy"] \
+      <= record["cond_accuracy_ci95_high"]
+  nll = record["nll"]  # the CVAE's likelihood is conditional and says so
+  assert nll["conditional"] and nll["unit"] == "nats" and nll["images"] == 16
+  assert math.isfinite(nll["value"]) and 0 < nll["se"] < 0.2 * nll["value"]
+  # More samples than held-out digits: the floor cannot be measured at that n.
+  with pytest.raises(UserError, match="held-out"):
+    report.report_workdir(workdir, 501, 0, None, None, 0, results, "x", "cmd")
+  with pytest.raises(UserError, match="ddpm-family"):
+    report.report_workdir(workdir, 10, 0, "ddim:5", None, 0, results, "x", "cmd")
+
+
+def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
+  workdir, tiny_scorer, _, _ = trained
+  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  results = str(tmp_path / "results")
+  record = report.report_workdir(workdir, 20, 8, None, None, 0, results, "cvae_a", "cmd")
+  readme = tmp_path / "README.md"
+  readme.write_text(f"intro\n{report.BEGIN}\nold table\n{report.END}\noutro\n")
+  monkeypatch.setattr(report, "README", str(readme))
+  text = report.write_tables(results, update_readme=True)
+  assert "| cvae_a |" in text and f"{record['fcd']:.1f} ±" in text
+  assert "-log p(x\\|y)" in text and "Autoencoders" in text and "Diffusion" not in text
+  written = readme.read_text()
+  assert "old table" not in written and written.startswith("intro\n") and "outro" in written
+  assert os.path.exists(os.path.join(results, "mosaic.png"))
+  readme.write_text("no markers\n")
+  with pytest.raises(UserError, match="markers"):
+    report.write_tables(results, update_readme=True)
