@@ -13,7 +13,7 @@ import optax
 
 from jaxgen.data.augment import random_shift
 from jaxgen.diffusion import process
-from jaxgen.diffusion.family import make_schedule, optimizer, to_signed
+from jaxgen.diffusion.components import make_schedule, optimizer, to_signed
 from jaxgen.errors import UserError
 from jaxgen.nets.noisy_classifier import NoisyClassifier
 from jaxgen.train import state as train_state

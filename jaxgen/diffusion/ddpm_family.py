@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 from jaxgen.diffusion import guidance, likelihood, losses, process, samplers, schedules
-from jaxgen.diffusion.family import make_schedule, make_spec, make_unet, optimizer, to_signed, to_unit
+from jaxgen.diffusion.components import make_schedule, make_spec, make_unet, optimizer, to_signed, to_unit
 from jaxgen.errors import UserError
 from jaxgen.metrics import intervals
 from jaxgen.train import state as train_state

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.diffusion import score
-from jaxgen.diffusion.family import make_unet, optimizer, to_signed, to_unit
+from jaxgen.diffusion.components import make_unet, optimizer, to_signed, to_unit
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
 
