@@ -24,25 +24,37 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 from absl import app, flags, logging
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Trained workdir to report on.")
-_TABLES = flags.DEFINE_bool("tables", False, "Make the tables and mosaic from all records.")
-_UPDATE_README = flags.DEFINE_bool("update_readme", False, "With --tables: rewrite the README "
-                                   "between its report markers.")
-_NUM = flags.DEFINE_integer("num_samples", 500, "Samples for FCD and accuracy (at most the "
-                            "number of validation digits, which make the floor).")
-_NLL = flags.DEFINE_integer("nll_examples", 300, "Test images for the likelihood (0: skip).")
-_SETTING = flags.DEFINE_string("setting", None, "Diffusion sampler KIND:STEPS[:eta=..:w=..:"
-                               "cls=..] as in experiments.score; default: the config's.")
-_CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
-                                  "noisy_classifier workdir for a cls= setting.")
-_NAME = flags.DEFINE_string("name", None, "Record name; default: the workdir's base name.")
-_RESULTS = flags.DEFINE_string("results_dir", os.path.join(os.path.dirname(__file__), "results"),
-                               "Where records live.")
-_SEED = flags.DEFINE_integer("seed", 0, "Sampling and likelihood seed.")
+# Flag holders, filled by define_flags() only when this file runs as a program: tests import
+# this module into a process that also holds experiments.score's flags (absl refuses a second
+# --workdir in one process).
+_F = SimpleNamespace()
+
+
+def define_flags() -> None:
+  """Registers the command-line flags (once, from the program's entry point) into `_F`."""
+  _F.workdir = flags.DEFINE_string("workdir", None, "Trained workdir to report on.")
+  _F.tables = flags.DEFINE_bool("tables", False, "Make the tables and mosaic from all records.")
+  _F.update_readme = flags.DEFINE_bool(
+      "update_readme", False, "With --tables: rewrite the README between its report markers.")
+  _F.num = flags.DEFINE_integer(
+      "num_samples", 500,
+      "Samples for FCD and accuracy (at most the number of validation digits, the floor's).")
+  _F.nll = flags.DEFINE_integer("nll_examples", 300, "Test images for the likelihood (0: skip).")
+  _F.setting = flags.DEFINE_string(
+      "setting", None, "Diffusion sampler KIND:STEPS[:eta=..:w=..:cls=..] as in "
+      "experiments.score; default: the config's.")
+  _F.classifier = flags.DEFINE_string("classifier_workdir", None,
+                                      "noisy_classifier workdir for a cls= setting.")
+  _F.name = flags.DEFINE_string("name", None, "Record name; default: the workdir's base name.")
+  _F.results = flags.DEFINE_string(
+      "results_dir", os.path.join(os.path.dirname(__file__), "results"), "Where records live.")
+  _F.seed = flags.DEFINE_integer("seed", 0, "Sampling and likelihood seed.")
+
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
@@ -278,23 +290,24 @@ def main(argv: list[str]) -> None:
   compilation_cache.enable()
   from jaxgen.errors import UserError
   try:
-    if _TABLES.value == bool(_WORKDIR.value):
+    if _F.tables.value == bool(_F.workdir.value):
       raise UserError("give either --workdir=DIR (score one model) or --tables")
-    if _TABLES.value:
-      print(write_tables(_RESULTS.value, _UPDATE_README.value))
+    if _F.tables.value:
+      print(write_tables(_F.results.value, _F.update_readme.value))
       return
-    if _NUM.value <= 0 or _NLL.value < 0:
+    if _F.num.value <= 0 or _F.nll.value < 0:
       raise UserError("--num_samples must be positive and --nll_examples not negative")
-    name = _NAME.value or os.path.basename(os.path.normpath(_WORKDIR.value))
+    name = _F.name.value or os.path.basename(os.path.normpath(_F.workdir.value))
     command = "python -m experiments.report " + " ".join(sys.argv[1:])
-    record = report_workdir(_WORKDIR.value, _NUM.value, _NLL.value, _SETTING.value,
-                            _CLASSIFIER.value, _SEED.value, _RESULTS.value, name, command)
+    record = report_workdir(_F.workdir.value, _F.num.value, _F.nll.value, _F.setting.value,
+                            _F.classifier.value, _F.seed.value, _F.results.value, name, command)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(json.dumps(record, indent=2, sort_keys=True))
-  print(f"wrote {os.path.join(_RESULTS.value, name)}.json and .png")
+  print(f"wrote {os.path.join(_F.results.value, name)}.json and .png")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

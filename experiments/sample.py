@@ -3,53 +3,90 @@
   python -m experiments.sample --workdir=DIR --num_samples=N --output=OUT.npz [--labels=0,1,2]
 
 Loads the latest checkpoint in DIR (EMA weights where the family keeps them) and writes
-`images` (uint8, N x H x W x C) and, for conditional models, `labels` to OUT.npz, plus a grid
-PNG beside it (OUT.png). Diffusion models also take --sampler=ddpm|ddim, --steps, --eta,
---guidance_scale (classifier-free) and --classifier_workdir/--classifier_scale (classifier
-guidance with a trained noisy_classifier).
+`images` (uint8, N x H x W x C) and, for conditional or classifier-guided models, `labels` to
+OUT.npz, plus a grid PNG beside it (OUT.png). Diffusion models also take --sampler=ddpm|ddim,
+--steps, --eta, --guidance_scale (classifier-free) and --classifier_workdir/--classifier_scale
+(classifier guidance with a trained noisy_classifier, also of an unconditional model: --labels
+are then the classes it guides towards).
 """
 
 import os
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 from absl import app, flags, logging
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a finished or running training.")
-_NUM = flags.DEFINE_integer("num_samples", 64, "How many samples.")
-_OUTPUT = flags.DEFINE_string("output", None, "Output .npz path.")
-_LABELS = flags.DEFINE_string("labels", None, "Comma-separated labels, cycled to num_samples "
-                              "(conditional models; default: all classes in turn).")
-_SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
-# Diffusion models only; unset flags keep the experiment's config.sampler.
-_SAMPLER = flags.DEFINE_enum("sampler", None, ["ddpm", "ddim"], "Diffusion sampler.")
-_STEPS = flags.DEFINE_integer("steps", None, "Sampling steps (a respaced subset of the T steps).")
-_ETA = flags.DEFINE_float("eta", None, "DDIM eta (0: deterministic).")
-_GUIDANCE = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w.")
-_CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
-                                  "Workdir of a trained noisy_classifier for classifier guidance.")
-_CLASSIFIER_SCALE = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
+# Flag holders, filled by define_flags() only when this file runs as a program: tests import
+# choose_labels into a process that also holds experiments.score's and experiments.report's
+# flags, and absl refuses a second --workdir in one process.
+_F = SimpleNamespace()
 
 
-flags.mark_flags_as_required(["workdir", "output"])
+def define_flags() -> None:
+  """Registers the command-line flags (once, from the program's entry point) into `_F`."""
+  _F.workdir = flags.DEFINE_string("workdir", None, "Workdir of a finished or running training.")
+  _F.num = flags.DEFINE_integer("num_samples", 64, "How many samples.")
+  _F.output = flags.DEFINE_string("output", None, "Output .npz path.")
+  _F.labels = flags.DEFINE_string("labels", None, "Comma-separated labels, cycled to num_samples "
+                                  "(conditional or classifier-guided models; default: all "
+                                  "classes in turn).")
+  _F.seed = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+  # Diffusion models only; unset flags keep the experiment's config.sampler.
+  _F.sampler = flags.DEFINE_enum("sampler", None, ["ddpm", "ddim"], "Diffusion sampler.")
+  _F.steps = flags.DEFINE_integer("steps", None,
+                                  "Sampling steps (a respaced subset of the T steps).")
+  _F.eta = flags.DEFINE_float("eta", None, "DDIM eta (0: deterministic).")
+  _F.guidance = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w.")
+  _F.classifier = flags.DEFINE_string(
+      "classifier_workdir", None, "Workdir of a trained noisy_classifier for classifier guidance.")
+  _F.classifier_scale = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
+  flags.mark_flags_as_required(["workdir", "output"])
+
+
+def choose_labels(family: str, conditional: bool, guided: bool, labels_flag: str | None,
+                  num_classes: int, num: int) -> np.ndarray | None:
+  """The labels to sample with: int32 [num], --labels cycled (default: every class in turn),
+  or None where labels do not apply.
+
+  Labels apply to a conditional model and to any classifier-guided one (`guided`), where they
+  are the classes the classifier steers towards; `num_classes` is then the classifier's.
+  Raises UserError for labels that are not integers in [0, num_classes), and for --labels on
+  an unconditional model without a classifier, which would silently ignore them.
+  """
+  from jaxgen.errors import UserError
+  if not (conditional or guided):
+    if labels_flag:
+      raise UserError(f"the {family} model is unconditional; drop --labels (or guide it with "
+                      "--classifier_workdir)")
+    return None
+  try:
+    base = ([int(v) for v in labels_flag.split(",")] if labels_flag
+            else list(range(num_classes)))
+  except ValueError:
+    raise UserError(f"--labels must be comma-separated integers, got {labels_flag!r}") from None
+  if min(base) < 0 or max(base) >= num_classes:
+    raise UserError(f"labels must lie in [0, {num_classes - 1}]")
+  return np.resize(np.asarray(base, np.int32), num)  # [num]
 
 
 def sampler_options(config) -> dict:
   """Keyword arguments for a diffusion family's sampler from the flags that were set."""
-  options = {key: flag.value for key, flag in (("kind", _SAMPLER), ("num_steps", _STEPS),
-                                                ("eta", _ETA), ("guidance_scale", _GUIDANCE))
+  options = {key: flag.value for key, flag in (("kind", _F.sampler), ("num_steps", _F.steps),
+                                                ("eta", _F.eta), ("guidance_scale", _F.guidance))
              if flag.value is not None}
-  if _CLASSIFIER.value:
+  if _F.classifier.value:
     from jaxgen.diffusion.classifier_family import load_guide
-    options["classifier"] = load_guide(_CLASSIFIER.value, config.diffusion)
-    options["classifier_scale"] = _CLASSIFIER_SCALE.value
+    options["classifier"] = load_guide(_F.classifier.value, config.diffusion)
+    options["classifier_scale"] = _F.classifier_scale.value
   return options
 
 
 def main(argv: list[str]) -> None:
+  """Restores --workdir, samples with the chosen sampler and labels, writes OUT.npz and OUT.png."""
   del argv
   logging.set_verbosity(logging.WARNING)
   import jax
-  import numpy as np
   from jaxgen import compilation_cache, xla_tuning
   xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
   compilation_cache.enable()
@@ -59,48 +96,41 @@ def main(argv: list[str]) -> None:
   from jaxgen.train.restore import restore_trained
   from jaxgen.train.mesh import make_mesh
   try:
-    if _NUM.value <= 0:
-      raise UserError(f"--num_samples must be positive, got {_NUM.value}")
-    trained = restore_trained(_WORKDIR.value)
+    if _F.num.value <= 0:
+      raise UserError(f"--num_samples must be positive, got {_F.num.value}")
+    trained = restore_trained(_F.workdir.value)
     family = trained.family
     if family.sample is None:
       raise UserError(f"the {trained.config.family} family does not generate images")
-    labels = None
-    if family.conditional:
-      classes = trained.spec.num_classes
-      try:
-        base = ([int(v) for v in _LABELS.value.split(",")] if _LABELS.value
-                else list(range(classes)))
-      except ValueError:
-        raise UserError(f"--labels must be comma-separated integers, got {_LABELS.value!r}") \
-            from None
-      if min(base) < 0 or max(base) >= classes:
-        raise UserError(f"labels must lie in [0, {classes - 1}]")
-      labels = np.resize(np.asarray(base, np.int32), _NUM.value)
-    elif _LABELS.value:
-      raise UserError(f"the {trained.config.family} model is unconditional; drop --labels")
-    evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(), _WORKDIR.value)
     if trained.config.family != "ddpm" and any(
-        f.present for f in (_SAMPLER, _STEPS, _ETA, _GUIDANCE, _CLASSIFIER)):
+        f.present for f in (_F.sampler, _F.steps, _F.eta, _F.guidance, _F.classifier)):
       raise UserError(f"--sampler/--steps/--eta/--guidance_scale/--classifier_workdir apply to "
                       f"diffusion models, not the {trained.config.family} family")
     options = sampler_options(trained.config)
-    samples = evaluator.generate(trained.state, jax.random.key(_SEED.value), _NUM.value, labels,
-                                 options)
+    guide = options.get("classifier")
+    # A guide's labels index its own classes, whatever the model was trained on.
+    classes = guide[0].num_classes if guide is not None else trained.spec.num_classes
+    labels = choose_labels(trained.config.family, family.conditional, guide is not None,
+                           _F.labels.value, classes, _F.num.value)
+    evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(),
+                          _F.workdir.value)
+    samples = evaluator.generate(trained.state, jax.random.key(_F.seed.value), _F.num.value,
+                                 labels, options)
     out = images.to_uint8(samples)
     arrays = {"images": out} if labels is None else {"images": out, "labels": labels}
     try:
-      os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-      np.savez(_OUTPUT.value, **arrays)
-      grid = images.save_grid(os.path.splitext(_OUTPUT.value)[0] + ".png", out)
+      os.makedirs(os.path.dirname(os.path.abspath(_F.output.value)), exist_ok=True)
+      np.savez(_F.output.value, **arrays)
+      grid = images.save_grid(os.path.splitext(_F.output.value)[0] + ".png", out)
     except OSError as e:
-      raise UserError(f"cannot write {_OUTPUT.value} ({e.strerror}); choose another --output") \
+      raise UserError(f"cannot write {_F.output.value} ({e.strerror}); choose another --output") \
           from None
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  print(f"wrote {len(out)} samples from step {trained.step} to {_OUTPUT.value} and {grid}")
+  print(f"wrote {len(out)} samples from step {trained.step} to {_F.output.value} and {grid}")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -1,13 +1,18 @@
 """experiments/score.py: sampler settings parse, score and write grids; the exact NLL is finite."""
 
+import dataclasses
 import math
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.special import ndtr
 
 from experiments import score
 from jaxgen.data.pipeline import SplitData
+from jaxgen.diffusion import schedules
 from jaxgen.diffusion.classifier_family import load_guide
 from jaxgen.errors import UserError
 from jaxgen.metrics.quality import Scorer
@@ -62,11 +67,65 @@ def test_score_settings_report_fcd_and_accuracy(trained_cfg_and_scorer):
   assert table.count("\n") == 3 and "cond_accuracy" in table
 
 
-def test_exact_nll_is_a_positive_bound(trained_cfg_and_scorer):
+def zero_output_bound(betas: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The expected full bound in bits/dim of an eps-model that outputs 0, with fixed_large
+  variance, on images [b, h, w, c] in [0, 1], and its Monte-Carlo sd (one noise draw per
+  step and image, as the full bound takes): ([b], [b]), in float64 numpy.
+
+  eps = 0 makes pred_x0 = x_t / sqrt(abar) = x0 + r_t n with r_t = sqrt(1/abar_t - 1), n the
+  noise, so p misses the posterior mean by coef1_t r_t n: L_t at t >= 1 is a constant plus
+  k_t n^2, and the decoder at t = 0 is the mass of x0's bin under N(x0 + r_0 n, beta~_1), whose
+  expectation over n is a Gauss-Hermite sum (it depends on x0 only through the edge bins).
+  """
+  abar = np.cumprod(1.0 - betas)
+  abar_prev = np.append(1.0, abar[:-1])
+  post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
+  log_q, log_p = np.log(post_var[1:]), np.log(betas[1:])  # t >= 1: posterior, model (beta_t)
+  r = np.sqrt(1.0 / abar - 1.0)
+  k = 0.5 * (betas * np.sqrt(abar_prev) / (1.0 - abar) * r)[1:] ** 2 / betas[1:]  # [T-1]
+  kl_mean = np.sum(0.5 * (-1.0 + log_p - log_q + np.exp(log_q - log_p)) + k)  # E[n^2] = 1
+  n, w = np.polynomial.hermite_e.hermegauss(40)  # nodes and weights for N(0, 1)
+  w = w / w.sum()
+  sigma, half = np.sqrt(post_var[1]), 1.0 / 255.0  # fixed_large uses beta~_1 at t = 0
+  upper, lower = (half - r[0] * n) / sigma, (-half - r[0] * n) / sigma  # x0's bin, standardised
+  # The mirrored tail where both ends are far above 0, so the difference does not round to 0.
+  interior = np.where(lower > 0, ndtr(-lower) - ndtr(-upper), ndtr(upper) - ndtr(lower))
+  nll = {"interior": -np.log(interior),
+         "edge": -np.log(ndtr(upper))}  # -1 and +1 alike, by symmetry
+  x0 = images.reshape(len(images), -1) * 2.0 - 1.0  # [b, d] in [-1, 1]
+  edge = np.mean(np.abs(x0) == 1.0, axis=1)  # [b]
+  moments = {key: (w @ v, w @ v**2 - (w @ v) ** 2) for key, v in nll.items()}
+  decoder = edge * moments["edge"][0] + (1.0 - edge) * moments["interior"][0]
+  a_T = abar[-1]
+  prior = np.mean(0.5 * (-1.0 - np.log(1.0 - a_T) + (1.0 - a_T) + a_T * x0**2), axis=1)
+  d = x0.shape[1]
+  # Per pixel: Var(n^2) = 2 for each KL term; the decoder's own variance over n.
+  var = (np.sum(k**2) * 2.0 + edge * moments["edge"][1] + (1.0 - edge) * moments["interior"][1]) / d
+  return (kl_mean + decoder + prior) / math.log(2.0), np.sqrt(var) / math.log(2.0)
+
+
+def test_exact_nll_is_the_bound_of_the_model_it_is_given(trained_cfg_and_scorer):
   trained, _, _ = trained_cfg_and_scorer
-  bpd = score.exact_nll(trained, 4, 0)
-  # A bound on a discrete 8-bit likelihood: positive, and an untrained-ish model is far from 0.
-  assert np.isfinite(bpd) and 0.1 < bpd < 50
+  d = trained.config.diffusion
+  assert (d.schedule, d.mean_type, d.var_type) == ("linear", "eps", "fixed_large")
+  # The U-Net's last convolution zeroed: eps = 0 for every input, a model with a closed-form
+  # bound. Only the EMA params are zeroed, so a bound of the raw params would not match.
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, v: jnp.zeros_like(v) if "conv_out" in jax.tree_util.keystr(path) else v,
+      trained.state.ema_params)
+  blank = dataclasses.replace(trained, state=trained.state.replace(ema_params=params))
+  bpd, se = score.exact_nll(blank, 4, 0)
+  images = SplitData.open(trained.config.dataset, "validation").arrays()["image"][:4]
+  want, mc_sd = zero_output_bound(schedules.linear_betas(d.num_timesteps), images)
+  sd_of_mean = np.sqrt(np.sum(mc_sd**2)) / len(mc_sd)
+  # 16.6 bits/dim, with a Monte-Carlo sd of the 4-image mean of 0.06: nats or a missing term
+  # would be off by several bits.
+  assert bpd == pytest.approx(want.mean(), abs=4 * sd_of_mean + 1e-3)
+  assert 0 < se < 1
+  trained_bpd, trained_se = score.exact_nll(trained, 4, 0)
+  # The trained weights' own bound: 20 steps (training mse 0.5) took it to 12.1 bits/dim, 4.5
+  # below the blank model's, 80 times the Monte-Carlo sd.
+  assert np.isfinite(trained_se) and trained_bpd < want.mean() - 2.0
 
 
 def test_classifier_guided_scoring_and_guide_checks(trained_cfg_and_scorer, tmp_path):
