@@ -17,10 +17,11 @@ from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
-pytestmark = pytest.mark.xdist_group("report")  # one worker trains the module's models once
+# One worker runs this module and its session-scoped fixture trains once (see tests/test_score.py).
+pytestmark = pytest.mark.xdist_group("report")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory):
   """A tiny CVAE and a tiny scoring classifier standing in for the cached one."""
   root = tmp_path_factory.mktemp("report")

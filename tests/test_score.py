@@ -21,8 +21,10 @@ from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
-# One worker runs this module, so its module-scoped training fixture runs once, not once per
-# xdist worker (it did: 140 s and 107 s in the same run). scripts/test.sh uses --dist loadgroup.
+# One worker runs this module (scripts/test.sh uses --dist loadgroup), so its training fixture
+# runs once, not once per xdist worker (it did: 140 s and 107 s). The fixture is session-scoped:
+# a module-scoped one is torn down and trained again whenever the worker runs another module's
+# test between this module's tests (145 s twice in one run).
 pytestmark = pytest.mark.xdist_group("score")
 
 
@@ -35,7 +37,7 @@ def test_parse_setting():
       score.parse_setting(bad)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_cfg_and_scorer(tmp_path_factory):
   """A tiny conditional DDPM (CFG) and a tiny scoring classifier, both trained on real digits."""
   root = tmp_path_factory.mktemp("score")

@@ -20,7 +20,7 @@ from tests.helpers import tiny_config
 pytestmark = pytest.mark.xdist_group("quality")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def scorer(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("scorer"))
   config = tiny_config("classifier", num_train_steps=60, eval_every_steps=60)
