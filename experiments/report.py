@@ -27,7 +27,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
-from absl import app, flags, logging
+from absl import app, flags
 
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
 # this module into a process that also holds experiments.score's flags (absl refuses a second
@@ -284,10 +284,8 @@ def write_tables(results_dir: str, update_readme: bool) -> str:
 
 def main(argv: list[str]) -> None:
   del argv
-  logging.set_verbosity(logging.WARNING)
-  from jaxgen import compilation_cache, xla_tuning
-  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
-  compilation_cache.enable()
+  from experiments import backend
+  backend.prepare()  # before the backend starts
   from jaxgen.errors import UserError
   try:
     if _F.tables.value == bool(_F.workdir.value):

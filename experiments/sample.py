@@ -15,7 +15,7 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
 # choose_labels into a process that also holds experiments.score's and experiments.report's
@@ -85,11 +85,9 @@ def sampler_options(config) -> dict:
 def main(argv: list[str]) -> None:
   """Restores --workdir, samples with the chosen sampler and labels, writes OUT.npz and OUT.png."""
   del argv
-  logging.set_verbosity(logging.WARNING)
+  from experiments import backend
+  backend.prepare()  # before the backend starts
   import jax
-  from jaxgen import compilation_cache, xla_tuning
-  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
-  compilation_cache.enable()
   from jaxgen import images
   from jaxgen.errors import UserError
   from jaxgen.train.evaluation import Evaluator

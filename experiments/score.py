@@ -24,7 +24,7 @@ import os
 import sys
 from typing import Any
 
-from absl import app, flags, logging
+from absl import app, flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a trained ddpm-family experiment.")
 _SETTINGS = flags.DEFINE_list("settings", ["ddim:50"], "Samplers to score, KIND:STEPS[:k=v...].")
@@ -113,10 +113,8 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str]) -> None:
   del argv
-  logging.set_verbosity(logging.WARNING)
-  from jaxgen import compilation_cache, xla_tuning
-  xla_tuning.apply(measure_if_unknown=True)  # before the backend starts (once per machine)
-  compilation_cache.enable()
+  from experiments import backend
+  backend.prepare()  # before the backend starts
   from jaxgen.errors import UserError
   from jaxgen.train.restore import restore_trained
   try:
