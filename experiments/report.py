@@ -156,7 +156,9 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     mean, se = mean_and_se(values)
     record["nll"] = {"value": mean, "se": se, "unit": family.nll_unit,
                      "conditional": bool(family.conditional), "images": int(len(values)),
-                     "estimator": _nll_estimator(config)}
+                     "estimator": _nll_estimator(config),
+                     # The first n test images in order: two records' differences pair up.
+                     "per_image": [round(float(v), 4) for v in values]}
   record["commit"], record["command"] = _commit(), command
   os.makedirs(results_dir, exist_ok=True)
   record["grid"] = name + ".png"
@@ -233,7 +235,31 @@ def markdown_tables(records: list[dict]) -> str:
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
           f"{acc} | {_fmt_nll(r.get('nll'))} | {r['images_per_s']:.3g} |")
     out.append("")
+    paired = paired_nll_differences(rows)
+    if paired:
+      out += paired + [""]
   return "\n".join(out)
+
+
+def paired_nll_differences(records: list[dict]) -> list[str]:
+  """Markdown lines comparing the NLLs of every two records of one kind (unit, conditional or
+  not, same test images) by the mean and 95% interval of their per-image differences: the
+  same digits' difficulty cancels, so the interval is far narrower than either SE."""
+  import numpy as np
+  from jaxgen.metrics.intervals import mean_and_se
+  with_values = sorted((r for r in records if r.get("nll", {}).get("per_image")),
+                       key=lambda r: r["name"])
+  lines = []
+  for i, a in enumerate(with_values):
+    for b in with_values[i + 1:]:
+      na, nb = a["nll"], b["nll"]
+      if (na["unit"], na["conditional"], na["images"]) != (nb["unit"], nb["conditional"],
+                                                           nb["images"]):
+        continue
+      diff, se = mean_and_se(np.asarray(na["per_image"]) - np.asarray(nb["per_image"]))
+      lines.append(f"- NLL {a['name']} - {b['name']}: {diff:+.3f} ± {Z95 * se:.3f} "
+                   f"{na['unit']} (paired over the same {na['images']} test images)")
+  return lines
 
 
 def mosaic(records: list[dict], results_dir: str, path: str) -> None:

@@ -62,6 +62,8 @@ def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_pat
   nll = record["nll"]  # the CVAE's likelihood is conditional and says so
   assert nll["conditional"] and nll["unit"] == "nats" and nll["images"] == 16
   assert math.isfinite(nll["value"]) and 0 < nll["se"] < 0.2 * nll["value"]
+  assert len(nll["per_image"]) == 16 and sum(nll["per_image"]) / 16 == pytest.approx(nll["value"],
+                                                                                       abs=1e-3)
   # More samples than held-out digits: the floor cannot be measured at that n.
   with pytest.raises(UserError, match="held-out"):
     report.report_workdir(workdir, 501, 0, None, None, 0, results, "x", "cmd")
@@ -74,15 +76,35 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
   results = str(tmp_path / "results")
   record = report.report_workdir(workdir, 20, 8, None, None, 0, results, "cvae_a", "cmd")
+  # A second record of the same model with another seed: its paired difference is reported.
+  report.report_workdir(workdir, 20, 8, None, None, 1, results, "cvae_b", "cmd")
   readme = tmp_path / "README.md"
   readme.write_text(f"intro\n{report.BEGIN}\nold table\n{report.END}\noutro\n")
   monkeypatch.setattr(report, "README", str(readme))
   text = report.write_tables(results, update_readme=True)
   assert "| cvae_a |" in text and f"{record['fcd']:.1f} ±" in text
   assert "-log p(x\\|y)" in text and "Autoencoders" in text and "Diffusion" not in text
+  assert "NLL cvae_a - cvae_b:" in text and "paired over the same 8 test images" in text
   written = readme.read_text()
   assert "old table" not in written and written.startswith("intro\n") and "outro" in written
   assert os.path.exists(os.path.join(results, "mosaic.png"))
   readme.write_text("no markers\n")
   with pytest.raises(UserError, match="markers"):
     report.write_tables(results, update_readme=True)
+
+
+def test_paired_differences_cancel_what_the_images_share():
+  import numpy as np
+  rng = np.random.default_rng(0)
+  difficulty = rng.normal(90.0, 20.0, 300)  # per test digit, shared by both models
+  def record(name, shift):
+    values = difficulty + shift + rng.normal(0, 0.5, 300)
+    return {"name": name, "nll": {"per_image": list(values), "unit": "nats",
+                                  "conditional": False, "images": 300}}
+  (line,) = report.paired_nll_differences([record("b", 0.0), record("a", 1.0)])
+  diff, half = map(float, line.split(": ")[1].split(" nats")[0].split(" ± "))
+  # The unpaired SE of either mean is about 20 / sqrt(300) = 1.15; the paired one 0.04.
+  assert abs(diff - 1.0) < 3 * half / 1.96 and half < 0.1
+  conditional = record("c", 0.0)
+  conditional["nll"]["conditional"] = True  # -log p(x|y) never pairs with -log p(x)
+  assert len(report.paired_nll_differences([record("b", 0.0), conditional])) == 0
