@@ -183,12 +183,17 @@ def _grid_samples(samples, labels, num_classes: int):
 
 
 def _default_sampler(config) -> str:
-  """The sampler the config's family uses by default, as a short name."""
+  """How the family draws a sample by default, in a few words."""
   s = config.get("sampler")
-  if s is None or "kind" not in s:
-    return "ancestral" if config.family != "ncsn" else "annealed Langevin"
-  extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
-  return f"{s.kind}{s.num_steps}{extras}"
+  if config.family == "ddpm" and s is not None:
+    extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
+    return f"{s.kind}{s.num_steps}{extras}"
+  if config.family == "ncsn":
+    return "annealed Langevin"
+  if config.family == "vae":
+    return {"ae": "Gaussian fit of the codes", "vampprior": "z from the VampPrior"}.get(
+        config.get("variant", ""), "z from N(0, I)")
+  return "z from N(0, I)"
 
 
 def _nll_estimator(config) -> str:
@@ -207,6 +212,10 @@ def _fmt_nll(nll: dict | None) -> str:
   what = "-log p(x\\|y)" if nll["conditional"] else "-log p(x)"
   digits = 3 if nll["unit"] == "bits/dim" else 2
   return f"{what} {nll['value']:.{digits}f} ± {Z95 * nll['se']:.{digits}f} {nll['unit']}"
+
+
+def _fmt_rate(per_s: float) -> str:
+  return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
 
 
 def _fmt_minutes(seconds: float | None) -> str:
@@ -233,7 +242,7 @@ def markdown_tables(records: list[dict]) -> str:
           f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
           f"{r['num_samples']} | {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
-          f"{acc} | {_fmt_nll(r.get('nll'))} | {r['images_per_s']:.3g} |")
+          f"{acc} | {_fmt_nll(r.get('nll'))} | {_fmt_rate(r['images_per_s'])} |")
     out.append("")
     paired = paired_nll_differences(rows)
     if paired:
