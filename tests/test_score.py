@@ -151,3 +151,22 @@ def test_exact_nll_leaves_the_restored_config_alone(trained_cfg_and_scorer):
   before = trained.config.to_dict()
   score.exact_nll(trained, 2, 0)
   assert trained.config.to_dict() == before
+
+
+def test_report_of_a_conditional_diffusion_model(trained_cfg_and_scorer, monkeypatch, tmp_path):
+  """experiments.report on the tiny CFG model: the importance-sampled bound with its SE, named
+  -log p(x|y), and a sampler setting."""
+  from experiments import report
+  from jaxgen.train import scorers
+  trained, scorer, workdir = trained_cfg_and_scorer
+  monkeypatch.setattr(scorers, "trained_scorer", lambda *a, **k: scorer)
+  record = report.report_workdir(workdir, 20, 8, "ddim:5:w=1", None, 0, str(tmp_path), "cfg",
+                                 "cmd")
+  assert record["sampler"] == "ddim5 w=1" and "cond_accuracy" in record
+  nll = record["nll"]
+  assert nll["conditional"] and nll["unit"] == "bits/dim" and nll["images"] == 8
+  assert "importance-sampled" in nll["estimator"] and 0 < nll["se"] < nll["value"]
+  # The same 8 test images under all T terms: the two estimators agree within
+  # a few of their errors.
+  full_mean, full_se = score.exact_nll(trained, 8, 0, split="test")
+  assert abs(full_mean - nll["value"]) < 4 * math.hypot(full_se, nll["se"])

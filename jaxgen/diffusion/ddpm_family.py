@@ -180,12 +180,12 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
                      jnp.asarray(batch["label"][:take]) if conditional else None))
     if not chosen:
       return np.zeros((0,))
+    pilot_rng, rng = jax.random.split(rng)  # the pilot's noise is independent of the estimate's
     proposal = None
     if estimator == "importance":
       x_pilot, y_pilot = chosen[0][0][:16], None if chosen[0][1] is None else chosen[0][1][:16]
       ts = np.unique(np.geomspace(num_exact, len(betas) - 1, 48).astype(np.int64))
-      terms = _profile(state.ema_params, x_pilot, y_pilot, jax.random.fold_in(rng, -1),
-                       jnp.asarray(ts))
+      terms = _profile(state.ema_params, x_pilot, y_pilot, pilot_rng, jnp.asarray(ts))
       proposal = jnp.asarray(likelihood.proposal_from_profile(
           ts, np.asarray(terms), len(betas), num_exact), jnp.float32)
     out = []
