@@ -17,9 +17,6 @@ from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
-# One worker runs this module and its session-scoped fixture trains once (see tests/test_score.py).
-pytestmark = pytest.mark.xdist_group("report")
-
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):

@@ -21,11 +21,9 @@ from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
-# One worker runs this module (scripts/test.sh uses --dist loadgroup), so its training fixture
-# runs once, not once per xdist worker (it did: 140 s and 107 s). The fixture is session-scoped:
-# a module-scoped one is torn down and trained again whenever the worker runs another module's
-# test between this module's tests (145 s twice in one run).
-pytestmark = pytest.mark.xdist_group("score")
+# scripts/test.sh runs each module on one xdist worker (--dist loadfile), so the training fixture
+# below runs once, not once per worker (it did: 140 s and 107 s). --dist loadgroup does not do
+# that with pytest 9.2 and xdist 3.8: xdist sets item._nodeid, which pytest 9.2 no longer reads.
 
 
 def test_parse_setting():

@@ -16,10 +16,6 @@ from jaxgen.train.restore import restore_trained
 from tests.helpers import tiny_config
 
 
-# One xdist worker runs this module: its scorer fixture trains a classifier once (see test_score).
-pytestmark = pytest.mark.xdist_group("quality")
-
-
 @pytest.fixture(scope="session")
 def scorer(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("scorer"))
