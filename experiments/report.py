@@ -29,6 +29,8 @@ from typing import Any
 
 from absl import app, flags
 
+from jaxgen.metrics.intervals import Z95  # numpy only: keeps --help fast
+
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
 # this module into a process that also holds experiments.score's flags (absl refuses a second
 # --workdir in one process).
@@ -61,7 +63,6 @@ BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the README table it belongs to.
 GROUPS = {"vae": "Autoencoders", "gan": "GANs", "cyclegan": "GANs", "ddpm": "Diffusion",
           "ncsn": "Diffusion"}
-Z95 = 1.959963984540054
 
 
 def _commit() -> str:

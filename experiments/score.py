@@ -39,6 +39,7 @@ _SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD 
 flags.mark_flags_as_required(["workdir"])
 
 from experiments.sampler_settings import Setting, parse_setting  # noqa: E402  (re-exported)
+from jaxgen.metrics.intervals import Z95  # noqa: E402
 
 
 def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int, seed: int,
@@ -97,7 +98,7 @@ def markdown(rows: list[dict]) -> str:
   """The rows as a markdown table."""
   columns = {"setting": lambda r: r["setting"],
              "fcd (95%)": lambda r: f"{r['fcd']:.1f} ({r['fcd_ci95_low']:.1f}-{r['fcd_ci95_high']:.1f})",
-             "fcd_floor": lambda r: f"{r['fcd_floor']:.1f} +- {1.96 * r['fcd_floor_sd']:.1f}",
+             "fcd_floor": lambda r: f"{r['fcd_floor']:.1f} +- {Z95 * r['fcd_floor_sd']:.1f}",
              "fcd_ceiling": lambda r: f"{r['fcd_ceiling']:.1f}",
              "cond_accuracy (95%)": lambda r: (f"{r['cond_accuracy']:.3f} "
                                                f"({r['cond_accuracy_ci95_low']:.3f}-"
