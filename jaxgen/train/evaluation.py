@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen import images
-from jaxgen.data.pipeline import SplitData, to_global
+from jaxgen.data.pipeline import SplitData, even_batch_size, to_global
 from jaxgen.train.family import DataSpec, Family
 from jaxgen.train import scorers
 from jaxgen.train.mesh import batch_sharded, replicated
@@ -59,7 +59,9 @@ class Evaluator:
     sums: dict[str, float] = {}
     squares: dict[str, float] = {}  # of per-image metrics only
     count = 0
-    batch_size = self._config.get("eval_batch_size", self._config.batch_size)
+    batch_size = even_batch_size(len(self._test),
+                                 self._config.get("eval_batch_size", self._config.batch_size),
+                                 self._mesh.size)
     for i, batch in enumerate(self._test.eval_batches(batch_size, self._mesh.size)):
       n = len(batch["image"])
       metrics = jax.device_get(self._eval_step(state, to_global(batch, self._data_sharding),

@@ -8,7 +8,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from jaxgen.data import load_arrays, open_split
-from jaxgen.data.pipeline import SplitData
+from jaxgen.data.pipeline import SplitData, even_batch_size
 from jaxgen.errors import UserError
 
 
@@ -83,3 +83,14 @@ def test_unprepared_catalogue_dataset_without_tensorflow_names_the_extra(tmp_pat
 def test_unknown_dataset_names_the_offline_ones():
   with pytest.raises(UserError, match="unknown dataset 'not_a_dataset'.*embedded_digits"):
     open_split("not_a_dataset", "train")
+
+
+def test_even_eval_batches_have_one_shape_and_cover_the_split():
+  assert even_batch_size(500, 200, 4) == 100  # 5 x 100 rather than 200, 200, 100
+  assert even_batch_size(1000, 200, 4) == 200
+  assert even_batch_size(185, 200, 4) == 200  # no multiple of 4 divides 185: unchanged
+  split = SplitData.open("embedded_digits", "validation")
+  size = even_batch_size(len(split), 200, 4)
+  shapes = {batch["image"].shape for batch in split.eval_batches(size, 4)}
+  assert shapes == {(100, 28, 28, 1)}
+  assert sum(len(b["label"]) for b in split.eval_batches(size, 4)) == len(split) == 500
