@@ -40,4 +40,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.cycle_weight = 10.0
   c.identity_weight = 5.0
   c.pool_size = 8 if tiny else 50
+  # CyCADA's semantic consistency: > 0 trains a classifier on domain A's labels in the run and
+  # asks translations to keep the class it reads (jaxgen/gan/cycle.py). Off until its weight is
+  # chosen on the validation identity accuracies.
+  c.semantic_weight = 0.0
+  c.semantic_channels = (8,) if tiny else (32, 64)
   return c

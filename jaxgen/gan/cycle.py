@@ -5,6 +5,12 @@ G = generator "ab" maps domain A to B, F = "ba" maps B to A; discriminator "a" j
 {"a", "b"}, one Adam state per player; extras["pool_a"], extras["pool_b"] hold the history pools
 of generated A and B images, so a resumed run replays exactly. Networks are any Flax modules
 mapping [b, h, w, c] -> [b, h, w, c] (generators) and [b, h, w, c] -> scores (discriminators).
+
+With `semantic_weight > 0` a third player, params["semantic"], is a digit classifier trained in
+the same step on domain A's labels only, and the generators also pay CyCADA's semantic
+consistency (Hoffman et al. 2018): a translated image should keep the class the classifier reads
+in its source (A's true label for G(a); the classifier's own reading of b for F(b)). Domain B's
+labels are never used in training, and the classifier is not the evaluation's judge.
 """
 
 import dataclasses
@@ -32,6 +38,7 @@ class CycleSettings:
   loss: AdversarialLoss = AdversarialLoss.LEAST_SQUARES
   b1: float = 0.5
   b2: float = 0.999
+  semantic_weight: float = 0.0  # 0: plain CycleGAN; > 0 needs CycleSteps.classifier
 
 
 def _to_unit(x: jax.Array) -> jax.Array:
@@ -46,6 +53,11 @@ class CycleSteps:
   generator: nn.Module
   discriminator: nn.Module
   settings: CycleSettings
+  classifier: nn.Module | None = None  # [b, h, w, c] in [0, 1] -> logits; for semantic_weight
+
+  def __post_init__(self):
+    if self.settings.semantic_weight and self.classifier is None:
+      raise ValueError("semantic_weight > 0 needs a classifier")
 
   def optimizer(self) -> optax.GradientTransformation:
     """Adam, one instance per player."""
@@ -54,13 +66,15 @@ class CycleSteps:
   def create_state(self, rng: jax.Array, example_batch: Batch) -> TrainState:
     """Initialises both generators, both discriminators, their Adam states and empty pools."""
     images = example_batch["image"][:1]  # [1, h, w, c]
-    keys = jax.random.split(rng, 4)
+    keys = jax.random.split(rng, 5)
     params = {
         "generator": {"ab": self.generator.init(keys[0], images)["params"],
                       "ba": self.generator.init(keys[1], images)["params"]},
         "discriminator": {"a": self.discriminator.init(keys[2], images)["params"],
                           "b": self.discriminator.init(keys[3], images)["params"]},
     }
+    if self.settings.semantic_weight:
+      params["semantic"] = self.classifier.init(keys[4], images)["params"]
     tx = self.optimizer()
     shape = tuple(images.shape[1:])
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
@@ -74,9 +88,37 @@ class CycleSteps:
   def _d(self, params, images: jax.Array) -> jax.Array:
     return self.discriminator.apply({"params": params}, images)
 
-  def generator_update(self, state: TrainState, a: jax.Array, b: jax.Array):
+  def _logits(self, params, images: jax.Array) -> jax.Array:
+    """The semantic classifier on images [b, h, w, c] in [-1, 1] -> logits [b, classes]."""
+    return self.classifier.apply({"params": params}, _to_unit(images))
+
+  def semantic_update(self, state: TrainState, a: jax.Array, labels_a: jax.Array):
+    """One cross-entropy update of the semantic classifier on real A images [b, h, w, c] in
+    [-1, 1] with their labels [b]; returns (state, (loss, accuracy))."""
+
+    def loss_fn(params):
+      logits = self._logits(params, a)  # [b, classes]
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels_a).mean()
+      return loss, jnp.mean(jnp.argmax(logits, -1) == labels_a)
+
+    (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["semantic"])
+    return self._apply(state, "semantic", grads), (loss, accuracy)
+
+  def semantic_terms(self, params, labels_a: jax.Array, b: jax.Array, fake_a: jax.Array,
+                     fake_b: jax.Array) -> dict[str, jax.Array]:
+    """CyCADA's semantic consistency with the classifier `params` held fixed: G(a) [b, h, w, c]
+    should read as a's label [b]; F(b) as the class the classifier reads in b itself."""
+    params = jax.lax.stop_gradient(params)
+    read_b = jnp.argmax(self._logits(params, b), -1)  # [b]: a pseudo-label, no gradient
+    ce = optax.softmax_cross_entropy_with_integer_labels
+    return {"semantic_ab": ce(self._logits(params, fake_b), labels_a).mean(),
+            "semantic_ba": ce(self._logits(params, fake_a), read_b).mean()}
+
+  def generator_update(self, state: TrainState, a: jax.Array, b: jax.Array,
+                       labels_a: jax.Array | None = None):
     """One update of both generators on a, b [b, h, w, c] in [-1, 1] against the current
-    discriminators; returns (state, (loss, named terms, fake A, fake B)).
+    discriminators (and, with semantic_weight, the semantic classifier on a's labels [b]);
+    returns (state, (loss, named terms, fake A, fake B)).
 
     Only the generators' params and Adam state change.
     """
@@ -96,6 +138,9 @@ class CycleSteps:
         terms["identity_a"] = losses.identity_loss(a, self._g(g["ba"], a))
         terms["identity_b"] = losses.identity_loss(b, self._g(g["ab"], b))
         total += s.identity_weight * (terms["identity_a"] + terms["identity_b"])
+      if s.semantic_weight:
+        terms |= self.semantic_terms(state.params["semantic"], labels_a, b, fake_a, fake_b)
+        total += s.semantic_weight * (terms["semantic_ab"] + terms["semantic_ba"])
       return total, (terms, fake_a, fake_b)
 
     (loss, (terms, fake_a, fake_b)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -131,13 +176,19 @@ class CycleSteps:
     key_a, key_b = jax.random.split(jax.random.fold_in(rng, state.step))
     a = batch["image"] * 2.0 - 1.0  # [b, h, w, c] domain A in [-1, 1]
     b = batch["image_b"] * 2.0 - 1.0  # [b, h, w, c] domain B
-    state, (g_loss, terms, fake_a, fake_b) = self.generator_update(state, a, b)
+    extra = {}
+    if self.settings.semantic_weight:  # the classifier first, so G meets this step's reading
+      state, (extra["semantic_loss"], extra["semantic_accuracy_a"]) = self.semantic_update(
+          state, a, batch["label"])
+    state, (g_loss, terms, fake_a, fake_b) = self.generator_update(state, a, b,
+                                                                  batch.get("label"))
     pool_a, fake_a = pool.query(state.extras["pool_a"], fake_a, key_a)
     pool_b, fake_b = pool.query(state.extras["pool_b"], fake_b, key_b)
     state, (d_loss, d_terms) = self.discriminator_update(state, a, b, fake_a, fake_b)
     state = state.replace(step=state.step + 1,
                           extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
-    metrics = {"loss": g_loss + d_loss, "g_loss": g_loss, "d_loss": d_loss, **terms, **d_terms}
+    metrics = {"loss": g_loss + d_loss, "g_loss": g_loss, "d_loss": d_loss, **terms, **d_terms,
+               **extra}
     return state, metrics
 
   def translate(self, state: TrainState, images: jax.Array, direction: str) -> jax.Array:

@@ -7,7 +7,8 @@ network modules, and hands them to `adversarial.GanSteps` or `cycle.CycleSteps`.
 generator_width, discriminator_width, learning_rate, optional loss ("non_saturating" or
 "least_squares") and adam_b1.
 "cyclegan" config fields: generator_features, num_res_blocks, discriminator_features,
-discriminator_layers, cycle_weight, identity_weight, pool_size, learning_rate, optional loss.
+discriminator_layers, cycle_weight, identity_weight, pool_size, learning_rate, optional loss,
+optional semantic_weight with semantic_channels (the in-run classifier of domain A's labels).
 """
 
 import ml_collections
@@ -17,6 +18,7 @@ from jaxgen.gan.adversarial import GanSettings, GanSteps
 from jaxgen.gan.cycle import CycleSettings, CycleSteps
 from jaxgen.gan.losses import AdversarialLoss
 from jaxgen.nets import cyclegan, dcgan, gan_mlp
+from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train.family import DataSpec, Family
 
 MODELS = ("mlp", "dcgan")
@@ -60,8 +62,16 @@ def make_cycle_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> 
   settings = CycleSettings(learning_rate=config.learning_rate, cycle_weight=config.cycle_weight,
                            identity_weight=config.identity_weight, pool_size=config.pool_size,
                            loss=_loss(config, AdversarialLoss.LEAST_SQUARES),
-                           b1=config.get("adam_b1", 0.5))
-  return CycleSteps(generator, discriminator, settings)
+                           b1=config.get("adam_b1", 0.5),
+                           semantic_weight=config.get("semantic_weight", 0.0))
+  classifier = None
+  if settings.semantic_weight:
+    if not data_spec.num_classes:
+      raise UserError("semantic_weight > 0 needs labels in domain A; set semantic_weight=0")
+    channels = tuple(config.get("semantic_channels", (32, 64)))
+    classifier = CNNClassifier(num_classes=data_spec.num_classes, channels=channels,
+                               feature_dim=4 * channels[-1])
+  return CycleSteps(generator, discriminator, settings, classifier)
 
 
 def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:

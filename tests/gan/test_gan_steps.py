@@ -110,6 +110,34 @@ def test_cyclegan_updates_touch_only_their_player():
   _assert_only("discriminator", state, after_d)
 
 
+def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators(digits):
+  """CyCADA's term: the classifier learns A's labels in its own update, the generator update
+  leaves it alone, and the term's gradient reaches both generators."""
+  from jaxgen.nets.classifier import CNNClassifier
+  steps = CycleSteps(_PixelMap(), nn.Conv(1, (1, 1)),
+                     CycleSettings(3e-3, pool_size=4, semantic_weight=1.0),
+                     CNNClassifier(num_classes=10, channels=(4,), feature_dim=16))
+  real = _batch(digits, 32, 0)
+  a = jnp.asarray(real["image"]) * 2 - 1  # [32, 28, 28, 1]
+  labels = jnp.asarray(real["label"])
+  b = jax.random.uniform(jax.random.key(1), a.shape) * 2 - 1
+  state = steps.create_state(jax.random.key(2), {"image": a})
+  after_g, (_, terms, _, _) = jax.jit(steps.generator_update)(state, a, b, labels)
+  assert {"semantic_ab", "semantic_ba"} <= set(terms)
+  assert not any(_changed(state.params["semantic"], after_g.params["semantic"]))
+  grads = jax.grad(lambda g: sum(steps.semantic_terms(
+      state.params["semantic"], labels, b, steps._g(g["ba"], b), steps._g(g["ab"], a)).values()))(
+          state.params["generator"])
+  assert all(float(jnp.abs(x).sum()) > 0 for x in jax.tree.leaves(grads))
+  update = jax.jit(steps.semantic_update)
+  state, (first_loss, _) = update(state, a, labels)
+  for _ in range(15):
+    state, (loss, accuracy) = update(state, a, labels)
+  assert float(loss) < 0.5 * float(first_loss) and float(accuracy) > 0.5
+  with pytest.raises(ValueError, match="needs a classifier"):
+    CycleSteps(_PixelMap(), nn.Conv(1, (1, 1)), CycleSettings(1e-3, semantic_weight=1.0))
+
+
 def test_mlp_gan_tiny_config_steps_once_compiled(digits):
   family = gan_family.make_family(gan.get_config("tiny"), SPEC)
   state = jax.jit(family.create_state)(jax.random.key(0), _batch(digits, 2, 0))
