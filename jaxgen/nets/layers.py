@@ -91,15 +91,44 @@ class GroupNorm(nn.Module):
     return group_norm(x, scale, bias, self.num_groups, self.epsilon)
 
 
-def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array) -> jax.Array:
-  """softmax(q k^T / sqrt(d)) v for q [b, t, heads, d], k, v [b, s, heads, d] -> [b, t, heads, d].
+def _as_4d(a: jax.Array | None) -> jax.Array | None:
+  """Left-pads a mask or bias with unit axes up to [b, heads, t, s] rank (numpy broadcasting)."""
+  if a is None:
+    return None
+  a = jnp.asarray(a)
+  if a.ndim > 4:
+    raise ValueError(f"a mask or bias has at most 4 axes [b, heads, t, s], got shape {a.shape}")
+  return a.reshape((1,) * (4 - a.ndim) + a.shape)
+
+
+def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array,
+                          mask: jax.Array | None = None,
+                          bias: jax.Array | None = None) -> jax.Array:
+  """softmax(q k^T / sqrt(d) + bias) v for q [b, t, heads, d], k, v [b, s, heads, d].
+
+  Returns [b, t, heads, d] in q's dtype.
+
+  mask (bool, True = attend) and bias (additive, e.g. a relative position bias) broadcast to
+  [b, heads, t, s] by numpy rules, so [t, s] or [b, 1, 1, s] work. Logits and softmax are float32
+  whatever the input dtype; masked logits become a large finite negative (as in jax), so a query
+  that may attend to nothing averages all values rather than returning NaN.
 
   On the CPU as heads-major einsums (see the module docstring); elsewhere through
   jax.nn.dot_product_attention, which has fused kernels on accelerators.
   """
+  mask, bias = _as_4d(mask), _as_4d(bias)
+  if mask is not None and mask.dtype != jnp.bool_:
+    raise ValueError(f"the attention mask must be boolean (True = attend), got {mask.dtype}")
   if jax.default_backend() != "cpu":
-    return jax.nn.dot_product_attention(q, k, v)
+    return jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask)
   q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # [b, heads, t or s, d]
-  logits = jnp.einsum("bhtd,bhsd->bhts", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
-  weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
+  # float32 logits even for bfloat16 inputs: a bfloat16 logit has ~3 significant digits.
+  logits = jnp.einsum("bhtd,bhsd->bhts", q, k, preferred_element_type=jnp.float32)
+  logits = logits / jnp.sqrt(jnp.float32(q.shape[-1]))  # [b, heads, t, s]
+  if bias is not None:
+    logits = logits + bias.astype(jnp.float32)
+  if mask is not None:
+    # jax.nn.dot_product_attention's fill value, so both backends agree on fully masked rows.
+    logits = jnp.where(mask, logits, -0.7 * jnp.finfo(jnp.float32).max)
+  weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
   return jnp.einsum("bhts,bhsd->bhtd", weights, v).transpose(0, 2, 1, 3)

@@ -12,7 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgen.nets.layers import GroupNorm, dot_product_attention
+from jaxgen.nets.attention import SelfAttention
+from jaxgen.nets.layers import GroupNorm
 
 # Output convolutions start at zero so every residual branch starts as the identity.
 zeros_init = nn.initializers.zeros
@@ -50,7 +51,11 @@ class ResBlock(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-  """Multi-head self-attention over all h*w positions, as a residual branch."""
+  """Multi-head self-attention over all h*w positions, as a residual branch.
+
+  The library's `SelfAttention` shares this block's scope, so its parameters ("qkv", "proj") sit
+  directly under the block as before it was shared: earlier checkpoints still load.
+  """
 
   head_dim: int = 32
 
@@ -58,10 +63,10 @@ class AttentionBlock(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     b, hh, ww, c = x.shape
     heads = max(c // self.head_dim, 1)
-    qkv = nn.Dense(3 * c, name="qkv")(group_norm(c)(x)).reshape(b, hh * ww, 3, heads, c // heads)
-    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [b, hw, heads, d]
-    h = dot_product_attention(q, k, v).reshape(b, hh, ww, c)
-    return x + nn.Dense(c, kernel_init=zeros_init, name="proj")(h)
+    h = group_norm(c)(x).reshape(b, hh * ww, c)  # [b, hw, c]
+    attn = SelfAttention(heads, out_kernel_init=zeros_init)  # starts as the identity branch
+    nn.share_scope(self, attn)
+    return x + attn(h).reshape(b, hh, ww, c)
 
 
 class UNet(nn.Module):

@@ -55,3 +55,27 @@ def test_attention_matches_jax_values_and_gradients(dtype, tol):
   want = jax.vjp(jax.nn.dot_product_attention, q, k, v)[1](g)
   for a, b in zip(got, want):
     np.testing.assert_allclose(a.astype(jnp.float32), b.astype(jnp.float32), rtol=5 * tol, atol=5 * tol)
+
+
+@pytest.mark.parametrize("dtype,tol", [(jnp.float32, 1e-5), (jnp.bfloat16, 2e-2)])
+def test_attention_with_mask_and_bias_matches_jax_values_and_gradients(dtype, tol):
+  kq, kk, kv, kb, km, kg = jax.random.split(jax.random.PRNGKey(0), 6)
+  q = jax.random.normal(kq, (2, 5, 3, 8), dtype)
+  k = jax.random.normal(kk, (2, 7, 3, 8), dtype)
+  v = jax.random.normal(kv, (2, 7, 3, 8), dtype)
+  bias = jax.random.normal(kb, (1, 3, 5, 7))  # float32, shared over the batch
+  mask = jax.random.bernoulli(km, 0.6, (2, 1, 5, 7)).at[0, 0, 2].set(False)  # query 2 sees nothing
+  ours = lambda q, k, v, bias: dot_product_attention(q, k, v, mask=mask, bias=bias)
+  ref = lambda q, k, v, bias: jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask)
+  out, vjp = jax.vjp(ours, q, k, v, bias)
+  want, ref_vjp = jax.vjp(ref, q, k, v, bias)
+  assert out.dtype == dtype
+  # A fully masked query averages all values in both (a large finite fill, not -inf: no NaN).
+  np.testing.assert_allclose(out[0, 2].astype(jnp.float32), v[0].astype(jnp.float32).mean(0),
+                             rtol=tol, atol=tol)
+  np.testing.assert_allclose(out.astype(jnp.float32), want.astype(jnp.float32), rtol=tol, atol=tol)
+  g = jax.random.normal(kg, out.shape, dtype)
+  for a, b in zip(vjp(g), ref_vjp(g)):
+    np.testing.assert_allclose(a.astype(jnp.float32), b.astype(jnp.float32), rtol=5 * tol, atol=5 * tol)
+  with pytest.raises(ValueError, match="must be boolean"):
+    dot_product_attention(q, k, v, mask=mask.astype(jnp.float32))

@@ -1,0 +1,290 @@
+"""The one set of attention and transformer blocks: ViT, TransGAN, MaskGIT, latent diffusion.
+
+Every attention here goes through `jaxgen.nets.layers.dot_product_attention` (heads-major einsums
+on the CPU, jax.nn.dot_product_attention's fused kernels elsewhere; softmax always in float32).
+Tokens are [b, n, d]; a 2-D grid of tokens is flattened row-major, token (y, x) at y * w + x.
+Masks are boolean (True = attend) and, like additive biases, broadcast to [b, heads, t, s].
+"""
+
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.nets.layers import dot_product_attention
+
+Dtype = Any  # a jnp dtype or None (the input's)
+Initializer = Callable[..., jax.Array]
+
+
+def causal_mask(n: int) -> jax.Array:
+  """[n, n] bool: query i may attend to keys j <= i."""
+  return jnp.tril(jnp.ones((n, n), jnp.bool_))
+
+
+def padding_mask(valid: jax.Array) -> jax.Array:
+  """valid [b, s] bool (True = a real key token) -> [b, 1, 1, s], a mask over keys."""
+  return valid[:, None, None, :]
+
+
+def sincos_embedding(positions: jax.Array, dim: int, max_period: float = 10000.0) -> jax.Array:
+  """Fixed sinusoidal embedding of positions [n] -> [n, dim]: [sin(p w_i), cos(p w_i)].
+
+  w_i = max_period^(-i / (dim / 2)) for i < dim / 2 (Vaswani et al.; MAE's layout, sines first).
+  """
+  if dim % 2:
+    raise ValueError(f"a sinusoidal embedding needs an even dimension, got {dim}")
+  half = dim // 2
+  freqs = jnp.exp(-math.log(max_period) * jnp.arange(half, dtype=jnp.float32) / half)  # [half]
+  args = jnp.asarray(positions, jnp.float32)[:, None] * freqs[None]  # [n, half]
+  return jnp.concatenate([jnp.sin(args), jnp.cos(args)], axis=-1)
+
+
+def sincos_embedding_2d(h: int, w: int, dim: int, max_period: float = 10000.0) -> jax.Array:
+  """Fixed 2-D sinusoidal embedding of an h x w grid -> [h * w, dim] (row-major tokens).
+
+  The first dim / 2 channels embed the row y, the last dim / 2 the column x, each as
+  `sincos_embedding`; dim must be divisible by 4.
+  """
+  if dim % 4:
+    raise ValueError(f"a 2-D sinusoidal embedding needs a dimension divisible by 4, got {dim}")
+  ys, xs = jnp.meshgrid(jnp.arange(h), jnp.arange(w), indexing="ij")  # [h, w] each
+  emb_y = sincos_embedding(ys.reshape(-1), dim // 2, max_period)  # [h * w, dim / 2]
+  emb_x = sincos_embedding(xs.reshape(-1), dim // 2, max_period)
+  return jnp.concatenate([emb_y, emb_x], axis=-1)
+
+
+class LearnedPositionEmbedding(nn.Module):
+  """Adds a learned embedding per position to tokens [b, n, d] (ViT's `AddPositionEmbs`)."""
+
+  # ViT's initialisation: small enough that the patch content dominates at the start.
+  embedding_init: Initializer = nn.initializers.normal(stddev=0.02)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[b, n, d] -> [b, n, d] plus the [n, d] table (parameter "embedding")."""
+    table = self.param("embedding", self.embedding_init, x.shape[1:])  # [n, d]
+    return x + table[None].astype(x.dtype)
+
+
+def relative_position_index(h: int, w: int) -> np.ndarray:
+  """[h * w, h * w] int: for tokens i, j of an h x w grid, one index per offset (dy_ij, dx_ij).
+
+  Offsets range over (2h - 1) x (2w - 1) values; two pairs share an index iff they share an offset.
+  """
+  ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+  ys, xs = ys.reshape(-1), xs.reshape(-1)  # [n]
+  dy = ys[:, None] - ys[None, :] + h - 1  # [n, n] in [0, 2h - 2]
+  dx = xs[:, None] - xs[None, :] + w - 1
+  return dy * (2 * w - 1) + dx
+
+
+class RelativePositionBias(nn.Module):
+  """A learned bias per head and relative 2-D offset (Swin), an additive attention bias.
+
+  Attributes:
+    num_heads: attention heads; each gets its own table.
+    grid: (h, w) of the token grid the queries and keys live on (a window, for windowed attention).
+  """
+
+  num_heads: int
+  grid: tuple[int, int]
+  # Swin's initialisation (a truncated normal of 0.02): small, so attention starts content-based.
+  table_init: Initializer = nn.initializers.truncated_normal(stddev=0.02)
+
+  @nn.compact
+  def __call__(self) -> jax.Array:
+    """-> [1, heads, h * w, h * w] float32, to pass as `bias` to the attention."""
+    h, w = self.grid
+    table = self.param("table", self.table_init, ((2 * h - 1) * (2 * w - 1), self.num_heads))
+    index = relative_position_index(h, w)  # [n, n], static
+    bias = table[index.reshape(-1)].reshape(h * w, h * w, self.num_heads)  # [n, n, heads]
+    return bias.transpose(2, 0, 1)[None]
+
+
+def _head_dim(num_heads: int, head_dim: int | None, features: int) -> int:
+  """Channels per head: head_dim if given, else features / num_heads."""
+  if head_dim is not None:
+    return head_dim
+  if features % num_heads:
+    raise ValueError(f"{features} features do not split into {num_heads} heads")
+  return features // num_heads
+
+
+class SelfAttention(nn.Module):
+  """Multi-head self-attention over tokens [b, n, d], with one fused q/k/v projection.
+
+  Parameters: "qkv" (Dense to 3 * heads * head_dim, laid out [3, heads, head_dim]) and "proj".
+
+  Attributes:
+    num_heads: attention heads.
+    head_dim: channels per head; default d / num_heads.
+    out_features: output channels; default d.
+    use_bias: biases in the projections.
+    out_kernel_init: initialiser of the output projection (zeros: a residual branch starts at 0).
+    dtype: computation dtype (e.g. bfloat16); parameters stay float32.
+  """
+
+  num_heads: int
+  head_dim: int | None = None
+  out_features: int | None = None
+  use_bias: bool = True
+  out_kernel_init: Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None,
+               bias: jax.Array | None = None) -> jax.Array:
+    """x [b, n, d] -> [b, n, out_features]; mask, bias broadcast to [b, heads, n, n]."""
+    b, n, d = x.shape
+    heads, head_dim = self.num_heads, _head_dim(self.num_heads, self.head_dim, d)
+    # One matmul for q, k and v: on the CPU three small ones cost more than one wide one.
+    qkv = nn.Dense(3 * heads * head_dim, use_bias=self.use_bias, dtype=self.dtype, name="qkv")(x)
+    qkv = qkv.reshape(b, n, 3, heads, head_dim)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [b, n, heads, head_dim]
+    out = dot_product_attention(q, k, v, mask=mask, bias=bias).reshape(b, n, heads * head_dim)
+    return nn.Dense(self.out_features or d, use_bias=self.use_bias,
+                    kernel_init=self.out_kernel_init, dtype=self.dtype, name="proj")(out)
+
+
+class CrossAttention(nn.Module):
+  """Multi-head attention from tokens x [b, t, d] to a context [b, s, dc] (e.g. text, a label).
+
+  Parameters: "q" (from x), "kv" (from the context, laid out [2, heads, head_dim]) and "proj".
+  Attributes as `SelfAttention`'s.
+  """
+
+  num_heads: int
+  head_dim: int | None = None
+  out_features: int | None = None
+  use_bias: bool = True
+  out_kernel_init: Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, context: jax.Array, mask: jax.Array | None = None,
+               bias: jax.Array | None = None) -> jax.Array:
+    """x [b, t, d], context [b, s, dc] -> [b, t, out_features]; mask, bias as [b, heads, t, s]."""
+    b, t, d = x.shape
+    s = context.shape[1]
+    heads, head_dim = self.num_heads, _head_dim(self.num_heads, self.head_dim, d)
+    q = nn.Dense(heads * head_dim, use_bias=self.use_bias, dtype=self.dtype, name="q")(x)
+    q = q.reshape(b, t, heads, head_dim)
+    kv = nn.Dense(2 * heads * head_dim, use_bias=self.use_bias, dtype=self.dtype, name="kv")
+    kv = kv(context).reshape(b, s, 2, heads, head_dim)
+    k, v = kv[:, :, 0], kv[:, :, 1]  # [b, s, heads, head_dim]
+    out = dot_product_attention(q, k, v, mask=mask, bias=bias).reshape(b, t, heads * head_dim)
+    return nn.Dense(self.out_features or d, use_bias=self.use_bias,
+                    kernel_init=self.out_kernel_init, dtype=self.dtype, name="proj")(out)
+
+
+def window_partition(x: jax.Array, grid: tuple[int, int], window: int) -> jax.Array:
+  """Tokens [b, h * w, d] of an h x w grid -> [b * (h / window) * (w / window), window^2, d].
+
+  Each row of the result is one non-overlapping window x window block, its tokens row-major.
+  """
+  b, n, d = x.shape
+  h, w = grid
+  if h * w != n:
+    raise ValueError(f"a {h}x{w} grid has {h * w} tokens, got {n}")
+  if h % window or w % window:
+    raise ValueError(f"window {window} does not divide the {h}x{w} grid")
+  x = x.reshape(b, h // window, window, w // window, window, d)
+  x = x.transpose(0, 1, 3, 2, 4, 5)  # [b, h / win, w / win, win, win, d]
+  return x.reshape(-1, window * window, d)
+
+
+def window_merge(x: jax.Array, grid: tuple[int, int], window: int) -> jax.Array:
+  """Inverse of `window_partition`: [b * windows, window^2, d] -> [b, h * w, d]."""
+  h, w = grid
+  d = x.shape[-1]
+  x = x.reshape(-1, h // window, w // window, window, window, d)
+  x = x.transpose(0, 1, 3, 2, 4, 5)  # [b, h / win, win, w / win, win, d]
+  return x.reshape(-1, h * w, d)
+
+
+class MlpBlock(nn.Module):
+  """Dense -> GELU -> dropout -> Dense -> dropout, as in ViT.
+
+  Attributes:
+    hidden: width of the hidden layer.
+    dropout: dropout rate after the GELU and after the output layer.
+    dtype: computation dtype.
+  """
+
+  hidden: int
+  dropout: float = 0.0
+  dtype: Dtype = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, deterministic: bool = True) -> jax.Array:
+    """[b, n, d] -> [b, n, d]."""
+    h = nn.gelu(nn.Dense(self.hidden, dtype=self.dtype)(x))  # [b, n, hidden]
+    h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
+    h = nn.Dense(x.shape[-1], dtype=self.dtype)(h)
+    return nn.Dropout(self.dropout)(h, deterministic=deterministic)
+
+
+class TransformerBlock(nn.Module):
+  """Pre-LN transformer block: x + SelfAttn(LN x) [+ CrossAttn(LN x, context)] + MLP(LN x).
+
+  The cross-attention sub-block exists when the block is called with a context. Without
+  position embeddings (or a relative bias) the block is permutation-equivariant in the tokens.
+
+  Attributes:
+    num_heads: attention heads.
+    head_dim: channels per head; default d / num_heads.
+    mlp_ratio: MLP hidden width as a multiple of d.
+    dropout: dropout rate after attention and inside / after the MLP.
+    window: if set, self-attention runs inside non-overlapping window x window blocks of the
+      token grid (which the call must then give); masks and biases are then per window,
+      [..., window^2, window^2].
+    relative_bias: add a learned `RelativePositionBias` over the window (or the whole grid).
+    dtype: computation dtype; parameters and softmax stay float32.
+  """
+
+  num_heads: int
+  head_dim: int | None = None
+  mlp_ratio: float = 4.0
+  dropout: float = 0.0
+  window: int | None = None
+  relative_bias: bool = False
+  dtype: Dtype = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, context: jax.Array | None = None, *,
+               grid: tuple[int, int] | None = None, mask: jax.Array | None = None,
+               bias: jax.Array | None = None, context_mask: jax.Array | None = None,
+               deterministic: bool = True) -> jax.Array:
+    """x [b, n, d] (context [b, s, dc]) -> [b, n, d].
+
+    grid: (h, w) with h * w = n, needed for `window` and `relative_bias`.
+    mask, bias: for the self-attention, broadcast to [b, heads, n, n] (per window if windowed).
+    context_mask: for the cross-attention, broadcast to [b, heads, n, s].
+    """
+    d = x.shape[-1]
+    if (self.window or self.relative_bias) and grid is None:
+      raise ValueError("windowed attention and relative position bias need the token grid (h, w)")
+    h = nn.LayerNorm(dtype=self.dtype, name="norm1")(x)
+    if self.window:
+      # Windows become batch rows: one attention call, each window attending only to itself.
+      h = window_partition(h, grid, self.window)  # [b * windows, window^2, d]
+    if self.relative_bias:
+      side = (self.window, self.window) if self.window else tuple(grid)
+      rel = RelativePositionBias(self.num_heads, side, name="relative_bias")()  # [1, heads, m, m]
+      bias = rel if bias is None else bias + rel
+    h = SelfAttention(self.num_heads, self.head_dim, dtype=self.dtype, name="attn")(h, mask, bias)
+    if self.window:
+      h = window_merge(h, grid, self.window)  # [b, n, d]
+    x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
+    if context is not None:
+      h = nn.LayerNorm(dtype=self.dtype, name="norm_cross")(x)
+      h = CrossAttention(self.num_heads, self.head_dim, dtype=self.dtype, name="cross_attn")(
+          h, context, context_mask)
+      x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
+    h = nn.LayerNorm(dtype=self.dtype, name="norm2")(x)
+    h = MlpBlock(int(self.mlp_ratio * d), self.dropout, self.dtype, name="mlp")(h, deterministic)
+    return x + h
