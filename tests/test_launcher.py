@@ -13,8 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Single device in the subprocesses: the batch of the tiny configs must not depend on it.
 ENV = {**os.environ, "XLA_FLAGS": "", "PYTHONPATH": ROOT}
 TRAIN = [sys.executable, "-m", "experiments.main", "--config=experiments/configs/vae.py:tiny",
-         "--config.num_train_steps=150", "--config.checkpoint_every_steps=10",
-         "--config.eval_every_steps=1000", "--config.log_every_steps=50"]
+         "--config.num_train_steps=60", "--config.checkpoint_every_steps=10",
+         "--config.eval_every_steps=1000", "--config.log_every_steps=20"]
 
 
 def _final_eval(workdir) -> dict:
@@ -42,7 +42,7 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted_run(tmp_path):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   steps = [int(d) for d in os.listdir(os.path.join(cut, "checkpoints")) if d.isdigit()]
-  assert max(steps) < 150, "the run finished before it could be killed"
+  assert max(steps) < 60, "the run finished before it could be killed"
 
   resumed = _run(TRAIN + [f"--workdir={cut}"])
   assert resumed.returncode == 0, resumed.stderr[-2000:]
