@@ -1,25 +1,55 @@
-"""Training the CNN classifier through the shared loop."""
+"""Training a classifier (the CNN, or a Vision Transformer) through the shared loop.
 
+Config fields: model ("cnn", the default, or "vit"), learning_rate, weight_decay, dropout;
+the CNN's channels and feature_dim; the ViT's vit.{patch, dim, depth, num_heads, mlp_ratio,
+pool}. The small-data recipe, all off unless set: max_shift (random shifts of the train
+images, in pixels), label_smoothing, warmup_steps with a cosine decay to 0 at num_train_steps.
+"""
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgen.data.augment import random_shift
+from jaxgen.errors import UserError
 from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.nets.vit import ViT
 from jaxgen.train import state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
 
+MODELS = ("cnn", "vit")
 
-def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> CNNClassifier:
+
+def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
   """The classifier network for `spec`'s images and classes."""
-  return CNNClassifier(num_classes=spec.num_classes, channels=tuple(config.channels),
-                       feature_dim=config.feature_dim, dropout=config.get("dropout", 0.0))
+  kind = config.get("model", "cnn")
+  if kind == "cnn":
+    return CNNClassifier(num_classes=spec.num_classes, channels=tuple(config.channels),
+                         feature_dim=config.feature_dim, dropout=config.get("dropout", 0.0))
+  if kind == "vit":
+    v = config.vit
+    return ViT(num_classes=spec.num_classes, patch=v.patch, dim=v.dim, depth=v.depth,
+               num_heads=v.num_heads, mlp_ratio=v.mlp_ratio, dropout=config.get("dropout", 0.0),
+               pool=v.pool)
+  raise UserError(f"unknown classifier model {kind!r}; known models: {', '.join(MODELS)}")
+
+
+def learning_rate(config: ml_collections.ConfigDict) -> float | optax.Schedule:
+  """Constant, or with warmup_steps > 0 a linear warmup then cosine decay to 0."""
+  warmup = config.get("warmup_steps", 0)
+  if not warmup:
+    return config.learning_rate
+  return optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup,
+                                            max(config.num_train_steps, warmup + 1))
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
-  """Cross-entropy training of a CNN on (image, label) batches."""
+  """Cross-entropy training of a classifier on (image, label) batches."""
   model = build_model(config, spec)
-  tx = optax.adamw(config.learning_rate, weight_decay=config.get("weight_decay", 1e-4))
+  tx = optax.adamw(learning_rate(config), weight_decay=config.get("weight_decay", 1e-4))
+  max_shift, smoothing = config.get("max_shift", 0), config.get("label_smoothing", 0.0)
 
   def create_state(rng: jax.Array, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, batch["image"][:1])["params"]
@@ -27,11 +57,18 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
 
   def loss_fn(params, batch: Batch, rng: jax.Array, train: bool):
     logits = model.apply({"params": params}, batch["image"], train=train, rngs={"dropout": rng})
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+    if train and smoothing:
+      targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], spec.num_classes), smoothing)
+      loss = optax.softmax_cross_entropy(logits, targets).mean()  # targets [b, classes]
+    else:
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
     accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
     return loss, {"loss": loss, "accuracy": accuracy}
 
   def train_step(state, batch: Batch, rng: jax.Array) -> tuple[state_lib.TrainState, Metrics]:
+    if max_shift:  # (only then is rng split: the scorer's CNN trains exactly as before)
+      shift_rng, rng = jax.random.split(rng)
+      batch = {**batch, "image": random_shift(shift_rng, batch["image"], max_shift)}
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch, rng, True)
     return state_lib.apply_gradients(state, grads, tx), metrics
 

@@ -1,0 +1,40 @@
+"""Vision Transformer classifier on the embedded digits, with the small-data recipe.
+
+Patch 4 on 28x28 (49 tokens and a class token), pre-LN blocks from jaxgen.nets.attention,
+random shifts of up to 2 pixels, label smoothing 0.1, warmup then cosine decay, AdamW weight
+decay 0.05 (vision_transformer's fine-tuning shape scaled to 3,500 digits and 2 CPU cores).
+The CNN classifier at the same wall clock is experiments/configs/classifier.py.
+
+  python -m experiments.main --config=experiments/configs/vit.py --workdir=runs/vit
+  python -m experiments.main --config=experiments/configs/vit.py:tiny --workdir=/tmp/vit_tiny
+"""
+
+import ml_collections
+
+from experiments.configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """ViT config; `arg='tiny'` for a seconds-long run."""
+  tiny = common.is_tiny(arg)
+  c = common.base(tiny)
+  c.family = "classifier"
+  c.model = "vit"
+  c.num_train_steps = 20 if tiny else 3000
+  c.eval_every_steps = 10 if tiny else 500
+  c.fcd_num_samples = 0
+  c.learning_rate = 1e-3
+  c.warmup_steps = 2 if tiny else 200
+  c.weight_decay = 0.05
+  c.dropout = 0.0 if tiny else 0.1
+  c.label_smoothing = 0.1
+  c.max_shift = 2
+  c.vit = ml_collections.ConfigDict(dict(
+      patch=7 if tiny else 4,
+      dim=32 if tiny else 64,
+      depth=1 if tiny else 4,
+      num_heads=2 if tiny else 4,
+      mlp_ratio=2.0,
+      pool="cls",
+  ))
+  return c
