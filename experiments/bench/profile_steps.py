@@ -32,6 +32,7 @@ from jax._src.profiler import ProfileData
 
 from experiments.bench.unet_step import matmul_gflops, timed, xla_flops
 from jaxgen import xla_tuning
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, make_family
 
 # Default configs whose step we profile, with the data they train on (embedded digits).
@@ -177,7 +178,7 @@ def bench_config(name: str, steps: int, profile_steps: int) -> dict:
   b = config.batch_size
   batch = {"image": jax.random.uniform(rng, (b, 28, 28, 1)),
            "label": jax.random.randint(rng, (b,), 0, 10)}
-  state = jax.jit(family.create_state)(rng, batch)
+  state = run_once(family.create_state, rng, batch)
   step = jax.jit(family.train_step, donate_argnums=(0,))
   t0 = time.perf_counter()
   compiled = step.lower(state, batch, rng).compile()

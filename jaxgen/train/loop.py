@@ -16,6 +16,7 @@ from jaxgen.data.pipeline import (PairedSplit, SplitData, global_step_index, loc
 from jaxgen.errors import UserError
 from jaxgen.train import evaluation, periodic
 from jaxgen.train.checkpoints import Checkpoints
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, Family, make_family
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
 from jaxgen.train.writers import MetricWriter, Progress, to_scalars
@@ -158,7 +159,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if start is not None:
       state = ckpt.restore(abstract_state(family, init_rng, example, repl))
     else:
-      state = jax.jit(family.create_state, out_shardings=repl)(init_rng, example)
+      state = run_once(family.create_state, init_rng, example, out_shardings=repl)
   except BaseException:
     ckpt.close()
     raise

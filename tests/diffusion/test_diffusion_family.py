@@ -7,6 +7,7 @@ import pytest
 
 from experiments.configs import cfg, iddpm, ncsn, noisy_classifier
 from jaxgen.diffusion.family import make_family
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec
 
 
@@ -46,7 +47,7 @@ def test_tiny_iddpm_loss_falls(data):
   config.model.channel_mult = (1, 2)  # 14 -> 7, attention at 14
   family = make_family(config, spec)
   batch = lambda i: {k: jnp.asarray(v[16 * i:16 * (i + 1)]) for k, v in arrays.items()}
-  state = jax.jit(family.create_state)(init_key(), batch(0))
+  state = run_once(family.create_state, init_key(), batch(0))
   train_step = jax.jit(family.train_step, donate_argnums=0)
   eval_step = jax.jit(family.eval_step)
   held = {k: jnp.asarray(v[-32:]) for k, v in arrays.items()}
@@ -75,7 +76,7 @@ def test_families_take_a_step(data, module):
   config.model.base_channels = 8
   family = make_family(config, spec)
   batch = {k: jnp.asarray(v[:8]) for k, v in arrays.items()}
-  state = jax.jit(family.create_state)(init_key(), batch)
+  state = run_once(family.create_state, init_key(), batch)
   state, metrics = jax.jit(family.train_step)(state, batch, jax.random.PRNGKey(1))
   assert int(state.step) == 1 and np.isfinite(float(metrics["loss"]))
   if module is noisy_classifier:

@@ -14,6 +14,7 @@ from jaxgen.gan import family as gan_family
 from jaxgen.gan.adversarial import GanSettings, GanSteps
 from jaxgen.gan.cycle import CycleSettings, CycleSteps
 from jaxgen.gan.losses import AdversarialLoss
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
 
@@ -82,7 +83,7 @@ def test_gan_updates_touch_only_their_player(digits):
   """Both players have batch norm, so statistics isolation is checked too."""
   steps = _bn_gan_steps()
   batch = _batch(digits, 8, 0)
-  state = jax.jit(steps.create_state)(jax.random.key(0), batch)
+  state = run_once(steps.create_state, jax.random.key(0), batch)
   real, z = batch["image"] * 2 - 1, jax.random.normal(jax.random.key(1), (8, 8))
   after_d, _ = jax.jit(steps.discriminator_update)(state, real, batch["label"], z)
   _assert_only("discriminator", state, after_d)
@@ -102,7 +103,7 @@ def test_cyclegan_updates_touch_only_their_player():
   steps = CycleSteps(_PixelMap(), nn.Conv(1, (1, 1)), CycleSettings(1e-3, pool_size=4))
   a = jax.random.uniform(jax.random.key(0), (4, 8, 8, 1)) * 2 - 1
   b = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1)) * 2 - 1
-  state = steps.create_state(jax.random.key(2), {"image": a})
+  state = run_once(steps.create_state, jax.random.key(2), {"image": a})
   after_g, (_, terms, fake_a, fake_b) = jax.jit(steps.generator_update)(state, a, b)
   assert set(terms) == {"g_adv_ab", "g_adv_ba", "cycle_a", "cycle_b", "identity_a", "identity_b"}
   _assert_only("generator", state, after_g)
@@ -121,7 +122,7 @@ def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators
   a = jnp.asarray(real["image"]) * 2 - 1  # [32, 28, 28, 1]
   labels = jnp.asarray(real["label"])
   b = jax.random.uniform(jax.random.key(1), a.shape) * 2 - 1
-  state = steps.create_state(jax.random.key(2), {"image": a})
+  state = run_once(steps.create_state, jax.random.key(2), {"image": a})
   after_g, (_, terms, _, _) = jax.jit(steps.generator_update)(state, a, b, labels)
   assert {"semantic_ab", "semantic_ba"} <= set(terms)
   assert not any(_changed(state.params["semantic"], after_g.params["semantic"]))
@@ -140,7 +141,7 @@ def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators
 
 def test_mlp_gan_tiny_config_steps_once_compiled(digits):
   family = gan_family.make_family(gan.get_config("tiny"), SPEC)
-  state = jax.jit(family.create_state)(jax.random.key(0), _batch(digits, 2, 0))
+  state = run_once(family.create_state, jax.random.key(0), _batch(digits, 2, 0))
   step = jax.jit(chex.assert_max_traces(family.train_step, n=1))
   for i in range(3):
     state, metrics = step(state, _batch(digits, 16, i), jax.random.key(i))
@@ -153,7 +154,7 @@ def test_sharded_step_equals_single_device(digits):
   """Batch norm over a batch split on 4 devices must use global statistics."""
   steps = _bn_gan_steps()
   batch = _batch(digits, 16, 0)
-  state = steps.create_state(jax.random.key(0), batch)
+  state = run_once(steps.create_state, jax.random.key(0), batch)
   single, single_metrics = jax.jit(steps.train_step)(state, batch, jax.random.key(1))
   mesh = make_mesh()
   assert mesh.size == 4  # conftest forces 4 CPU devices
@@ -184,7 +185,7 @@ def test_tiny_dcgan_on_real_digits_moves_samples_towards_data(digits):
   family = gan_family.make_family(config, SPEC)
   mesh = make_mesh()
   repl, data = replicated(mesh), batch_sharded(mesh)
-  state = jax.jit(family.create_state, out_shardings=repl)(jax.random.key(0), _batch(digits, 2, 0))
+  state = run_once(family.create_state, jax.random.key(0), _batch(digits, 2, 0), out_shardings=repl)
   step = jax.jit(chex.assert_max_traces(family.train_step, n=1),
                  in_shardings=(repl, data, repl), donate_argnums=0)
   sample = jax.jit(family.sample, static_argnums=2)
@@ -210,7 +211,7 @@ def test_tiny_cyclegan_on_real_digits_learns_to_cycle(digits):
             "image_b": b_images[rng.integers(0, len(b_images), n)]}
 
   held_out = pairs(64)
-  state = jax.jit(steps.create_state)(jax.random.key(0), held_out)
+  state = run_once(steps.create_state, jax.random.key(0), held_out)
   evaluate = jax.jit(steps.eval_step)
   before = evaluate(state, held_out, jax.random.key(0))
   step = jax.jit(chex.assert_max_traces(steps.train_step, n=1))

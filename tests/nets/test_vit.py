@@ -10,6 +10,7 @@ from experiments.configs import vit as vit_config
 from jaxgen.classifier.family import make_family
 from jaxgen.data import embedded
 from jaxgen.nets.vit import ViT
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec
 
 
@@ -36,7 +37,7 @@ def test_tiny_vit_learns_real_digits_and_compiles_once():
   batch = lambda i: {"image": jnp.asarray(images[64 * i:64 * (i + 1)]),
                      "label": jnp.asarray(labels[64 * i:64 * (i + 1)])}
   held = {"image": jnp.asarray(images[-200:]), "label": jnp.asarray(labels[-200:])}
-  state = jax.jit(family.create_state)(jax.random.key(0), batch(0))
+  state = run_once(family.create_state, jax.random.key(0), batch(0))
   step = jax.jit(chex.assert_max_traces(family.train_step, n=1))
   evaluate = jax.jit(family.eval_step)
   before = float(evaluate(state, held, jax.random.key(0))["accuracy"])

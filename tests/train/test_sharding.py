@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxgen.data.pipeline import SplitData, to_global
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, make_family
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
 from tests.helpers import tiny_config
@@ -27,7 +28,7 @@ def test_four_devices_match_one(name, batch):
     mesh = make_mesh(devices)
     repl, data = replicated(mesh), batch_sharded(mesh)
     global_batch = to_global(batch, data)
-    state = jax.jit(family.create_state, out_shardings=repl)(jax.random.key(0), global_batch)
+    state = run_once(family.create_state, jax.random.key(0), global_batch, out_shardings=repl)
     step = jax.jit(family.train_step, in_shardings=(repl, data, repl), out_shardings=(repl, repl))
     for i in range(2):
       state, metrics = step(state, global_batch, jax.random.key(i))
@@ -48,6 +49,6 @@ def test_train_step_compiles_once(batch):
   def step(state, b, rng):
     return family.train_step(state, b, rng)
 
-  state = jax.jit(family.create_state, out_shardings=repl)(jax.random.key(0), global_batch)
+  state = run_once(family.create_state, jax.random.key(0), global_batch, out_shardings=repl)
   for i in range(3):
     state, _ = step(state, global_batch, jax.random.fold_in(jax.random.key(1), i))

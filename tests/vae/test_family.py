@@ -9,6 +9,7 @@ from scipy.special import logsumexp
 from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.nets.autoencoder import Autoencoder
+from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, make_family
 from jaxgen.vae import distributions as D
 from jaxgen.vae.family import build_model
@@ -23,7 +24,7 @@ def batch():
 @pytest.mark.parametrize("variant", ["ae", "vae", "cvae", "vampprior"])
 def test_each_variant_learns_on_real_digits(variant, batch):
   family = make_family(tiny_config(variant), DataSpec((28, 28, 1), 10))
-  state = family.create_state(jax.random.key(0), batch)
+  state = run_once(family.create_state, jax.random.key(0), batch)
   step = jax.jit(family.train_step)
   losses = []
   for i in range(30):
@@ -37,7 +38,7 @@ def test_each_variant_learns_on_real_digits(variant, batch):
 
 def test_cvae_samples_depend_on_the_label(batch):
   family = make_family(tiny_config("cvae"), DataSpec((28, 28, 1), 10))
-  state = family.create_state(jax.random.key(0), batch)
+  state = run_once(family.create_state, jax.random.key(0), batch)
   a = family.sample(state, jax.random.key(3), 4, jnp.zeros(4, jnp.int32))
   b = family.sample(state, jax.random.key(3), 4, jnp.full(4, 7, jnp.int32))
   assert not np.allclose(a, b)
@@ -55,7 +56,7 @@ def test_vampprior_prior_is_the_encoder_at_pseudo_inputs(batch):
   config = tiny_config("vampprior")
   spec = DataSpec((28, 28, 1), 10)
   family = make_family(config, spec)
-  state = family.create_state(jax.random.key(0), batch)
+  state = run_once(family.create_state, jax.random.key(0), batch)
   k = config.num_pseudo_inputs
   assert state.params["pseudo_logits"].shape == (k, 28, 28, 1)
   # A few steps, so the encoder tells digits apart: at initialisation it maps every image near
