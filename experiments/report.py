@@ -12,6 +12,7 @@ models); the family's NLL on --nll_examples test images with its standard error,
 -log p(x|y) for conditional models; sampling throughput with compilation excluded and the
 first (compiling) chunk apart; training steps and wall time from metrics.jsonl; the commit and
 this command. It writes experiments/results/<name>.json and <name>.png (a sample grid).
+A classifier's record is its accuracy over the whole test split with its Wilson interval.
 
 `--tables` turns every committed record into one markdown table per family group
 (experiments/results/TABLES.md, and the README between its report markers with
@@ -97,7 +98,8 @@ def training_time(workdir: str) -> dict[str, float]:
 def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str | None,
                    classifier_workdir: str | None, seed: int, results_dir: str, name: str,
                    command: str) -> dict[str, Any]:
-  """Scores `workdir` on test and writes results_dir/<name>.json and .png; returns the record."""
+  """Scores `workdir` on test and writes results_dir/<name>.json (and a sample grid .png for
+  generative models); returns the record."""
   import jax
   import numpy as np
   import tqdm
@@ -112,6 +114,9 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   from jaxgen.train.scorers import trained_scorer
   trained = restore_trained(workdir)
   config, family = trained.config, trained.family
+  if config.family == "classifier":
+    record = {"name": name, **classifier_record(trained, workdir, seed)}
+    return _write_record(record, results_dir, command)
   if family.sample is None:
     raise UserError(f"the {config.family} family does not generate images; report scores "
                     "generative models")
@@ -160,16 +165,42 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                      "estimator": _nll_estimator(config),
                      # The first n test images in order: two records' differences pair up.
                      "per_image": [round(float(v), 4) for v in values]}
-  record["commit"], record["command"] = _commit(), command
   os.makedirs(results_dir, exist_ok=True)
   record["grid"] = name + ".png"
   rows = trained.spec.num_classes if labelled and num >= trained.spec.num_classes else None
   images.save_grid(os.path.join(results_dir, record["grid"]),
                    _grid_samples(samples, labels, trained.spec.num_classes), rows)
-  with open(os.path.join(results_dir, name + ".json"), "w") as f:
+  return _write_record(record, results_dir, command)
+
+
+def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:
+  """Adds the commit and command to `record` and writes results_dir/<name>.json."""
+  record["commit"], record["command"] = _commit(), command
+  os.makedirs(results_dir, exist_ok=True)
+  with open(os.path.join(results_dir, record["name"] + ".json"), "w") as f:
     json.dump(record, f, indent=2, sort_keys=True)
     f.write("\n")
   return record
+
+
+def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
+  """A classifier's test accuracy over the whole test split, with its Wilson interval, and its
+  training steps and time."""
+  import jax
+  from jaxgen.data.pipeline import SplitData
+  from jaxgen.metrics.intervals import wilson_interval
+  from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.mesh import make_mesh
+  config = trained.config
+  test = SplitData.open(config.dataset, "test", config.get("data_dir") or None)
+  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
+  accuracy = evaluator.split_metrics(trained.state, jax.random.key(seed))["accuracy"]
+  correct = round(accuracy * len(test))
+  low, high = wilson_interval(correct, len(test))
+  return {"family": "classifier", "model": config.get("model", "cnn"),
+          "workdir": os.path.abspath(workdir), "step": trained.step, **training_time(workdir),
+          "split": "test", "num_test": len(test), "accuracy": correct / len(test),
+          "accuracy_ci95_low": low, "accuracy_ci95_high": high}
 
 
 def _grid_samples(samples, labels, num_classes: int):
@@ -248,6 +279,15 @@ def markdown_tables(records: list[dict]) -> str:
     paired = paired_nll_differences(rows)
     if paired:
       out += paired + [""]
+  classifiers = sorted((r for r in records if r["family"] == "classifier"), key=lambda r: r["name"])
+  if classifiers:
+    out += ["**Classifiers** (test split; accuracy with its 95% Wilson interval)", "",
+            "| model | network | steps (train time) | n | accuracy |", "|---|---|---|---|---|"]
+    out += [f"| {r['name']} | {r['model']} | {r.get('train_steps', r['step'])} "
+            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['num_test']} | "
+            f"{r['accuracy']:.4f} ({r['accuracy_ci95_low']:.4f}-{r['accuracy_ci95_high']:.4f}) |"
+            for r in classifiers]
+    out.append("")
   return "\n".join(out)
 
 
@@ -277,7 +317,7 @@ def mosaic(records: list[dict], results_dir: str, path: str) -> None:
   import numpy as np
   from PIL import Image, ImageDraw
   tiles = []
-  for r in sorted(records, key=lambda r: r["name"]):
+  for r in sorted((r for r in records if r.get("grid")), key=lambda r: r["name"]):
     grid = Image.open(os.path.join(results_dir, r["grid"])).convert("RGB")
     tile = Image.new("RGB", (grid.width, grid.height + 14), "white")
     tile.paste(grid, (0, 14))
@@ -339,7 +379,8 @@ def main(argv: list[str]) -> None:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(json.dumps(record, indent=2, sort_keys=True))
-  print(f"wrote {os.path.join(_F.results.value, name)}.json and .png")
+  written = ".json and .png" if record.get("grid") else ".json"
+  print(f"wrote {os.path.join(_F.results.value, name)}{written}")
 
 
 if __name__ == "__main__":

@@ -105,3 +105,25 @@ def test_paired_differences_cancel_what_the_images_share():
   conditional = record("c", 0.0)
   conditional["nll"]["conditional"] = True  # -log p(x|y) never pairs with -log p(x)
   assert len(report.paired_nll_differences([record("b", 0.0), conditional])) == 0
+
+
+def test_classifier_record_counts_the_whole_test_split(trained, tmp_path):
+  """A classifier's record: accuracy over every test digit, as its own predictions count it."""
+  import numpy as np
+  _, _, _, root = trained
+  cls = restore_trained(str(root / "cls"))
+  results = str(tmp_path / "results")
+  record = report.report_workdir(str(root / "cls"), 10, 0, None, None, 0, results, "cls_tiny",
+                                 "cmd")
+  test = SplitData.open("embedded_digits", "test").arrays()
+  model = CNNClassifier(num_classes=10, channels=tuple(cls.config.channels),
+                        feature_dim=cls.config.feature_dim)
+  logits = model.apply({"params": cls.state.params}, test["image"])
+  correct = int(np.sum(np.argmax(logits, -1) == test["label"]))
+  assert record["num_test"] == len(test["label"]) and record["split"] == "test"
+  assert record["accuracy"] == pytest.approx(correct / len(test["label"]), abs=1e-9)
+  assert record["accuracy_ci95_low"] < record["accuracy"] < record["accuracy_ci95_high"]
+  assert record["train_steps"] == 40 and record["model"] == "cnn"
+  assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
+  text = report.write_tables(results, update_readme=False)
+  assert "**Classifiers**" in text and f"| cls_tiny | cnn | 40 (" in text

@@ -53,7 +53,7 @@ class Evaluator:
     if self._writes_files:
       images.save_grid(os.path.join(self._samples_dir, name), grid_images, rows)
 
-  def _split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
+  def split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
     """Example-weighted means of eval_step's metrics over the whole eval split; metrics given
     per image also get their standard error over the split (`<name>_se`)."""
     sums: dict[str, float] = {}
@@ -198,7 +198,7 @@ class Evaluator:
 
   def run(self, state: Any, step: int, rng: jax.Array) -> dict[str, float]:
     """Evaluates `state` at `step`: returns scalar metrics and writes grids under samples/."""
-    metrics = self._split_metrics(state, rng)
+    metrics = self.split_metrics(state, rng)
     if self._family.evaluate is not None:
       metrics.update(self._family.evaluate(state, self._test, jax.random.fold_in(rng, 4)))
     self._write_grids(state, step, rng)
