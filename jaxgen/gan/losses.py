@@ -1,11 +1,13 @@
 """GAN losses as pure functions of discriminator outputs and images.
 
 Discriminator outputs are raw scores (logits for the non-saturating loss, unbounded regression
-targets for least squares), any shape; every loss is a mean over all elements, so a PatchGAN's
-[b, h', w', 1] map and an image-level [b] vector are treated alike.
+targets for least squares, critic values for WGAN-GP), any shape; every loss is a mean over all
+elements, so a PatchGAN's [b, h', w', 1] map and an image-level [b] vector are treated alike.
+The gradient penalty is the one term that needs the critic itself: it receives it as a callable.
 """
 
 import enum
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +18,9 @@ class AdversarialLoss(enum.Enum):
 
   NON_SATURATING = "non_saturating"  # Goodfellow et al. 2014, with the -log D(G(z)) generator loss
   LEAST_SQUARES = "least_squares"  # Mao et al. 2017 (LSGAN), used by CycleGAN
+  # Gulrajani et al. 2017, Wasserstein critic with a gradient penalty (TransGAN's loss). d_loss
+  # and g_loss give its Wasserstein terms; the step adds `gradient_penalty` and `drift_penalty`.
+  WGAN_GP = "wgan_gp"
 
 
 def non_saturating_d_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
@@ -39,10 +44,44 @@ def least_squares_g_loss(fake_scores: jax.Array) -> jax.Array:
   return jnp.mean(jnp.square(fake_scores - 1.0))
 
 
+def wasserstein_d_loss(real_scores: jax.Array, fake_scores: jax.Array) -> jax.Array:
+  """E[D(fake)] - E[D(real)]: the critic minimises it, estimating the Wasserstein-1 distance."""
+  return jnp.mean(fake_scores) - jnp.mean(real_scores)
+
+
+def wasserstein_g_loss(fake_scores: jax.Array) -> jax.Array:
+  """-E[D(G(z))]."""
+  return -jnp.mean(fake_scores)
+
+
+def drift_penalty(real_scores: jax.Array) -> jax.Array:
+  """E[D(x)^2] on real images (Karras et al. 2018): keeps the critic's values near 0, since the
+  Wasserstein loss only sees differences and would let them drift without bound."""
+  return jnp.mean(jnp.square(real_scores))
+
+
+def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, fake: jax.Array,
+                     rng: jax.Array, target: float = 1.0) -> jax.Array:
+  """E[(||grad_x D(x)|| - target)^2] at random interpolates x = e real + (1 - e) fake, e ~ U[0, 1].
+
+  real, fake: [b, ...]; critic: [b, ...] -> scores [b]. The critic must score each image on its own
+  (no batch norm): the per-image gradients are then those of the summed scores.
+  """
+  shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+  e = jax.random.uniform(rng, shape, real.dtype)  # [b, 1, ...]
+  x = e * real + (1.0 - e) * fake
+  grads = jax.grad(lambda v: jnp.sum(critic(v)))(x)  # [b, ...]
+  sq_norms = jnp.sum(jnp.square(grads).reshape(grads.shape[0], -1), axis=-1)  # [b]
+  # The tiny offset keeps the norm's derivative finite where a gradient vanishes (a dead critic).
+  return jnp.mean(jnp.square(jnp.sqrt(sq_norms + 1e-12) - target))
+
+
 def d_loss(kind: AdversarialLoss, real: jax.Array, fake: jax.Array) -> jax.Array:
-  """Discriminator loss of the chosen kind."""
+  """Discriminator loss of the chosen kind (for WGAN_GP its Wasserstein term only)."""
   if kind == AdversarialLoss.NON_SATURATING:
     return non_saturating_d_loss(real, fake)
+  if kind == AdversarialLoss.WGAN_GP:
+    return wasserstein_d_loss(real, fake)
   return least_squares_d_loss(real, fake)
 
 
@@ -50,6 +89,8 @@ def g_loss(kind: AdversarialLoss, fake: jax.Array) -> jax.Array:
   """Generator loss of the chosen kind."""
   if kind == AdversarialLoss.NON_SATURATING:
     return non_saturating_g_loss(fake)
+  if kind == AdversarialLoss.WGAN_GP:
+    return wasserstein_g_loss(fake)
   return least_squares_g_loss(fake)
 
 
