@@ -84,3 +84,25 @@ def test_ratio_script_without_the_peer_environment_is_a_one_line_error(tmp_path)
                                               ({"images_per_s_median": 4.0}, 4.0)])
 def test_quiet_figures_are_preferred(summary, expected):
   assert peer_ratios.pick(summary, "images") == expected
+
+
+def test_attention_table_takes_medians_and_the_ratios_against_both_peers():
+  from experiments.bench import attention_ratios
+
+  def round_(scale):
+    return {f"{impl}:vit:{mode}": value * (scale if impl == "jaxgen" else 1.0)
+            for impl, value in (("jaxgen", 300.0), ("flax", 150.0), ("torch", 200.0))
+            for mode in attention_ratios.MODES}
+
+  text = attention_ratios.table([round_(0.5), round_(2.0), round_(1.0)], ["vit"])
+  # Medians 300 (jaxgen), 150 (flax), 200 (PyTorch): 1.5x PyTorch and 2x flax.
+  assert "| forward | 300.0 | 150.0 | 200.0 | **1.50x** | 2.00x |" in text
+  assert "vit forward 0.75" in text and "vit forward 3.00" in text  # each round's ratio
+
+
+def test_attention_step_times_both_blocks_at_the_tiny_size():
+  from experiments.bench import attention_step
+  for impl in ("jaxgen", "flax"):
+    res = attention_step.bench(impl, "tiny", calls=2, warmup=1)
+    assert res["params"] > 0 and res["gflop_train_per_image"] > res["gflop_forward_per_image"] > 0
+    assert res["train"]["images_per_s_median"] > 0, res

@@ -8,6 +8,13 @@ are taken first (contiguous over c) and then summed per group. jax.nn.dot_produc
 XLA path contracts [b, t, heads, d] operands in place; transposing to [b, heads, t, d] first made
 the U-Net's 16x16 attention (b64, 4 heads of 32) 1.5x faster forward and 1.3x forward + backward.
 Both are checked against the originals, values and gradients, in tests/nets/test_layers.py.
+The attention divides by the softmax's sum after the second matmul ([t, d] values rather than
+[t, s] weights), and when the float32 logits would pass 48 MB it runs over chunks of queries of
+about 32 MB of logits (this CPU's L3), each recomputed in the backward pass rather than stored:
+issue 14's TransGAN 28x28 stage (b32, 784 tokens, 4 heads of 8) went from 1.24 s to 0.21-0.25 s
+forward and from 2.7 s to 0.95-1.1 s forward + backward, in one core's CPU time; the ViT and
+14x14 sizes and the U-Net's b32 train step stay unchunked, and all were as fast or faster
+(experiments/bench/results/attention_ratios.txt).
 
 Why `UpsampleConv` instead of `nn.ConvTranspose(strides=2)`: XLA's CPU backend has no fast path
 for the input-dilated convolutions that a strided transposed convolution lowers to; measured
@@ -16,6 +23,7 @@ and this layer 120 ms. A 2x2 convolution to 4x the channels followed by depth-to
 each output pixel the same 2x2 input neighbourhood as a 4x4 stride-2 transposed convolution.
 """
 
+import math
 from typing import Callable
 
 import flax.linen as nn
@@ -101,6 +109,75 @@ def _as_4d(a: jax.Array | None) -> jax.Array | None:
   return a.reshape((1,) * (4 - a.ndim) + a.shape)
 
 
+# Above this many bytes of float32 logits [b, heads, t, s], the CPU path attends in query chunks
+# of about _CHUNK_BYTES each (see `dot_product_attention`).
+_CHUNK_ABOVE_BYTES = 48 << 20
+_CHUNK_BYTES = 32 << 20
+# jax.nn.dot_product_attention's fill value for masked logits, so both backends agree on fully
+# masked rows.
+_MASK_FILL = -0.7 * float(jnp.finfo(jnp.float32).max)
+
+
+def _attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array | None,
+            bias: jax.Array | None) -> jax.Array:
+  """Heads-major attention: q [b, heads, t, d], k, v [b, heads, s, d] -> [b, heads, t, d].
+
+  mask, bias: None or 4-D, broadcasting to [b, heads, t, s].
+  """
+  scale = 1.0 / math.sqrt(q.shape[-1])
+  if q.dtype == jnp.float32:
+    # Scaling the [t, d] queries rather than the [t, s] logits: XLA's CPU matmul fusions take the
+    # scale as a materialised [b, heads, t, s] constant otherwise (5 MB, 4 ms a ViT step).
+    q = q * jnp.float32(scale)
+  # float32 logits even for bfloat16 inputs: a bfloat16 logit has ~3 significant digits.
+  logits = jnp.einsum("bhtd,bhsd->bhts", q, k, preferred_element_type=jnp.float32)
+  if q.dtype != jnp.float32:
+    logits = logits * jnp.float32(scale)  # [b, heads, t, s]
+  if bias is not None:
+    logits = logits + bias.astype(jnp.float32)
+  if mask is not None:
+    logits = jnp.where(mask, logits, _MASK_FILL)
+  # softmax(l) v = (exp(l - m) v) / sum(exp(l - m)): dividing the [t, d] result rather than the
+  # [t, s] weights saves a pass over the logits, forward and backward. m, the row maximum, only
+  # keeps exp in range: the result does not depend on it, so no gradient flows through it.
+  m = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+  e = jnp.exp(logits - m)  # [b, heads, t, s]
+  out = jnp.einsum("bhts,bhsd->bhtd", e.astype(v.dtype), v, preferred_element_type=jnp.float32)
+  return (out / jnp.sum(e, axis=-1, keepdims=True)).astype(v.dtype)
+
+
+def _attend_in_chunks(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array | None,
+                      bias: jax.Array | None, chunks: int) -> jax.Array:
+  """`_attend` over `chunks` blocks of queries in turn (a lax.map), each rematerialised.
+
+  Queries are padded to a multiple of the chunk (the padding rows are dropped at the end); a
+  mask or bias with a query axis is split alongside, one without is shared by every chunk.
+  """
+  b, heads, t, d = q.shape
+  size = -(-t // chunks)  # queries per chunk
+  chunks = -(-t // size)
+  pad = chunks * size - t
+
+  def split(a: jax.Array | None, fill) -> jax.Array | None:
+    """[B, H, t, S] -> [chunks, B, H, size, S]; None when a has no query axis to split."""
+    if a is None or a.shape[2] == 1:
+      return None
+    a = jnp.pad(a, ((0, 0), (0, 0), (0, pad), (0, 0)), constant_values=fill) if pad else a
+    return jnp.moveaxis(a.reshape(*a.shape[:2], chunks, size, a.shape[3]), 2, 0)
+
+  # Recomputing a chunk's logits in the backward pass is cheaper on the CPU than storing all
+  # [b, heads, t, s] of them and reading them back (a flash-attention-like memory footprint).
+  attend = jax.checkpoint(_attend)
+
+  def one_chunk(xs):
+    qc, mc, bc = xs  # [b, heads, size, d] and the chunk's mask and bias rows, if any
+    return attend(qc, k, v, mask if mc is None else mc, bias if bc is None else bc)
+
+  out = jax.lax.map(one_chunk, (split(q, 0), split(mask, True), split(bias, 0)))
+  out = jnp.moveaxis(out, 0, 2).reshape(b, heads, chunks * size, d)  # [b, heads, t + pad, d]
+  return out[:, :, :t]
+
+
 def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array,
                           mask: jax.Array | None = None,
                           bias: jax.Array | None = None) -> jax.Array:
@@ -113,7 +190,8 @@ def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array,
   whatever the input dtype; masked logits become a large finite negative (as in jax), so a query
   that may attend to nothing averages all values rather than returning NaN.
 
-  On the CPU as heads-major einsums (see the module docstring); elsewhere through
+  On the CPU as heads-major einsums (see the module docstring), and, when the float32 logits
+  would exceed _CHUNK_ABOVE_BYTES, over chunks of queries; elsewhere through
   jax.nn.dot_product_attention, which has fused kernels on accelerators.
   """
   mask, bias = _as_4d(mask), _as_4d(bias)
@@ -122,13 +200,10 @@ def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array,
   if jax.default_backend() != "cpu":
     return jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask)
   q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # [b, heads, t or s, d]
-  # float32 logits even for bfloat16 inputs: a bfloat16 logit has ~3 significant digits.
-  logits = jnp.einsum("bhtd,bhsd->bhts", q, k, preferred_element_type=jnp.float32)
-  logits = logits / jnp.sqrt(jnp.float32(q.shape[-1]))  # [b, heads, t, s]
-  if bias is not None:
-    logits = logits + bias.astype(jnp.float32)
-  if mask is not None:
-    # jax.nn.dot_product_attention's fill value, so both backends agree on fully masked rows.
-    logits = jnp.where(mask, logits, -0.7 * jnp.finfo(jnp.float32).max)
-  weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
-  return jnp.einsum("bhts,bhsd->bhtd", weights, v).transpose(0, 2, 1, 3)
+  b, heads, t, _ = q.shape
+  logit_bytes = 4 * b * heads * t * k.shape[2]
+  if logit_bytes > _CHUNK_ABOVE_BYTES:
+    out = _attend_in_chunks(q, k, v, mask, bias, -(-logit_bytes // _CHUNK_BYTES))
+  else:
+    out = _attend(q, k, v, mask, bias)
+  return out.transpose(0, 2, 1, 3)
