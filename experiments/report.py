@@ -262,19 +262,22 @@ def markdown_tables(records: list[dict]) -> str:
     if not rows:
       continue
     out += [f"**{group}** (test split; ± is a 95% interval: FCD bootstrap, accuracy Wilson, "
-            "NLL 1.96 SE)", "",
+            "NLL 1.96 SE; smallest class: the smallest share of the samples the scorer gives one "
+            "digit, 0.1 when balanced)", "",
             "| model | steps (train time) | sampler | n | FCD | floor | ceiling | "
-            "cond. accuracy | NLL | images/s |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "smallest class | cond. accuracy | NLL | images/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["name"]):
       acc = (f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
              f"{r['cond_accuracy_ci95_high']:.3f})" if "cond_accuracy" in r else "")
+      # Mode coverage, for the records made since it was measured.
+      share = f"{r['min_class_share']:.3f}" if "min_class_share" in r else ""
       out.append(
           f"| {r['name']} | {r.get('train_steps', r['step'])} "
           f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
           f"{r['num_samples']} | {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
-          f"{acc} | {_fmt_nll(r.get('nll'))} | {_fmt_rate(r['images_per_s'])} |")
+          f"{share} | {acc} | {_fmt_nll(r.get('nll'))} | {_fmt_rate(r['images_per_s'])} |")
     out.append("")
     paired = paired_nll_differences(rows)
     if paired:

@@ -116,12 +116,16 @@ class Scorer:
     return self._references[num]
 
   def report(self, samples: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
-    """FCD with its bootstrap sd and 95% interval, the floor and ceiling at the same n, and
-    conditional accuracy with its Wilson interval when `labels` are given."""
+    """FCD with its bootstrap sd and 95% interval, the floor and ceiling at the same n, the
+    smallest share of the samples that the classifier gives one class (mode coverage: 1/classes
+    when balanced, 0 when a class is never drawn), and conditional accuracy with its Wilson
+    interval when `labels` are given."""
     logits, feats = self.logits_and_features(samples)  # [n, classes], [n, d]
     fcd, sd = fcd_and_sd(feats, *self._ref_stats, self._num_boot)
+    counts = np.bincount(logits.argmax(-1), minlength=logits.shape[-1])  # [classes]
     out = {"fcd": fcd, "fcd_sd": sd, "fcd_ci95_low": fcd - Z95 * sd, "fcd_ci95_high": fcd + Z95 * sd,
-           **self.references(len(samples)), "classifier_test_accuracy": self.reference_accuracy}
+           **self.references(len(samples)), "classifier_test_accuracy": self.reference_accuracy,
+           "min_class_share": float(counts.min() / len(samples))}
     if labels is not None:
       correct = int(np.sum(logits.argmax(-1) == np.asarray(labels)))  # of n
       out["cond_accuracy"] = correct / len(samples)

@@ -58,6 +58,11 @@ def test_report_on_real_digits_with_labels(scorer):
   assert report["cond_accuracy"] > 0.5  # the tiny classifier is far better than chance
   shuffled = scorer.report(test["image"][:500], np.roll(test["label"][:500], 1))
   assert shuffled["cond_accuracy"] < report["cond_accuracy"]
+  # Real digits cover every class (a tenth each, read by the tiny scorer with some errors); one
+  # class's digits alone leave the other classes empty.
+  assert 0.02 < report["min_class_share"] <= 0.1
+  ones = test["image"][test["label"] == 1][:50]
+  assert scorer.report(ones)["min_class_share"] == 0.0
 
 
 def test_trivial_generator_matches_pixel_statistics():
