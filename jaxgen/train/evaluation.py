@@ -137,16 +137,40 @@ class Evaluator:
     num = int(self._config.get("fcd_num_samples", 0))
     if num <= 0 or self._sample is None:
       return {}
+    labels = None
+    if self._family.conditional and self._spec.num_classes:
+      labels = np.arange(num, dtype=np.int32) % self._spec.num_classes
+    samples = self.generate(state, jax.random.fold_in(rng, 3), num, labels)
+    return self._score(samples, labels)
+
+  def _reconstruction_quality(self, state: Any) -> dict[str, float]:
+    """With config.recon_quality: the scorer's report (FCD, and accuracy against the true
+    labels) on the reconstructions of every eval-split image, keys prefixed `recon_`."""
+    if not self._config.get("recon_quality", False) or self._reconstruct is None:
+      return {}
+    recon, labels = self.reconstruct_split(state, self._test)
+    return {f"recon_{k}": v for k, v in self._score(recon, labels).items()}
+
+  def reconstruct_split(self, state: Any, split: SplitData) -> tuple[np.ndarray, np.ndarray]:
+    """The family's reconstructions [n, h, w, c] of a split's images in order, and their labels
+    [n] (every process gets all of them; as eval batches, the last trimmed to the devices)."""
+    size = even_batch_size(len(split), int(self._config.get("eval_batch_size", 200)),
+                           self._mesh.size)
+    recon, labels = [], []
+    for batch in split.eval_batches(size, self._mesh.size):
+      global_batch = to_global(batch, self._data_sharding)
+      recon.append(np.asarray(self._reconstruct(state, global_batch, jax.random.key(0))))
+      labels.append(np.asarray(self._gather(global_batch["label"])))
+    return np.concatenate(recon), np.concatenate(labels)
+
+  def _score(self, images: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
+    """The eval scorer's report on images (trained once and cached)."""
     if self._scorer is None:
       self._scorer = scorers.trained_scorer(self._config.dataset,
                                             self._config.get("data_dir") or None,
                                             reference_split=self._config.get("eval_split",
                                                                              "validation"))
-    labels = None
-    if self._family.conditional and self._spec.num_classes:
-      labels = np.arange(num, dtype=np.int32) % self._spec.num_classes
-    samples = self.generate(state, jax.random.fold_in(rng, 3), num, labels)
-    return self._scorer.report(samples, labels)
+    return self._scorer.report(images, labels)
 
   def _translations(self, state: Any, step: int) -> dict[str, float]:
     """Two-domain models: A | G(A) | F(G(A)) grids, and label accuracy after translation."""
@@ -203,5 +227,6 @@ class Evaluator:
       metrics.update(self._family.evaluate(state, self._test, jax.random.fold_in(rng, 4)))
     self._write_grids(state, step, rng)
     metrics.update(self._quality(state, rng))
+    metrics.update(self._reconstruction_quality(state))
     metrics.update(self._translations(state, step))
     return metrics

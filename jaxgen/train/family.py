@@ -76,6 +76,7 @@ REGISTRY: dict[str, str] = {
     "ncsn": "jaxgen.diffusion.family",  # score-based, annealed Langevin sampling
     "noisy_classifier": "jaxgen.diffusion.family",  # for classifier guidance (no sampler)
     "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
+    "vqvae": "jaxgen.tokens.family",  # the VQ tokenizer of MaskGIT and Paella
 }
 
 
