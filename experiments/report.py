@@ -117,6 +117,11 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   if config.family == "classifier":
     record = {"name": name, **classifier_record(trained, workdir, seed)}
     return _write_record(record, results_dir, command)
+  if config.family == "vqvae":
+    record = {"name": name, **tokenizer_record(trained, workdir, seed)}
+    images.save_grid(os.path.join(results_dir, name + ".png"), record.pop("_pairs"), rows=8)
+    record["grid"] = name + ".png"
+    return _write_record(record, results_dir, command)
   if family.sample is None:
     raise UserError(f"the {config.family} family does not generate images; report scores "
                     "generative models")
@@ -203,6 +208,37 @@ def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
           "accuracy_ci95_low": low, "accuracy_ci95_high": high}
 
 
+def tokenizer_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
+  """A tokenizer's reconstructions of the whole test split: PSNR with its standard error, the
+  scorer's FCD (interval, floor, ceiling) and accuracy against the true labels on them, and
+  the share of the codebook used; `_pairs` holds originals and reconstructions for a grid."""
+  import jax
+  import numpy as np
+  from jaxgen.data.pipeline import SplitData
+  from jaxgen.metrics.intervals import mean_and_se
+  from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.mesh import make_mesh
+  from jaxgen.train.scorers import trained_scorer
+  config = trained.config
+  data_dir = config.get("data_dir") or None
+  test = SplitData.open(config.dataset, "test", data_dir)
+  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
+  originals, recon, labels = evaluator.reconstruct_split(trained.state, test)
+  mse = np.mean(np.square(recon - originals), axis=(1, 2, 3))  # [n]
+  psnr, psnr_se = mean_and_se(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10)))
+  # The floor at n: as many held-out validation digits as reconstructions, at most all of them.
+  scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
+  n = min(len(recon), scorer.max_floor_samples)
+  quality = scorer.report(recon[:n], labels[:n])
+  usage = trained.family.evaluate(trained.state, test, jax.random.key(seed))
+  pairs = np.stack([originals[:32], recon[:32]], axis=1).reshape((-1,) + recon.shape[1:])
+  return {"family": "vqvae", "workdir": os.path.abspath(workdir), "step": trained.step,
+          **training_time(workdir), "split": "test", "num_test": len(recon),
+          "psnr": float(psnr), "psnr_se": float(psnr_se), "num_scored": n,
+          **{f"recon_{k}": float(v) for k, v in quality.items()}, **usage,
+          "num_codes": int(config.num_codes), "_pairs": pairs}
+
+
 def _grid_samples(samples, labels, num_classes: int):
   """The first 64 samples, or for labelled samples one row per class (up to 8 each)."""
   import numpy as np
@@ -282,6 +318,22 @@ def markdown_tables(records: list[dict]) -> str:
     paired = paired_nll_differences(rows)
     if paired:
       out += paired + [""]
+  tokenizers = sorted((r for r in records if r["family"] == "vqvae"), key=lambda r: r["name"])
+  if tokenizers:
+    out += ["**Tokenizers** (test split; reconstructions: PSNR ± 1.96 SE, FCD ± bootstrap 95% "
+            "and the scorer's accuracy against the true labels with its Wilson interval; codebook "
+            "usage: the share of codes some test image uses)", "",
+            "| model | steps (train time) | PSNR (dB) | n | recon FCD | floor | recon accuracy | "
+            "codebook usage |", "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r['name']} | {r.get('train_steps', r['step'])} "
+            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | "
+            f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | {r['num_scored']} | "
+            f"{r['recon_fcd']:.1f} ± {Z95 * r['recon_fcd_sd']:.1f} | "
+            f"{r['recon_fcd_floor']:.1f} ± {Z95 * r['recon_fcd_floor_sd']:.1f} | "
+            f"{r['recon_cond_accuracy']:.3f} ({r['recon_cond_accuracy_ci95_low']:.3f}-"
+            f"{r['recon_cond_accuracy_ci95_high']:.3f}) | "
+            f"{r['codebook_usage']:.3f} of {r['num_codes']} |" for r in tokenizers]
+    out.append("")
   classifiers = sorted((r for r in records if r["family"] == "classifier"), key=lambda r: r["name"])
   if classifiers:
     out += ["**Classifiers** (test split; accuracy with its 95% Wilson interval)", "",

@@ -5,6 +5,7 @@ import json
 import math
 import os
 
+import jax
 import pytest
 
 from experiments import report
@@ -127,3 +128,29 @@ def test_classifier_record_counts_the_whole_test_split(trained, tmp_path):
   assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
   text = report.write_tables(results, update_readme=False)
   assert "**Classifiers**" in text and f"| cls_tiny | cnn | 40 (" in text
+
+
+def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monkeypatch,
+                                                                    tmp_path):
+  """A tokenizer's record: PSNR recomputed from its own reconstructions, the scorer's figures on
+  them, codebook usage over the split, a grid, and a Tokenizers table."""
+  import numpy as np
+  from jaxgen.tokens.family import build_tokenizer
+  _, tiny_scorer, _, _ = trained
+  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  workdir = str(tmp_path / "vqvae")
+  train_and_evaluate(tiny_config("vqvae", num_train_steps=20), workdir)
+  results = str(tmp_path / "results")
+  record = report.report_workdir(workdir, 10, 0, None, None, 0, results, "vq_tiny", "cmd")
+  vq = restore_trained(workdir)
+  tok = build_tokenizer(vq.config, vq.spec)
+  test = SplitData.open("embedded_digits", "test").arrays()["image"]
+  recon = np.asarray(jax.jit(lambda s, x: tok.decode(s, tok.encode(s, x)))(vq.state, test))
+  mse = np.mean(np.square(recon - test), axis=(1, 2, 3))
+  assert record["num_test"] == len(test)
+  assert record["psnr"] == pytest.approx(np.mean(10 * np.log10(1 / mse)), abs=1e-3)
+  assert record["recon_fcd_floor"] < record["recon_fcd_ceiling"]
+  assert 0 < record["codebook_usage"] <= 1 and record["recon_cond_accuracy_ci95_low"] >= 0
+  assert os.path.exists(os.path.join(results, "vq_tiny.png"))
+  text = report.write_tables(results, update_readme=False)
+  assert "**Tokenizers**" in text and "| vq_tiny | 20 (" in text

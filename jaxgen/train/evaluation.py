@@ -148,20 +148,22 @@ class Evaluator:
     labels) on the reconstructions of every eval-split image, keys prefixed `recon_`."""
     if not self._config.get("recon_quality", False) or self._reconstruct is None:
       return {}
-    recon, labels = self.reconstruct_split(state, self._test)
+    _, recon, labels = self.reconstruct_split(state, self._test)
     return {f"recon_{k}": v for k, v in self._score(recon, labels).items()}
 
-  def reconstruct_split(self, state: Any, split: SplitData) -> tuple[np.ndarray, np.ndarray]:
-    """The family's reconstructions [n, h, w, c] of a split's images in order, and their labels
-    [n] (every process gets all of them; as eval batches, the last trimmed to the devices)."""
+  def reconstruct_split(self, state: Any, split: SplitData
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A split's images [n, h, w, c] in order, the family's reconstructions of them and their
+    labels [n] (every process gets all; as eval batches, the last trimmed to the devices)."""
     size = even_batch_size(len(split), int(self._config.get("eval_batch_size", 200)),
                            self._mesh.size)
-    recon, labels = [], []
+    originals, recon, labels = [], [], []
     for batch in split.eval_batches(size, self._mesh.size):
       global_batch = to_global(batch, self._data_sharding)
       recon.append(np.asarray(self._reconstruct(state, global_batch, jax.random.key(0))))
+      originals.append(np.asarray(self._gather(global_batch["image"])))
       labels.append(np.asarray(self._gather(global_batch["label"])))
-    return np.concatenate(recon), np.concatenate(labels)
+    return np.concatenate(originals), np.concatenate(recon), np.concatenate(labels)
 
   def _score(self, images: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
     """The eval scorer's report on images (trained once and cached)."""
