@@ -77,6 +77,7 @@ REGISTRY: dict[str, str] = {
     "noisy_classifier": "jaxgen.diffusion.family",  # for classifier guidance (no sampler)
     "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
     "vqvae": "jaxgen.tokens.family",  # the VQ tokenizer of MaskGIT and Paella
+    "maskgit": "jaxgen.tokens.maskgit_family",  # on a trained vqvae (config.tokenizer_workdir)
 }
 
 

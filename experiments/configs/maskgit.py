@@ -1,0 +1,38 @@
+"""MaskGIT on the VQ tokenizer's 7x7 codes: a bidirectional transformer with a class token,
+cosine masking, cross-entropy on masked codes with label smoothing, 10% label dropout for
+classifier-free guidance, and 8-step parallel decoding.
+
+Train the tokenizer first (experiments/configs/vqvae.py), then:
+
+  python -m experiments.main --config=experiments/configs/maskgit.py --workdir=runs/maskgit \
+      --config.tokenizer_workdir=runs/vqvae
+"""
+
+import ml_collections
+
+from experiments.configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """MaskGIT config; `arg='tiny'` for a seconds-long run (give it a tiny tokenizer)."""
+  tiny = common.is_tiny(arg)
+  c = common.base(tiny)
+  c.family = "maskgit"
+  c.tokenizer_workdir = "runs/vqvae"
+  c.dim = 32 if tiny else 128
+  c.depth = 1 if tiny else 4
+  c.num_heads = 2 if tiny else 4
+  c.mlp_ratio = 2.0 if tiny else 4.0
+  c.dropout = 0.0 if tiny else 0.1
+  c.learning_rate = 1e-3 if tiny else 4e-4
+  c.warmup_steps = 2 if tiny else 200
+  c.weight_decay = 0.045
+  c.label_smoothing = 0.1
+  c.p_uncond = 0.1
+  c.num_train_steps = 20 if tiny else 4000
+  c.eval_every_steps = 10 if tiny else 1000
+  c.decode_steps = 8
+  c.guidance_scale = 1.0
+  c.temperature = 1.0
+  c.choice_temperature = 4.5
+  return c

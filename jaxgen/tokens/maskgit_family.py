@@ -1,0 +1,99 @@
+"""MaskGIT (config family "maskgit") on a frozen VQ tokenizer, for the shared loop.
+
+Config fields: tokenizer_workdir (a trained vqvae run), dim, depth, num_heads, mlp_ratio,
+dropout, learning_rate, warmup_steps, weight_decay, label_smoothing, p_uncond (labels dropped
+to the null label for classifier-free guidance), and the sampler's decode_steps,
+guidance_scale, temperature and choice_temperature.
+
+The tokenizer's parameters sit in the state's extras (checkpointed with the run, never in the
+optimizer): each train step encodes its images to codes with them, masks by the cosine
+schedule and trains the transformer on the masked positions (`jaxgen.tokens.maskgit`).
+Samples decode codes in decode_steps parallel steps and turn them into images through the
+tokenizer's decoder.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen.errors import UserError
+from jaxgen.nets.token_transformer import TokenTransformer
+from jaxgen.tokens import maskgit
+from jaxgen.tokens.family import load_tokenizer
+from jaxgen.train import state as state_lib
+from jaxgen.train.family import Batch, DataSpec, Family, Metrics
+
+
+def _tokenizer_state(extras: dict) -> state_lib.TrainState:
+  """The frozen tokenizer as a state `Tokenizer` reads (params and extras only)."""
+  tok = extras["tokenizer"]
+  return state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=tok["params"],
+                              opt_state=None, extras=tok["extras"])
+
+
+def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
+  """MaskGIT over the codes of config.tokenizer_workdir's tokenizer."""
+  if not spec.num_classes:
+    raise UserError(f"MaskGIT here is class-conditional; dataset {config.dataset!r} has no labels")
+  tok, tok_state = load_tokenizer(config.tokenizer_workdir)
+  k, c = tok.num_codes, spec.num_classes
+  gh = spec.image_shape[0] // 2 ** len(tok.model.channels)
+  gw = spec.image_shape[1] // 2 ** len(tok.model.channels)
+  n = gh * gw
+  model = TokenTransformer(num_codes=k, num_classes=c, dim=config.dim, depth=config.depth,
+                           num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
+                           dropout=config.dropout)
+  schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, config.warmup_steps,
+                                                max(config.num_train_steps, config.warmup_steps + 1))
+  tx = optax.adamw(schedule, b1=0.9, b2=0.96, weight_decay=config.weight_decay)
+
+  def tokens_of(state, images: jax.Array) -> jax.Array:
+    """images [b, h, w, c] -> codes [b, n] with the frozen tokenizer."""
+    codes = tok.encode(_tokenizer_state(state.extras), images)  # [b, gh, gw]
+    return jax.lax.stop_gradient(codes.reshape(codes.shape[0], n))
+
+  def create_state(rng, batch: Batch) -> state_lib.TrainState:
+    params = model.init(rng, jnp.zeros((1, n), jnp.int32), jnp.zeros((1,), jnp.int32))["params"]
+    return state_lib.create(params, tx, extras={
+        "tokenizer": {"params": tok_state.params, "extras": tok_state.extras}})
+
+  def loss_and_metrics(params, state, batch: Batch, rng, train: bool):
+    mask_key, drop_key, label_key = jax.random.split(rng, 3)
+    tokens = tokens_of(state, batch["image"])  # [b, n]
+    mask = maskgit.random_mask(mask_key, tokens.shape[0], n)  # [b, n]
+    inputs = jnp.where(mask, k, tokens)
+    labels = batch["label"]
+    if train:  # label dropout: the null label c teaches the unconditional model too
+      labels = jnp.where(jax.random.bernoulli(label_key, config.p_uncond, labels.shape), c, labels)
+    logits = model.apply({"params": params}, inputs, labels, train=train,
+                         rngs={"dropout": drop_key})
+    loss = maskgit.masked_cross_entropy(logits, tokens, mask,
+                                        config.label_smoothing if train else 0.0)
+    hits = (jnp.argmax(logits, -1) == tokens) & mask
+    return loss, {"masked_accuracy": jnp.sum(hits) / jnp.maximum(jnp.sum(mask), 1)}
+
+  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
+    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
+        state.params, state, batch, rng, True)
+    return state_lib.apply_gradients(state, grads, tx), {"loss": loss, **metrics}
+
+  def eval_step(state, batch: Batch, rng) -> Metrics:
+    """Unsmoothed masked-token cross-entropy and accuracy at random masks, true labels."""
+    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
+    return {"loss": loss, **metrics}
+
+  def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
+             guidance_scale: float | None = None) -> jax.Array:
+    """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
+    labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
+    w = config.guidance_scale if guidance_scale is None else guidance_scale
+    logits_fn = lambda tokens, y: maskgit.guided_logits(
+        lambda t, l: model.apply({"params": state.params}, t, l), tokens, y, c, w)
+    codes = maskgit.decode(logits_fn, rng, jnp.full((num, n), k, jnp.int32), labels, k,
+                           decode_steps or config.decode_steps, config.temperature,
+                           config.choice_temperature)
+    return tok.decode(_tokenizer_state(state.extras), codes.reshape(num, gh, gw))
+
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                sample=sample, conditional=True)
