@@ -126,6 +126,9 @@ class SelfAttention(nn.Module):
     use_bias: biases in the projections.
     out_kernel_init: initialiser of the output projection (zeros: a residual branch starts at 0).
     dtype: computation dtype (e.g. bfloat16); parameters stay float32.
+    decode: autoregressive decoding with a key/value cache (the "cache" collection, made by an
+      init call at the full length): each call then takes the next token(s) [b, m, d], stores
+      their keys and values, and attends causally to everything stored so far.
   """
 
   num_heads: int
@@ -134,6 +137,7 @@ class SelfAttention(nn.Module):
   use_bias: bool = True
   out_kernel_init: Initializer = nn.initializers.lecun_normal()
   dtype: Dtype = None
+  decode: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array | None = None,
@@ -145,9 +149,33 @@ class SelfAttention(nn.Module):
     qkv = nn.Dense(3 * heads * head_dim, use_bias=self.use_bias, dtype=self.dtype, name="qkv")(x)
     qkv = qkv.reshape(b, n, 3, heads, head_dim)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # [b, n, heads, head_dim]
+    if self.decode:
+      k, v, mask = self._cached(k, v, mask, bias)
     out = dot_product_attention(q, k, v, mask=mask, bias=bias).reshape(b, n, heads * head_dim)
     return nn.Dense(self.out_features or d, use_bias=self.use_bias,
                     kernel_init=self.out_kernel_init, dtype=self.dtype, name="proj")(out)
+
+
+  def _cached(self, k: jax.Array, v: jax.Array, mask: jax.Array | None, bias: jax.Array | None):
+    """Stores the new keys and values k, v [b, m, heads, hd] at the cache's index and returns
+    all cached ones [b, L, heads, hd] with the causal mask over them [1, 1, m, L]."""
+    if mask is not None or bias is not None:
+      raise ValueError("cached decoding makes its own causal mask; pass no mask or bias")
+    initialised = self.has_variable("cache", "key")
+    key = self.variable("cache", "key", jnp.zeros, k.shape, k.dtype)
+    value = self.variable("cache", "value", jnp.zeros, v.shape, v.dtype)
+    index = self.variable("cache", "index", lambda: jnp.zeros((), jnp.int32))
+    if not initialised:  # the init call: it only sizes the cache
+      return k, v, causal_mask(k.shape[1])[None, None]
+    m, length = k.shape[1], key.value.shape[1]
+    i = index.value
+    key.value = jax.lax.dynamic_update_slice(key.value, k.astype(key.value.dtype), (0, i, 0, 0))
+    value.value = jax.lax.dynamic_update_slice(value.value, v.astype(value.value.dtype),
+                                               (0, i, 0, 0))
+    index.value = i + m
+    # Query j (position i + j) sees cached positions <= i + j.
+    mask = (jnp.arange(length)[None, :] <= (i + jnp.arange(m))[:, None])[None, None]
+    return key.value, value.value, mask
 
 
 class CrossAttention(nn.Module):
@@ -244,6 +272,7 @@ class TransformerBlock(nn.Module):
       [..., window^2, window^2].
     relative_bias: add a learned `RelativePositionBias` over the window (or the whole grid).
     dtype: computation dtype; parameters and softmax stay float32.
+    decode: cached autoregressive self-attention (see `SelfAttention`).
   """
 
   num_heads: int
@@ -253,6 +282,7 @@ class TransformerBlock(nn.Module):
   window: int | None = None
   relative_bias: bool = False
   dtype: Dtype = None
+  decode: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, context: jax.Array | None = None, *,
@@ -266,6 +296,8 @@ class TransformerBlock(nn.Module):
     context_mask: for the cross-attention, broadcast to [b, heads, n, s].
     """
     d = x.shape[-1]
+    if self.decode and (self.window or self.relative_bias):
+      raise ValueError("cached decoding runs over a 1-D sequence: no windows or relative bias")
     if (self.window or self.relative_bias) and grid is None:
       raise ValueError("windowed attention and relative position bias need the token grid (h, w)")
     h = nn.LayerNorm(dtype=self.dtype, name="norm1")(x)
@@ -276,7 +308,8 @@ class TransformerBlock(nn.Module):
       side = (self.window, self.window) if self.window else tuple(grid)
       rel = RelativePositionBias(self.num_heads, side, name="relative_bias")()  # [1, heads, m, m]
       bias = rel if bias is None else bias + rel
-    h = SelfAttention(self.num_heads, self.head_dim, dtype=self.dtype, name="attn")(h, mask, bias)
+    h = SelfAttention(self.num_heads, self.head_dim, dtype=self.dtype, decode=self.decode,
+                      name="attn")(h, mask, bias)
     if self.window:
       h = window_merge(h, grid, self.window)  # [b, n, d]
     x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)

@@ -65,6 +65,32 @@ class Tokenizer:
                            method=VQAutoencoder.decode)
     return jnp.clip((out + 1.0) / 2.0, 0.0, 1.0)
 
+  def grid(self) -> tuple[int, int]:
+    """The code grid (gh, gw) of one image."""
+    h, w, _ = self.model.image_shape
+    factor = 2 ** len(self.model.channels)
+    return h // factor, w // factor
+
+  @staticmethod
+  def frozen(state: state_lib.TrainState) -> dict:
+    """What a model built on the tokenizer keeps of it (in its own state's extras)."""
+    return {"params": state.params, "extras": state.extras}
+
+  @staticmethod
+  def thawed(frozen: dict) -> state_lib.TrainState:
+    """The state `encode` and `decode` read, from `frozen`'s output."""
+    return state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=frozen["params"],
+                                opt_state=None, extras=frozen["extras"])
+
+  def encode_flat(self, frozen: dict, images: jax.Array) -> jax.Array:
+    """images [b, h, w, c] -> codes [b, gh * gw] in raster order (no gradient)."""
+    codes = self.encode(self.thawed(frozen), images)  # [b, gh, gw]
+    return jax.lax.stop_gradient(codes.reshape(codes.shape[0], -1))
+
+  def decode_flat(self, frozen: dict, codes: jax.Array) -> jax.Array:
+    """codes [b, gh * gw] -> images [b, h, w, c] in [0, 1]."""
+    return self.decode(self.thawed(frozen), codes.reshape((codes.shape[0],) + self.grid()))
+
 
 def build_tokenizer(config: ml_collections.ConfigDict, spec: DataSpec) -> Tokenizer:
   """The tokenizer's network and codebook layout from `config` (checks the image shape fits)."""

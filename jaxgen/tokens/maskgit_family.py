@@ -25,21 +25,13 @@ from jaxgen.train import state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
 
 
-def _tokenizer_state(extras: dict) -> state_lib.TrainState:
-  """The frozen tokenizer as a state `Tokenizer` reads (params and extras only)."""
-  tok = extras["tokenizer"]
-  return state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=tok["params"],
-                              opt_state=None, extras=tok["extras"])
-
-
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   """MaskGIT over the codes of config.tokenizer_workdir's tokenizer."""
   if not spec.num_classes:
     raise UserError(f"MaskGIT here is class-conditional; dataset {config.dataset!r} has no labels")
   tok, tok_state = load_tokenizer(config.tokenizer_workdir)
   k, c = tok.num_codes, spec.num_classes
-  gh = spec.image_shape[0] // 2 ** len(tok.model.channels)
-  gw = spec.image_shape[1] // 2 ** len(tok.model.channels)
+  gh, gw = tok.grid()
   n = gh * gw
   model = TokenTransformer(num_codes=k, num_classes=c, dim=config.dim, depth=config.depth,
                            num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
@@ -48,19 +40,13 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                                                 max(config.num_train_steps, config.warmup_steps + 1))
   tx = optax.adamw(schedule, b1=0.9, b2=0.96, weight_decay=config.weight_decay)
 
-  def tokens_of(state, images: jax.Array) -> jax.Array:
-    """images [b, h, w, c] -> codes [b, n] with the frozen tokenizer."""
-    codes = tok.encode(_tokenizer_state(state.extras), images)  # [b, gh, gw]
-    return jax.lax.stop_gradient(codes.reshape(codes.shape[0], n))
-
   def create_state(rng, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, jnp.zeros((1, n), jnp.int32), jnp.zeros((1,), jnp.int32))["params"]
-    return state_lib.create(params, tx, extras={
-        "tokenizer": {"params": tok_state.params, "extras": tok_state.extras}})
+    return state_lib.create(params, tx, extras={"tokenizer": tok.frozen(tok_state)})
 
   def loss_and_metrics(params, state, batch: Batch, rng, train: bool):
     mask_key, drop_key, label_key = jax.random.split(rng, 3)
-    tokens = tokens_of(state, batch["image"])  # [b, n]
+    tokens = tok.encode_flat(state.extras["tokenizer"], batch["image"])  # [b, n]
     mask = maskgit.random_mask(mask_key, tokens.shape[0], n)  # [b, n]
     inputs = jnp.where(mask, k, tokens)
     labels = batch["label"]
@@ -93,7 +79,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     codes = maskgit.decode(logits_fn, rng, jnp.full((num, n), k, jnp.int32), labels, k,
                            decode_steps or config.decode_steps, config.temperature,
                            config.choice_temperature)
-    return tok.decode(_tokenizer_state(state.extras), codes.reshape(num, gh, gw))
+    return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
                 sample=sample, conditional=True)

@@ -78,6 +78,7 @@ REGISTRY: dict[str, str] = {
     "vae": "jaxgen.vae.family",  # ae, vae, cvae, vampprior (config.variant)
     "vqvae": "jaxgen.tokens.family",  # the VQ tokenizer of MaskGIT and Paella
     "maskgit": "jaxgen.tokens.maskgit_family",  # on a trained vqvae (config.tokenizer_workdir)
+    "maskgit_ar": "jaxgen.tokens.autoregressive_family",  # MaskGIT's autoregressive baseline
 }
 
 

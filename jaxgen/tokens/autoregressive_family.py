@@ -1,0 +1,100 @@
+"""The autoregressive baseline (config family "maskgit_ar"): a causal transformer over the same
+frozen tokenizer's codes in raster order, decoded one code per network call with a key/value
+cache, so MaskGIT's speed and quality claim is measured against it rather than quoted.
+
+Config fields as MaskGIT's (tokenizer_workdir, dim, depth, num_heads, mlp_ratio, dropout,
+learning_rate, warmup_steps, weight_decay, label_smoothing, p_uncond, guidance_scale,
+temperature); no masking and no decode_steps (always one step per code).
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen.errors import UserError
+from jaxgen.nets.token_transformer import CausalTokenTransformer
+from jaxgen.tokens import autoregressive
+from jaxgen.tokens.family import load_tokenizer
+from jaxgen.tokens.maskgit import masked_cross_entropy
+from jaxgen.train import state as state_lib
+from jaxgen.train.family import Batch, DataSpec, Family, Metrics
+
+
+def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
+  """The causal baseline over config.tokenizer_workdir's codes."""
+  if not spec.num_classes:
+    raise UserError(f"the baseline here is class-conditional; dataset {config.dataset!r} has no "
+                    "labels")
+  tok, tok_state = load_tokenizer(config.tokenizer_workdir)
+  k, c = tok.num_codes, spec.num_classes
+  gh, gw = tok.grid()
+  n = gh * gw
+  shape = dict(num_codes=k, num_classes=c, length=n, dim=config.dim, depth=config.depth,
+               num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, dropout=config.dropout)
+  model = CausalTokenTransformer(**shape)
+  cached = CausalTokenTransformer(**shape, decode=True)
+  schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, config.warmup_steps,
+                                                max(config.num_train_steps, config.warmup_steps + 1))
+  tx = optax.adamw(schedule, b1=0.9, b2=0.96, weight_decay=config.weight_decay)
+
+  def create_state(rng, batch: Batch) -> state_lib.TrainState:
+    params = model.init(rng, jnp.zeros((1, n), jnp.int32), jnp.zeros((1,), jnp.int32))["params"]
+    return state_lib.create(params, tx, extras={"tokenizer": tok.frozen(tok_state)})
+
+  def loss_and_metrics(params, state, batch: Batch, rng, train: bool):
+    drop_key, label_key = jax.random.split(rng)
+    codes = tok.encode_flat(state.extras["tokenizer"], batch["image"])  # [b, n]
+    labels = batch["label"]
+    if train:  # label dropout, as MaskGIT's, for classifier-free guidance
+      labels = jnp.where(jax.random.bernoulli(label_key, config.p_uncond, labels.shape), c, labels)
+    logits = model.apply({"params": params}, autoregressive.shift_right(codes), labels,
+                         train=train, rngs={"dropout": drop_key})  # [b, n, K]
+    every = jnp.ones(codes.shape, bool)
+    loss = masked_cross_entropy(logits, codes, every, config.label_smoothing if train else 0.0)
+    accuracy = jnp.mean(jnp.argmax(logits, -1) == codes)
+    return loss, {"next_code_accuracy": accuracy}
+
+  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
+    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
+        state.params, state, batch, rng, True)
+    return state_lib.apply_gradients(state, grads, tx), {"loss": loss, **metrics}
+
+  def eval_step(state, batch: Batch, rng) -> Metrics:
+    """Unsmoothed next-code cross-entropy (nats per code) and accuracy, true labels."""
+    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
+    return {"loss": loss, **metrics}
+
+  def sample(state, rng, num: int, labels=None, guidance_scale: float | None = None,
+             use_cache: bool = True) -> jax.Array:
+    """num images [num, h, w, c] in [0, 1], one network call per code (cached by default)."""
+    labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
+    w = config.guidance_scale if guidance_scale is None else guidance_scale
+    # Guidance runs the conditional and the null-label rows as one batch of 2 num.
+    rows = jnp.concatenate([labels, jnp.full_like(labels, c)]) if w else labels
+
+    def guide(logits):  # [rows, m, K] -> [num, m, K]
+      if not w:
+        return logits
+      cond, uncond = jnp.split(logits, 2)
+      return (1.0 + w) * cond - w * uncond
+
+    def twice(prev):  # the same codes for both halves
+      return jnp.concatenate([prev, prev]) if w else prev
+
+    if use_cache:
+      cache = cached.init(jax.random.key(0), jnp.zeros((len(rows), n), jnp.int32), rows)["cache"]
+
+      def step_fn(cache, prev):
+        logits, updated = cached.apply({"params": state.params, "cache": cache}, twice(prev),
+                                       rows, mutable=["cache"])
+        return guide(logits), updated["cache"]
+
+      codes = autoregressive.sample_cached(step_fn, cache, rng, num, n, config.temperature)
+    else:
+      full_fn = lambda prev: guide(model.apply({"params": state.params}, twice(prev), rows))
+      codes = autoregressive.sample_uncached(full_fn, rng, num, n, config.temperature)
+    return tok.decode_flat(state.extras["tokenizer"], codes)
+
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                sample=sample, conditional=True)
