@@ -12,7 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgen.nets.attention import LearnedPositionEmbedding, TransformerBlock, causal_mask
+from jaxgen.nets.attention import (LearnedPositionEmbedding, TransformerBlock, causal_mask,
+                                    sincos_embedding)
 
 
 class TokenTransformer(nn.Module):
@@ -33,10 +34,17 @@ class TokenTransformer(nn.Module):
   dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, tokens: jax.Array, labels: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, tokens: jax.Array, labels: jax.Array, train: bool = False,
+               noise_level: jax.Array | None = None) -> jax.Array:
+    """noise_level [b] in [0, 1] (Paella's token-diffusion level), if given, joins the class
+    token as a sinusoidal embedding through an MLP."""
     b, n = tokens.shape
     x = nn.Embed(self.num_codes + 1, self.dim, name="code_embedding")(tokens)  # [b, n, dim]
     cls = nn.Embed(self.num_classes + 1, self.dim, name="label_embedding")(labels)  # [b, dim]
+    if noise_level is not None:
+      t = sincos_embedding(1000.0 * noise_level, self.dim)  # [b, dim]
+      t = nn.gelu(nn.Dense(self.dim, name="level_in")(t))
+      cls = cls + nn.Dense(self.dim, name="level_out")(t)
     x = jnp.concatenate([cls[:, None], x], axis=1)  # [b, n + 1, dim]
     x = LearnedPositionEmbedding(name="position")(x)
     x = nn.Dropout(self.dropout)(x, deterministic=not train)

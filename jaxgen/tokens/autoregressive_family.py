@@ -10,11 +10,11 @@ temperature); no masking and no decode_steps (always one step per code).
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from jaxgen.errors import UserError
 from jaxgen.nets.token_transformer import CausalTokenTransformer
 from jaxgen.tokens import autoregressive
+from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.tokens.maskgit import masked_cross_entropy
 from jaxgen.train import state as state_lib
@@ -34,9 +34,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, dropout=config.dropout)
   model = CausalTokenTransformer(**shape)
   cached = CausalTokenTransformer(**shape, decode=True)
-  schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, config.warmup_steps,
-                                                max(config.num_train_steps, config.warmup_steps + 1))
-  tx = optax.adamw(schedule, b1=0.9, b2=0.96, weight_decay=config.weight_decay)
+  tx = training.optimizer(config)
 
   def create_state(rng, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, jnp.zeros((1, n), jnp.int32), jnp.zeros((1,), jnp.int32))["params"]
@@ -47,7 +45,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     codes = tok.encode_flat(state.extras["tokenizer"], batch["image"])  # [b, n]
     labels = batch["label"]
     if train:  # label dropout, as MaskGIT's, for classifier-free guidance
-      labels = jnp.where(jax.random.bernoulli(label_key, config.p_uncond, labels.shape), c, labels)
+      labels = training.drop_labels(label_key, labels, config.p_uncond, c)
     logits = model.apply({"params": params}, autoregressive.shift_right(codes), labels,
                          train=train, rngs={"dropout": drop_key})  # [b, n, K]
     every = jnp.ones(codes.shape, bool)

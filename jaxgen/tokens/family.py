@@ -98,7 +98,8 @@ def build_tokenizer(config: ml_collections.ConfigDict, spec: DataSpec) -> Tokeni
   h, w, _ = spec.image_shape
   if h % factor or w % factor:
     raise UserError(f"images of shape {spec.image_shape} do not fit a tokenizer with "
-                    f"{len(config.channels)} stride-2 levels; h and w must be multiples of {factor}")
+                    f"{len(config.channels)} stride-2 levels; h and w must be multiples of "
+                    f"{factor}")
   if config.num_codes < 2:
     raise UserError(f"num_codes must be at least 2, got {config.num_codes}")
   model = VQAutoencoder(spec.image_shape, tuple(config.channels), config.embed_dim)

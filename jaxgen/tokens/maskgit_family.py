@@ -15,11 +15,11 @@ tokenizer's decoder.
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from jaxgen.errors import UserError
 from jaxgen.nets.token_transformer import TokenTransformer
 from jaxgen.tokens import maskgit
+from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.train import state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
@@ -36,9 +36,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   model = TokenTransformer(num_codes=k, num_classes=c, dim=config.dim, depth=config.depth,
                            num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
                            dropout=config.dropout)
-  schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, config.warmup_steps,
-                                                max(config.num_train_steps, config.warmup_steps + 1))
-  tx = optax.adamw(schedule, b1=0.9, b2=0.96, weight_decay=config.weight_decay)
+  tx = training.optimizer(config)
 
   def create_state(rng, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, jnp.zeros((1, n), jnp.int32), jnp.zeros((1,), jnp.int32))["params"]
@@ -51,7 +49,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     inputs = jnp.where(mask, k, tokens)
     labels = batch["label"]
     if train:  # label dropout: the null label c teaches the unconditional model too
-      labels = jnp.where(jax.random.bernoulli(label_key, config.p_uncond, labels.shape), c, labels)
+      labels = training.drop_labels(label_key, labels, config.p_uncond, c)
     logits = model.apply({"params": params}, inputs, labels, train=train,
                          rngs={"dropout": drop_key})
     loss = maskgit.masked_cross_entropy(logits, tokens, mask,

@@ -79,6 +79,7 @@ REGISTRY: dict[str, str] = {
     "vqvae": "jaxgen.tokens.family",  # the VQ tokenizer of MaskGIT and Paella
     "maskgit": "jaxgen.tokens.maskgit_family",  # on a trained vqvae (config.tokenizer_workdir)
     "maskgit_ar": "jaxgen.tokens.autoregressive_family",  # MaskGIT's autoregressive baseline
+    "paella": "jaxgen.tokens.paella_family",  # token diffusion on a trained vqvae
 }
 
 

@@ -71,9 +71,9 @@ def test_cached_decode_equals_the_uncached_decode():
   assert len(np.unique(np.asarray(fast))) > 3  # it sampled, rather than repeating one code
 
 
-def test_tiny_chain_learns_next_codes_and_samples_both_ways(tmp_path, monkeypatch):
-  tokenizer = str(tmp_path / "vqvae")
-  train_and_evaluate(tiny_config("vqvae", num_train_steps=40, learning_rate=3e-3), tokenizer)
+def test_tiny_chain_learns_next_codes_and_samples_both_ways(tmp_path, monkeypatch,
+    tiny_tokenizer):
+  tokenizer = tiny_tokenizer
   build = autoregressive_family.make_family
   chex.clear_trace_counter()
 

@@ -98,11 +98,12 @@ def test_guidance_with_scale_zero_is_the_conditional_logits():
   np.testing.assert_allclose(guided, 3.0 * fn(tokens, labels) - 2.0 * fn(tokens, jnp.array([4])))
 
 
-def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch):
+def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
+    tiny_tokenizer):
   """A tiny tokenizer, then 60 MaskGIT steps on its codes: the masked-code accuracy on
-  validation rises from the first eval (step 20) to the last, the step traces once, and samples decode."""
-  tokenizer = str(tmp_path / "vqvae")
-  train_and_evaluate(tiny_config("vqvae", num_train_steps=40, learning_rate=3e-3), tokenizer)
+  validation rises from the first eval (step 20) to the last, the step traces once, and
+  samples decode."""
+  tokenizer = tiny_tokenizer
   build = maskgit_family.make_family
   chex.clear_trace_counter()
 

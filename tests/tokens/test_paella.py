@@ -1,0 +1,67 @@
+"""Paella: the replacement schedule, the sampler's levels, and a tiny chain that learns to
+restore replaced codes."""
+
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.tokens import paella
+from jaxgen.tokens import paella_family
+from jaxgen.train.family import Family
+from jaxgen.train.loop import train_and_evaluate
+from jaxgen.train.restore import restore_trained
+from tests.helpers import tiny_config
+
+
+def test_noise_replaces_the_scheduled_share_with_uniform_codes():
+  codes = jnp.zeros((2000, 49), jnp.int32)
+  t = jnp.concatenate([jnp.zeros(500), jnp.full(500, 1 / 3), jnp.full(500, 0.5), jnp.ones(500)])
+  noised, replaced = jax.jit(paella.add_noise, static_argnums=3)(jax.random.key(0), codes, t, 8)
+  noised, replaced = np.asarray(noised), np.asarray(replaced)
+  for i, level in enumerate((0.0, 1 / 3, 0.5, 1.0)):
+    share = replaced[500 * i:500 * (i + 1)].mean()
+    assert abs(share - np.sin(np.pi / 2 * level)) < 0.01, (level, share)
+  assert (noised[~replaced] == 0).all()  # kept codes are the originals
+  drawn = np.bincount(noised[1500:].reshape(-1), minlength=8) / noised[1500:].size
+  assert np.abs(drawn - 1 / 8).max() < 0.01  # replacements are uniform over the codebook
+
+
+def test_sampler_levels_and_a_perfect_denoiser():
+  np.testing.assert_allclose(paella.levels(4), [1.0, 0.75, 0.5, 0.25, 0.0])
+  target = jnp.arange(12) % 5  # every sequence should become this
+
+  def oracle(codes, labels, level):  # certain of the target whatever it is shown
+    return 50.0 * jax.nn.one_hot(jnp.broadcast_to(target, codes.shape), 5)
+
+  out = paella.sample(oracle, jax.random.key(0), jnp.zeros(3, jnp.int32), 12, 5, 4)
+  np.testing.assert_array_equal(out, np.broadcast_to(target, (3, 12)))
+
+
+def test_tiny_chain_learns_to_restore_codes(tmp_path, monkeypatch,
+    tiny_tokenizer):
+  tokenizer = tiny_tokenizer
+  build = paella_family.make_family
+  chex.clear_trace_counter()
+
+  def traced_once(config, spec) -> Family:
+    family = build(config, spec)
+    return Family(**{**family.__dict__,
+                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
+
+  monkeypatch.setattr(paella_family, "make_family", traced_once)
+  workdir = str(tmp_path / "paella")
+  config = tiny_config("paella", tokenizer_workdir=tokenizer, num_train_steps=60,
+                       eval_every_steps=20, checkpoint_every_steps=60, learning_rate=3e-3)
+  train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    evals = [m for m in map(json.loads, f) if m["split"] == "eval"]
+  print([(m["step"], m["replaced_accuracy"], m["loss"]) for m in evals])
+  assert evals[-1]["loss"] < evals[0]["loss"] - 0.1
+  trained = restore_trained(workdir)
+  images = jax.jit(trained.family.sample, static_argnums=(2, 4))(
+      trained.state, jax.random.key(0), 4, jnp.arange(4), 3)
+  chex.assert_shape(images, (4, 28, 28, 1))
