@@ -18,7 +18,7 @@ from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.tokens.maskgit import masked_cross_entropy
 from jaxgen.train import state as state_lib
-from jaxgen.train.family import Batch, DataSpec, Family, Metrics
+from jaxgen.train.family import Batch, DataSpec, Family
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
@@ -53,15 +53,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     accuracy = jnp.mean(jnp.argmax(logits, -1) == codes)
     return loss, {"next_code_accuracy": accuracy}
 
-  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
-    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
-        state.params, state, batch, rng, True)
-    return state_lib.apply_gradients(state, grads, tx), {"loss": loss, **metrics}
-
-  def eval_step(state, batch: Batch, rng) -> Metrics:
-    """Unsmoothed next-code cross-entropy (nats per code) and accuracy, true labels."""
-    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
-    return {"loss": loss, **metrics}
+  # Eval: unsmoothed next-code cross-entropy (nats per code) and accuracy, true labels.
+  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, guidance_scale: float | None = None,
              use_cache: bool = True) -> jax.Array:

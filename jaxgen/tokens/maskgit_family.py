@@ -22,7 +22,7 @@ from jaxgen.tokens import maskgit
 from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.train import state as state_lib
-from jaxgen.train.family import Batch, DataSpec, Family, Metrics
+from jaxgen.train.family import Batch, DataSpec, Family
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
@@ -57,15 +57,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     hits = (jnp.argmax(logits, -1) == tokens) & mask
     return loss, {"masked_accuracy": jnp.sum(hits) / jnp.maximum(jnp.sum(mask), 1)}
 
-  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
-    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
-        state.params, state, batch, rng, True)
-    return state_lib.apply_gradients(state, grads, tx), {"loss": loss, **metrics}
-
-  def eval_step(state, batch: Batch, rng) -> Metrics:
-    """Unsmoothed masked-token cross-entropy and accuracy at random masks, true labels."""
-    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
-    return {"loss": loss, **metrics}
+  # Eval: unsmoothed masked-token cross-entropy and accuracy at random masks, true labels.
+  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
              guidance_scale: float | None = None) -> jax.Array:

@@ -18,7 +18,7 @@ from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.tokens.maskgit import guided_logits, masked_cross_entropy
 from jaxgen.train import state as state_lib
-from jaxgen.train.family import Batch, DataSpec, Family, Metrics
+from jaxgen.train.family import Batch, DataSpec, Family
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
@@ -56,15 +56,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     replaced_accuracy = jnp.sum(hits & replaced) / jnp.maximum(jnp.sum(replaced), 1)
     return loss, {"accuracy": jnp.mean(hits), "replaced_accuracy": replaced_accuracy}
 
-  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
-    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
-        state.params, state, batch, rng, True)
-    return state_lib.apply_gradients(state, grads, tx), {"loss": loss, **metrics}
-
-  def eval_step(state, batch: Batch, rng) -> Metrics:
-    """Unsmoothed clean-code cross-entropy and accuracies at random levels, true labels."""
-    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
-    return {"loss": loss, **metrics}
+  # Eval: unsmoothed clean-code cross-entropy and accuracies at random levels, true labels.
+  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, sample_steps: int | None = None,
              guidance_scale: float | None = None) -> jax.Array:

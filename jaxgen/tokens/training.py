@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgen.train.state import apply_gradients
+
 
 def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """AdamW (b2 0.96, MaskGIT's) with linear warmup to config.learning_rate, then cosine decay
@@ -19,3 +21,19 @@ def drop_labels(rng: jax.Array, labels: jax.Array, p: float, null_label: int) ->
   """labels [b] with each replaced by the null label with probability p (for classifier-free
   guidance: the network learns the unconditional model too)."""
   return jnp.where(jax.random.bernoulli(rng, p, labels.shape), null_label, labels)
+
+
+def train_and_eval_steps(loss_and_metrics, tx: optax.GradientTransformation):
+  """The train and eval steps of a code model from its
+  `loss_and_metrics(params, state, batch, rng, train) -> (loss, metrics)`: the train step
+  applies one optimizer update, the eval step reports the loss (train=False) and metrics."""
+  def train_step(state, batch, rng):
+    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
+        state.params, state, batch, rng, True)
+    return apply_gradients(state, grads, tx), {"loss": loss, **metrics}
+
+  def eval_step(state, batch, rng):
+    loss, metrics = loss_and_metrics(state.params, state, batch, rng, False)
+    return {"loss": loss, **metrics}
+
+  return train_step, eval_step
