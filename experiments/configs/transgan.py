@@ -1,7 +1,8 @@
 """TransGAN: transformer generator (7x7 -> 14x14 -> 28x28 by pixel shuffle) and ViT critic,
-trained with the maintainers' recipe: WGAN-GP with the drift term, Adam(0, 0.99) at 1e-4, four
-critic updates per generator update, an EMA generator for sampling, DiffAugment on all the
-critic sees. The conditional variant is experiments/configs/ctransgan.py.
+trained with the maintainers' recipe (WGAN-GP with the drift term, Adam(0, 0.99), four critic
+updates per generator update, an EMA generator for sampling, DiffAugment on all the critic sees)
+with the learning rate, EMA and augmentation tuned for a 16-minute run. The conditional variant
+is experiments/configs/ctransgan.py.
 
   python -m experiments.main --config=experiments/configs/transgan.py --workdir=runs/transgan
   python -m experiments.main --config=experiments/configs/transgan.py:tiny --workdir=/tmp/transgan
@@ -23,18 +24,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.loss = "wgan_gp"
   c.gp_weight = 10.0
   c.drift_weight = 1e-3
-  c.learning_rate = 1e-4
+  # Tuned on validation FCD (n=1000) at the default budget: the maintainers' lr 1e-4, EMA 0.999
+  # and translation + cutout reached 914.7 (892.8-936.6); lr 4e-4, EMA 0.995 and translation
+  # alone reach 527.8 (511.6-544.0). A cutout of half the side hides half a digit, and a 0.999
+  # EMA still averages in the first third of an 1800-step run.
+  c.learning_rate = 4e-4
   c.adam_b1, c.adam_b2 = 0.0, 0.99
   c.n_critic = 4
-  c.ema_decay = 0.999
-  # Translation and cutout: the reference's choice for small data; colour would only shift
-  # brightness and contrast on one-channel digits.
-  c.diffaugment = ("translation", "cutout")
+  c.ema_decay = 0.995
+  c.diffaugment = ("translation",)
   # n_critic sub-batches of 32: each critic update reads 32 real digits, the generator update
   # draws 32 fakes.
   c.batch_size = 4 * (8 if tiny else 32)
-  # Timed on this 2-core machine while a 2-worker test run shared it: 1.2 s a step (1.0
-  # CPU-seconds), so 1,800 steps take 36 min; alone it would take about 0.6-0.8 s a step.
+  # 1,800 steps train in 16 minutes on this 2-core machine (0.5 s a step alone).
   c.num_train_steps = 20 if tiny else 1800
   c.eval_every_steps = 10 if tiny else 600
   c.transgan = ml_collections.ConfigDict(dict(
