@@ -2,6 +2,7 @@
 
   python -m experiments.report --workdir=runs/vae [--num_samples=500] [--nll_examples=300]
   python -m experiments.report --workdir=runs/ddpm --setting=ddim:50:eta=1 --name=ddpm_ddim50_eta1
+  python -m experiments.report --workdir=runs/maskgit --setting=steps=8:w=1 --name=maskgit_s8
   python -m experiments.report --tables [--update_readme]
 
 `--workdir` scores the workdir's latest checkpoint on the TEST split (the only command that
@@ -12,7 +13,10 @@ models); the family's NLL on --nll_examples test images with its standard error,
 -log p(x|y) for conditional models; sampling throughput with compilation excluded and the
 first (compiling) chunk apart; training steps and wall time from metrics.jsonl; the commit and
 this command. It writes experiments/results/<name>.json and <name>.png (a sample grid).
-A classifier's record is its accuracy over the whole test split with its Wilson interval.
+A classifier's record is its accuracy over the whole test split with its Wilson interval; a
+tokenizer's, its reconstructions of the test split. A code model's record (MaskGIT, Paella,
+the autoregressive baseline; --setting=steps=N:w=W) adds its decoding cost: network calls in
+sequence, FLOPs per image and images/s at batch 1 and 64.
 
 `--tables` turns every committed record into one markdown table per family group
 (experiments/results/TABLES.md, and the README between its report markers with
@@ -50,7 +54,7 @@ def define_flags() -> None:
   _F.nll = flags.DEFINE_integer("nll_examples", 300, "Test images for the likelihood (0: skip).")
   _F.setting = flags.DEFINE_string(
       "setting", None, "Diffusion sampler KIND:STEPS[:eta=..:w=..:cls=..] as in "
-      "experiments.score; default: the config's.")
+      "experiments.score, or a code model's steps=N[:w=W]; default: the config's.")
   _F.classifier = flags.DEFINE_string("classifier_workdir", None,
                                       "noisy_classifier workdir for a cls= setting.")
   _F.name = flags.DEFINE_string("name", None, "Record name; default: the workdir's base name.")
@@ -63,7 +67,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the README table it belongs to.
 GROUPS = {"vae": "Autoencoders", "gan": "GANs", "cyclegan": "GANs", "ddpm": "Diffusion",
-          "ncsn": "Diffusion"}
+          "ncsn": "Diffusion", "maskgit": "Code models", "maskgit_ar": "Code models",
+          "paella": "Code models"}
 
 
 def _commit() -> str:
@@ -103,7 +108,8 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   import jax
   import numpy as np
   import tqdm
-  from experiments.sampler_settings import parse_setting
+  from experiments.sampler_settings import (TOKEN_STEP_KEYS, parse_setting,
+                                            parse_token_setting, token_setting_name)
   from jaxgen import images
   from jaxgen.data.pipeline import SplitData
   from jaxgen.errors import UserError
@@ -127,10 +133,16 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                     "generative models")
   options: dict[str, Any] = {}
   setting = None
-  if setting_text:
+  sampler_name = _default_sampler(config)
+  if setting_text and config.family in TOKEN_STEP_KEYS:
+    options, sampler_name = parse_token_setting(config.family, setting_text)
+    sampler_name = token_setting_name({**_token_defaults(config), **options})
+  elif setting_text:
     if config.family != "ddpm":
-      raise UserError(f"--setting applies to ddpm-family models, not {config.family}")
+      raise UserError(f"--setting applies to ddpm-family models and code models, not "
+                      f"{config.family}")
     setting = parse_setting(setting_text)
+    sampler_name = setting.name
     options = dict(kind=setting.kind, num_steps=setting.steps, eta=setting.eta,
                    guidance_scale=setting.w)
     if setting.cls:
@@ -154,7 +166,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       "name": name, "family": config.family, "variant": config.get("variant", ""),
       "conditional": bool(family.conditional), "workdir": os.path.abspath(workdir),
       "step": trained.step, **training_time(workdir), "split": "test",
-      "sampler": setting.name if setting else _default_sampler(config),
+      "sampler": sampler_name,
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
       **{k: float(v) for k, v in scorer.report(samples, labels).items()},
@@ -170,12 +182,50 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                      "estimator": _nll_estimator(config),
                      # The first n test images in order: two records' differences pair up.
                      "per_image": [round(float(v), 4) for v in values]}
+  if family.network_calls is not None:
+    print("timing the sampler at batch 1 and 64 ...", flush=True)
+    record["decoding"] = decoding_cost(family, trained.state, options, trained.spec.num_classes,
+                                       seed)
   os.makedirs(results_dir, exist_ok=True)
   record["grid"] = name + ".png"
   rows = trained.spec.num_classes if labelled and num >= trained.spec.num_classes else None
   images.save_grid(os.path.join(results_dir, record["grid"]),
                    _grid_samples(samples, labels, trained.spec.num_classes), rows)
   return _write_record(record, results_dir, command)
+
+
+def decoding_cost(family: Any, state: Any, options: dict[str, Any], num_classes: int,
+                  seed: int, batch_sizes: tuple[int, ...] = (1, 64)) -> dict[str, Any]:
+  """What one sampler setting costs: network calls made one after another, FLOPs per image
+  (XLA's count of the sampler with its loop written out, since XLA counts a loop body once)
+  and, per batch size, images/s as the median of several calls (compilation apart)."""
+  import functools
+  import statistics
+  import jax
+  import jax.numpy as jnp
+  from experiments.bench.unet_step import timed, xla_flops
+  key = jax.random.key(seed)
+  labels = lambda b: jnp.arange(b, dtype=jnp.int32) % num_classes
+  unrolled = jax.jit(functools.partial(family.sample, **options, unroll=True), static_argnums=(2,))
+  flops = xla_flops(unrolled.lower(state, key, 1, labels(1)).compile())
+  out: dict[str, Any] = {"network_calls": int(family.network_calls(**options)),
+                         "flops_per_image": flops}
+  sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
+  for b in batch_sizes:
+    compiled = sample.lower(state, key, b, labels(b)).compile()
+    calls = iter(range(10**6))
+    times = timed(lambda: compiled(state, jax.random.fold_in(key, next(calls)), labels(b)),
+                  n=10 if b == 1 else 3)
+    out[f"images_per_s_b{b}"] = round(b / statistics.median(t for t, _ in times), 2)
+  return out
+
+
+def _token_defaults(config) -> dict[str, Any]:
+  """A code model's configured sampler options (steps where it has them, guidance)."""
+  from experiments.sampler_settings import TOKEN_STEP_KEYS
+  step_key = TOKEN_STEP_KEYS[config.family]
+  return {**({step_key: config[step_key]} if step_key else {}),
+          "guidance_scale": config.guidance_scale}
 
 
 def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:
@@ -256,6 +306,9 @@ def _default_sampler(config) -> str:
   if config.family == "ddpm" and s is not None:
     extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
     return f"{s.kind}{s.num_steps}{extras}"
+  if config.family in ("maskgit", "paella", "maskgit_ar"):
+    from experiments.sampler_settings import token_setting_name
+    return token_setting_name(_token_defaults(config))
   if config.family == "ncsn":
     return "annealed Langevin"
   if config.family == "vae":
@@ -318,6 +371,21 @@ def markdown_tables(records: list[dict]) -> str:
     paired = paired_nll_differences(rows)
     if paired:
       out += paired + [""]
+  decoding = sorted((r for r in records if "decoding" in r), key=lambda r: r["name"])
+  if decoding:
+    out += ["**Decoding cost** (the code models' records above; network calls made one after "
+            "another; FLOPs per image as XLA counts them, guidance's second pass included; "
+            "images/s: median of timed calls, compilation apart, on this machine)", "",
+            "| model | sampler | network calls | GFLOPs/image | images/s, batch 1 | "
+            "images/s, batch 64 | FCD | cond. accuracy |", "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r['name']} | {r['sampler']} | {r['decoding']['network_calls']} | "
+            f"{r['decoding']['flops_per_image'] / 1e9:.3g} | "
+            f"{_fmt_rate(r['decoding']['images_per_s_b1'])} | "
+            f"{_fmt_rate(r['decoding']['images_per_s_b64'])} | "
+            f"{r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
+            f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
+            f"{r['cond_accuracy_ci95_high']:.3f}) |" for r in decoding]
+    out.append("")
   tokenizers = sorted((r for r in records if r["family"] == "vqvae"), key=lambda r: r["name"])
   if tokenizers:
     out += ["**Tokenizers** (test split; reconstructions: PSNR ± 1.96 SE, FCD ± bootstrap 95% "

@@ -1,4 +1,5 @@
-"""Diffusion sampler settings as the launchers spell them: KIND:STEPS[:key=value...].
+"""Sampler settings as the launchers spell them: KIND:STEPS[:key=value...] for diffusion,
+steps=N[:w=W] for the code models (MaskGIT, Paella; w alone for the autoregressive baseline).
 
 Shared by experiments.score and experiments.report (which cannot import each other: each
 defines its absl flags at import).
@@ -41,3 +42,42 @@ def parse_setting(text: str):
     except ValueError:
       raise UserError(f"--settings item {text!r}: {key} needs a number, got {value!r}") from None
   return Setting(parts[0], int(parts[1]), **values)
+
+
+# Code-model family -> its sampler's keyword for the number of steps (the autoregressive
+# baseline has none: one step per code).
+TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit_ar": None}
+
+
+def parse_token_setting(family: str, text: str) -> tuple[dict, str]:
+  """'steps=8:w=1' for a code model -> (sampler keyword arguments, a name such as
+  '8 steps w=1'); raises UserError naming the bad part."""
+  from jaxgen.errors import UserError
+  step_key = TOKEN_STEP_KEYS[family]
+  allowed = ("steps", "w") if step_key else ("w",)
+  options: dict = {}
+  for part in text.strip().split(":"):
+    key, _, value = part.partition("=")
+    if key not in allowed:
+      raise UserError(f"--setting {text!r}: {family} takes {' and '.join(allowed)} "
+                      f"(e.g. steps=8:w=1), not {key!r}")
+    try:
+      number = float(value)
+    except ValueError:
+      raise UserError(f"--setting {text!r}: {key} needs a number, got {value!r}") from None
+    if key == "steps":
+      if number != int(number) or number < 1:
+        raise UserError(f"--setting {text!r}: steps must be a positive whole number")
+      options[step_key] = int(number)
+    else:
+      options["guidance_scale"] = number
+  return options, token_setting_name(options)
+
+
+def token_setting_name(options: dict) -> str:
+  """A code model's sampler options in words, e.g. '8 steps w=1' (missing: the config's)."""
+  steps = options.get("decode_steps") or options.get("sample_steps")
+  words = [f"{steps} steps"] if steps else []
+  if "guidance_scale" in options:
+    words.append(f"w={options['guidance_scale']:g}")
+  return " ".join(words)

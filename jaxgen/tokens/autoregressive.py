@@ -30,8 +30,9 @@ def _draw(key: jax.Array, logits: jax.Array, temperature: float) -> jax.Array:
 
 
 def sample_cached(step_fn: StepFn, cache: Any, rng: jax.Array, batch: int, length: int,
-                  temperature: float = 1.0) -> jax.Array:
-  """Codes [batch, length], one cached network call per position."""
+                  temperature: float = 1.0, unroll: bool = False) -> jax.Array:
+  """Codes [batch, length], one cached network call per position (`unroll` writes the calls
+  out, for XLA's cost analysis)."""
   def step(carry, key):
     cache, prev = carry  # prev [b]
     logits, cache = step_fn(cache, prev[:, None])  # [b, 1, K]
@@ -39,7 +40,8 @@ def sample_cached(step_fn: StepFn, cache: Any, rng: jax.Array, batch: int, lengt
     return (cache, code), code
 
   keys = jax.random.split(rng, length)
-  _, codes = jax.lax.scan(step, (cache, jnp.zeros((batch,), jnp.int32)), keys)  # [n, b]
+  _, codes = jax.lax.scan(step, (cache, jnp.zeros((batch,), jnp.int32)), keys,
+                          unroll=unroll)  # [n, b]
   return codes.T
 
 

@@ -57,8 +57,9 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, guidance_scale: float | None = None,
-             use_cache: bool = True) -> jax.Array:
-    """num images [num, h, w, c] in [0, 1], one network call per code (cached by default)."""
+             use_cache: bool = True, unroll: bool = False) -> jax.Array:
+    """num images [num, h, w, c] in [0, 1], one network call per code (cached by default;
+    `unroll` writes the cached calls out, for XLA's cost analysis)."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
     # Guidance runs the conditional and the null-label rows as one batch of 2 num.
@@ -81,11 +82,12 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                                        rows, mutable=["cache"])
         return guide(logits), updated["cache"]
 
-      codes = autoregressive.sample_cached(step_fn, cache, rng, num, n, config.temperature)
+      codes = autoregressive.sample_cached(step_fn, cache, rng, num, n, config.temperature,
+                                           unroll)
     else:
       full_fn = lambda prev: guide(model.apply({"params": state.params}, twice(prev), rows))
       codes = autoregressive.sample_uncached(full_fn, rng, num, n, config.temperature)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
-                sample=sample, conditional=True)
+                sample=sample, conditional=True, network_calls=lambda **_: n)

@@ -64,9 +64,10 @@ def guided_logits(logits_fn: LogitsFn, tokens: jax.Array, labels: jax.Array, nul
 
 def decode(logits_fn: LogitsFn, rng: jax.Array, tokens: jax.Array, labels: jax.Array,
            mask_id: int, num_steps: int, temperature: float = 1.0,
-           choice_temperature: float = 4.5) -> jax.Array:
+           choice_temperature: float = 4.5, unroll: bool = False) -> jax.Array:
   """Iterative parallel decoding from tokens [b, n] (mask_id where unknown) -> tokens [b, n]
-  with every position a code. `logits_fn` may already apply guidance."""
+  with every position a code. `logits_fn` may already apply guidance. `unroll` writes the
+  steps out (same result; lets XLA's cost analysis, which counts a loop body once, count all)."""
   b, n = tokens.shape
   unknown_at_start = jnp.sum(tokens == mask_id, axis=-1)  # [b]
 
@@ -93,5 +94,5 @@ def decode(logits_fn: LogitsFn, rng: jax.Array, tokens: jax.Array, labels: jax.A
     ranks = jnp.argsort(jnp.argsort(confidence, axis=-1), axis=-1)  # [b, n]
     return jnp.where(ranks < still[:, None], mask_id, sampled), rng
 
-  tokens, _ = jax.lax.fori_loop(0, num_steps, step, (tokens, rng))
+  tokens, _ = jax.lax.fori_loop(0, num_steps, step, (tokens, rng), unroll=unroll)
   return tokens

@@ -61,7 +61,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
-             guidance_scale: float | None = None) -> jax.Array:
+             guidance_scale: float | None = None, unroll: bool = False) -> jax.Array:
     """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
@@ -69,8 +69,9 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
         lambda t, l: model.apply({"params": state.params}, t, l), tokens, y, c, w)
     codes = maskgit.decode(logits_fn, rng, jnp.full((num, n), k, jnp.int32), labels, k,
                            decode_steps or config.decode_steps, config.temperature,
-                           config.choice_temperature)
+                           config.choice_temperature, unroll)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
-                sample=sample, conditional=True)
+                sample=sample, conditional=True,
+                network_calls=lambda decode_steps=None, **_: decode_steps or config.decode_steps)

@@ -40,8 +40,10 @@ def levels(num_steps: int) -> jax.Array:
 
 
 def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: int,
-           num_codes: int, num_steps: int, temperature: float = 1.0) -> jax.Array:
-  """Codes [b, length] after num_steps predict-and-renoise steps from random codes."""
+           num_codes: int, num_steps: int, temperature: float = 1.0,
+           unroll: bool = False) -> jax.Array:
+  """Codes [b, length] after num_steps predict-and-renoise steps from random codes (`unroll`
+  writes the steps out, for XLA's cost analysis)."""
   b = labels.shape[0]
   init_key, rng = jax.random.split(rng)
   codes = jax.random.randint(init_key, (b, length), 0, num_codes)
@@ -56,5 +58,5 @@ def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: 
     return renoised, rng
 
   # Levels ts[1..num_steps]: the last renoises to level 0, which replaces nothing.
-  codes, _ = jax.lax.fori_loop(0, num_steps, step, (codes, rng))
+  codes, _ = jax.lax.fori_loop(0, num_steps, step, (codes, rng), unroll=unroll)
   return codes

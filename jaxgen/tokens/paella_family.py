@@ -60,7 +60,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, sample_steps: int | None = None,
-             guidance_scale: float | None = None) -> jax.Array:
+             guidance_scale: float | None = None, unroll: bool = False) -> jax.Array:
     """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
@@ -72,8 +72,9 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       return guided_logits(net, codes, y, c, w)
 
     codes = paella.sample(logits_fn, rng, labels, n, k, sample_steps or config.sample_steps,
-                          config.temperature)
+                          config.temperature, unroll)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
-                sample=sample, conditional=True)
+                sample=sample, conditional=True,
+                network_calls=lambda sample_steps=None, **_: sample_steps or config.sample_steps)

@@ -52,6 +52,8 @@ class Family:
       estimate (or bound) of each of the first `num` images of a split, in `nll_unit`;
       -log p(x|y) when `conditional`. `experiments.report` reports its mean and standard error.
     nll_unit: "bits/dim" or "nats" (per image).
+    network_calls: optional (**sampler options) -> how many network calls `sample` makes one
+      after another (the latency that batching cannot hide); the decoding-cost table reports it.
   """
 
   create_state: Callable[[jax.Array, Batch], TrainState]
@@ -64,6 +66,7 @@ class Family:
   translate: Callable[[TrainState, jax.Array, str], jax.Array] | None = None
   nll_per_image: Callable[..., Any] | None = None
   nll_unit: str = ""
+  network_calls: Callable[..., int] | None = None
 
 
 # Family name (config.family) -> module path providing make_family(config, data_spec).

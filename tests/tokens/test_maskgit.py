@@ -11,12 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgen.errors import UserError
 from jaxgen.tokens import maskgit
 from jaxgen.tokens import maskgit_family
 from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from experiments import report
+from jaxgen.train import scorers
+from tests.helpers import tiny_config, untrained_scorer
 
 
 def test_mask_counts_follow_the_cosine_schedule():
@@ -128,3 +131,24 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
                                                             jnp.arange(4))
   chex.assert_shape(images, (4, 28, 28, 1))
   assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+  # Its record: the sampler's setting, and a decoding cost that counts every step (XLA counts
+  # a loop body once unless the loop is written out, so FLOPs must grow by the same amount
+  # per added step).
+  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  record = report.report_workdir(workdir, 20, 0, "steps=2:w=1", None, 0, str(tmp_path / "res"),
+                                 "maskgit_s2", "cmd")
+  assert record["sampler"] == "2 steps w=1" and record["decoding"]["network_calls"] == 2
+  assert record["decoding"]["images_per_s_b1"] > 0 and record["decoding"]["images_per_s_b64"] > 0
+  flops = {s: report.decoding_cost(trained.family, trained.state, {"decode_steps": s}, 10, 0,
+                                   batch_sizes=())["flops_per_image"] for s in (1, 2, 4)}
+  per_step = flops[2] - flops[1]
+  assert per_step > 0 and flops[4] - flops[2] == pytest.approx(2 * per_step, rel=0.02)
+  assert record["decoding"]["flops_per_image"] == pytest.approx(flops[2])  # the config's w=1
+  plain = {s: report.decoding_cost(trained.family, trained.state,
+                                   {"decode_steps": s, "guidance_scale": 0.0}, 10, 0,
+                                   batch_sizes=())["flops_per_image"] for s in (1, 2)}
+  assert plain[2] - plain[1] == pytest.approx(per_step / 2, rel=0.05)  # one pass, not two
+  text = report.markdown_tables(report.load_records(str(tmp_path / "res")))
+  assert "**Code models**" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
+  with pytest.raises(UserError, match="steps=8"):
+    report.report_workdir(workdir, 20, 0, "ddim:50", None, 0, str(tmp_path / "res"), "x", "cmd")

@@ -10,9 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.data.pipeline import SplitData
-from jaxgen.metrics.quality import Scorer
-from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.nets.vq import VQAutoencoder
 from jaxgen.tokens import family as vq_family
 from jaxgen.tokens import vq
@@ -20,7 +17,7 @@ from jaxgen.train import scorers
 from jaxgen.train.family import DataSpec, Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import tiny_config, untrained_scorer
 
 SPEC = DataSpec((28, 28, 1), 10)
 
@@ -121,13 +118,7 @@ def test_tiny_tokenizer_learns_real_digits_and_compiles_once(tmp_path, monkeypat
   monkeypatch.setattr(vq_family, "make_family", traced_once)
   if codebook == "ema":  # reconstructions scored by an untrained tiny classifier (the
     # figures themselves are tested in tests/test_report.py; here, that the eval reports them)
-    cls_config = tiny_config("classifier")
-    model = CNNClassifier(num_classes=10, channels=tuple(cls_config.channels),
-                          feature_dim=cls_config.feature_dim)
-    params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
-    monkeypatch.setattr(scorers, "trained_scorer", lambda dataset, *a, reference_split, **k: Scorer(
-        model, params, SplitData.open(dataset, "train"),
-        SplitData.open(dataset, reference_split), None, num_boot=50))
+    monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
   workdir = str(tmp_path / "vqvae")
   config = tiny_config("vqvae", codebook=codebook, num_train_steps=40, eval_every_steps=20,
                        checkpoint_every_steps=40, learning_rate=3e-3,
