@@ -139,15 +139,14 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
                                  "maskgit_s2", "cmd")
   assert record["sampler"] == "2 steps w=1" and record["decoding"]["network_calls"] == 2
   assert record["decoding"]["images_per_s_b1"] > 0 and record["decoding"]["images_per_s_b64"] > 0
-  flops = {s: report.decoding_cost(trained.family, trained.state, {"decode_steps": s}, 10, 0,
-                                   batch_sizes=())["flops_per_image"] for s in (1, 2, 4)}
+  cost = lambda steps, **w: report.decoding_cost(trained.family, trained.state,
+                                                 {"decode_steps": steps, **w}, 10, 0,
+                                                 batch_sizes=())["flops_per_image"]
+  flops = {1: cost(1), 2: record["decoding"]["flops_per_image"], 3: cost(3)}  # the config's w=1
   per_step = flops[2] - flops[1]
-  assert per_step > 0 and flops[4] - flops[2] == pytest.approx(2 * per_step, rel=0.02)
-  assert record["decoding"]["flops_per_image"] == pytest.approx(flops[2])  # the config's w=1
-  plain = {s: report.decoding_cost(trained.family, trained.state,
-                                   {"decode_steps": s, "guidance_scale": 0.0}, 10, 0,
-                                   batch_sizes=())["flops_per_image"] for s in (1, 2)}
-  assert plain[2] - plain[1] == pytest.approx(per_step / 2, rel=0.05)  # one pass, not two
+  assert per_step > 0 and flops[3] - flops[2] == pytest.approx(per_step, rel=0.02)
+  # Without guidance a step is one network pass rather than two: half the guided step's FLOPs.
+  assert flops[1] - cost(1, guidance_scale=0.0) == pytest.approx(per_step / 2, rel=0.05)
   text = report.markdown_tables(report.load_records(str(tmp_path / "res")))
   assert "**Code models**" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
   with pytest.raises(UserError, match="steps=8"):
