@@ -135,7 +135,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   setting = None
   sampler_name = _default_sampler(config)
   if setting_text and config.family in TOKEN_STEP_KEYS:
-    options, sampler_name = parse_token_setting(config.family, setting_text)
+    options = parse_token_setting(config.family, setting_text)
     sampler_name = token_setting_name({**_token_defaults(config), **options})
   elif setting_text:
     if config.family != "ddpm":
@@ -212,9 +212,10 @@ def decoding_cost(family: Any, state: Any, options: dict[str, Any], num_classes:
                          "flops_per_image": flops}
   sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
   for b in batch_sizes:
-    compiled = sample.lower(state, key, b, labels(b)).compile()
+    batch_labels = labels(b)
+    compiled = sample.lower(state, key, b, batch_labels).compile()
     calls = iter(range(10**6))
-    times = timed(lambda: compiled(state, jax.random.fold_in(key, next(calls)), labels(b)),
+    times = timed(lambda: compiled(state, jax.random.fold_in(key, next(calls)), batch_labels),
                   n=10 if b == 1 else 3)
     out[f"images_per_s_b{b}"] = round(b / statistics.median(t for t, _ in times), 2)
   return out
@@ -306,8 +307,8 @@ def _default_sampler(config) -> str:
   if config.family == "ddpm" and s is not None:
     extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
     return f"{s.kind}{s.num_steps}{extras}"
-  if config.family in ("maskgit", "paella", "maskgit_ar"):
-    from experiments.sampler_settings import token_setting_name
+  from experiments.sampler_settings import TOKEN_STEP_KEYS, token_setting_name
+  if config.family in TOKEN_STEP_KEYS:
     return token_setting_name(_token_defaults(config))
   if config.family == "ncsn":
     return "annealed Langevin"

@@ -49,9 +49,9 @@ def parse_setting(text: str):
 TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit_ar": None}
 
 
-def parse_token_setting(family: str, text: str) -> tuple[dict, str]:
-  """'steps=8:w=1' for a code model -> (sampler keyword arguments, a name such as
-  '8 steps w=1'); raises UserError naming the bad part."""
+def parse_token_setting(family: str, text: str) -> dict:
+  """'steps=8:w=1' for a code model -> its sampler's keyword arguments (e.g. decode_steps=8,
+  guidance_scale=1.0); raises UserError naming the bad part."""
   from jaxgen.errors import UserError
   step_key = TOKEN_STEP_KEYS[family]
   allowed = ("steps", "w") if step_key else ("w",)
@@ -71,7 +71,7 @@ def parse_token_setting(family: str, text: str) -> tuple[dict, str]:
       options[step_key] = int(number)
     else:
       options["guidance_scale"] = number
-  return options, token_setting_name(options)
+  return options
 
 
 def token_setting_name(options: dict) -> str:
