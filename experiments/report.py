@@ -14,7 +14,8 @@ models); the family's NLL on --nll_examples test images with its standard error,
 first (compiling) chunk apart; training steps and wall time from metrics.jsonl; the commit and
 this command. It writes experiments/results/<name>.json and <name>.png (a sample grid).
 A classifier's record is its accuracy over the whole test split with its Wilson interval; a
-tokenizer's, its reconstructions of the test split. A code model's record (MaskGIT, Paella,
+tokenizer's, its reconstructions of the test split; a translator's (CycleGAN), both test
+domains translated whole and read by the other domain's judge. A code model's record (MaskGIT, Paella,
 the autoregressive baseline; --setting=steps=N:w=W) adds its decoding cost: network calls in
 sequence, FLOPs per image and images/s at batch 1 and 64.
 
@@ -66,7 +67,7 @@ def define_flags() -> None:
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the README table it belongs to.
-GROUPS = {"vae": "Autoencoders", "gan": "GANs", "cyclegan": "GANs", "ddpm": "Diffusion",
+GROUPS = {"vae": "Autoencoders", "gan": "GANs", "ddpm": "Diffusion",
           "ncsn": "Diffusion", "maskgit": "Code models", "maskgit_ar": "Code models",
           "paella": "Code models"}
 
@@ -126,6 +127,11 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   if config.family == "vqvae":
     record = {"name": name, **tokenizer_record(trained, workdir, seed)}
     images.save_grid(os.path.join(results_dir, name + ".png"), record.pop("_pairs"), rows=8)
+    record["grid"] = name + ".png"
+    return _write_record(record, results_dir, command)
+  if family.translate is not None:
+    record = {"name": name, **translator_record(trained, workdir)}
+    images.save_grid(os.path.join(results_dir, name + ".png"), record.pop("_grid"), rows=16)
     record["grid"] = name + ".png"
     return _write_record(record, results_dir, command)
   if family.sample is None:
@@ -226,7 +232,8 @@ def _token_defaults(config) -> dict[str, Any]:
   from experiments.sampler_settings import TOKEN_STEP_KEYS
   step_key = TOKEN_STEP_KEYS[config.family]
   return {**({step_key: config[step_key]} if step_key else {}),
-          "guidance_scale": config.guidance_scale}
+          "guidance_scale": config.guidance_scale,
+          **({"typical_mass": config.typical_mass} if "typical_mass" in config else {})}
 
 
 def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:
@@ -288,6 +295,32 @@ def tokenizer_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
           "psnr": float(psnr), "psnr_se": float(psnr_se), "num_scored": n,
           **{f"recon_{k}": float(v) for k, v in quality.items()}, **usage,
           "num_codes": int(config.num_codes), "_pairs": pairs}
+
+
+def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
+  """A two-domain translator's test record: each test domain translated whole and read by the
+  other domain's judge (identity kept, with its Wilson interval; FCD to the target domain's
+  test split with its interval, the floor from its validation split and the ceiling, and the
+  untranslated images' FCD); `_grid` holds real | translated | back rows for a PNG."""
+  from jaxgen.data.pipeline import PairedSplit, SplitData
+  from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.mesh import make_mesh
+  config = trained.config.copy_and_resolve_references()
+  data_dir = config.get("data_dir") or None
+  with config.unlocked():  # the judges' FCD statistics then come from the test domains
+    for key in ("eval_split", "eval_split_b"):
+      config[key] = config[key].replace("validation", "test", 1)
+  test = PairedSplit(SplitData.open(config.dataset, config.eval_split, data_dir),
+                     SplitData.open(config.dataset, config.eval_split_b, data_dir))
+  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
+  print(f"translating {config.eval_split} and {config.eval_split_b} ...", flush=True)
+  reports = evaluator.translation_reports(trained.state)
+  return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
+          **training_time(workdir), "split": "test",
+          "semantic_weight": float(config.get("semantic_weight", 0.0)),
+          **{f"{d}_{k}": float(v) for d, r in reports.items() for k, v in r.items()},
+          **{f"num_{d}": len(getattr(test, d[0])) for d in reports},
+          "_grid": evaluator.translation_grid(trained.state)}
 
 
 def _grid_samples(samples, labels, num_classes: int):
@@ -386,6 +419,26 @@ def markdown_tables(records: list[dict]) -> str:
             f"{r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
             f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
             f"{r['cond_accuracy_ci95_high']:.3f}) |" for r in decoding]
+    out.append("")
+  translators = sorted((r for r in records if "ab_cond_accuracy" in r), key=lambda r: r["name"])
+  if translators:
+    out += ["**Translators** (test split, each domain translated whole; identity: the share "
+            "of digits the target domain's judge reads as their own label, with its Wilson "
+            "interval; FCD to the target domain's test digits ± bootstrap 95%, its floor from "
+            "held-out real digits of that domain, and the untranslated source's FCD)", "",
+            "| model | steps (train time) | direction | n | identity kept | FCD | floor | "
+            "untranslated FCD |", "|---|---|---|---|---|---|---|---|"]
+    for r in translators:
+      for d, arrow in (("ab", "A->B"), ("ba", "B->A")):
+        floor = (f"{r[d + '_fcd_floor']:.1f} ± {Z95 * r[d + '_fcd_floor_sd']:.1f}"
+                 if d + "_fcd_floor" in r else "")
+        out.append(
+            f"| {r['name']} | {r.get('train_steps', r['step'])} "
+            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {arrow} | "
+            f"{r['num_' + d]} | {r[d + '_cond_accuracy']:.3f} ({r[d + '_cond_accuracy_ci95_low']:.3f}-"
+            f"{r[d + '_cond_accuracy_ci95_high']:.3f}) | "
+            f"{r[d + '_fcd']:.1f} ± {Z95 * r[d + '_fcd_sd']:.1f} | {floor} | "
+            f"{r[d + '_fcd_untranslated']:.1f} |")
     out.append("")
   tokenizers = sorted((r for r in records if r["family"] == "vqvae"), key=lambda r: r["name"])
   if tokenizers:

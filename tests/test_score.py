@@ -35,6 +35,21 @@ def test_parse_setting():
       score.parse_setting(bad)
 
 
+def test_parse_token_setting():
+  from experiments.sampler_settings import parse_token_setting, token_setting_name
+  assert parse_token_setting("maskgit", "steps=8:w=1") == {"decode_steps": 8, "guidance_scale": 1.0}
+  options = parse_token_setting("paella", "steps=12:w=4:typical=0.2")
+  assert options == {"sample_steps": 12, "guidance_scale": 4.0, "typical_mass": 0.2}
+  assert token_setting_name(options) == "12 steps w=4 typical=0.2"
+  assert token_setting_name({**options, "typical_mass": 1.0}) == "12 steps w=4"
+  for family, bad, match in [("maskgit", "typical=0.2", "not 'typical'"),
+                             ("maskgit_ar", "steps=4", "not 'steps'"),
+                             ("paella", "typical=0", "in \\(0, 1\\]"),
+                             ("paella", "steps=1.5", "whole number")]:
+    with pytest.raises(UserError, match=match):
+      parse_token_setting(family, bad)
+
+
 @pytest.fixture(scope="session")
 def trained_cfg_and_scorer(tmp_path_factory):
   """A tiny conditional DDPM (CFG) and a tiny scoring classifier, both trained on real digits."""

@@ -16,5 +16,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.family = "paella"
   del c["decode_steps"], c["choice_temperature"]
   c.sample_steps = 12
-  c.guidance_scale = 2.0
+  # Tuned on validation (n=500, 12 steps, the 2000-step default): w=2 gave conditional
+  # accuracy 0.46 and FCD 670; w=4 with typical filtering at 0.2 (Paella's sampler) 0.62 and 593.
+  c.guidance_scale = 4.0
+  c.typical_mass = 0.2
+  c.condition_every_token = True
   return c

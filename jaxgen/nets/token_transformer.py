@@ -23,6 +23,8 @@ class TokenTransformer(nn.Module):
     num_codes: codebook size K; index K is the mask token.
     num_classes: labels C; index C is the null label (unconditional).
     dim, depth, num_heads, mlp_ratio, dropout: the blocks' shape.
+    condition_every_token: also add the class token's embedding (label and noise level) to
+      every code token, as Paella's network conditions every block rather than one token.
   """
 
   num_codes: int
@@ -32,6 +34,7 @@ class TokenTransformer(nn.Module):
   num_heads: int = 4
   mlp_ratio: float = 4.0
   dropout: float = 0.0
+  condition_every_token: bool = False
 
   @nn.compact
   def __call__(self, tokens: jax.Array, labels: jax.Array, train: bool = False,
@@ -45,6 +48,10 @@ class TokenTransformer(nn.Module):
       t = sincos_embedding(1000.0 * noise_level, self.dim)  # [b, dim]
       t = nn.gelu(nn.Dense(self.dim, name="level_in")(t))
       cls = cls + nn.Dense(self.dim, name="level_out")(t)
+    if self.condition_every_token:
+      # With uniform-noise codes as input, every key is noise at high levels: the label and
+      # level reach each position directly instead of through attention to one token.
+      x = x + cls[:, None]
     x = jnp.concatenate([cls[:, None], x], axis=1)  # [b, n + 1, dim]
     x = LearnedPositionEmbedding(name="position")(x)
     x = nn.Dropout(self.dropout)(x, deterministic=not train)

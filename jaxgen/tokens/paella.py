@@ -6,8 +6,9 @@ Noising to level t in [0, 1]: each code is replaced, independently with probabil
 The network sees the noised codes, the level and the label, and predicts the clean code at
 every position (cross-entropy everywhere, label smoothing). Sampling runs levels from 1 to 0:
 start from uniformly random codes; at each level predict the clean codes (a draw at
-`temperature`, with classifier-free guidance on the logits), then renoise the prediction to
-the next level; the last step returns the prediction itself.
+`temperature`, with classifier-free guidance on the logits and, as Paella's sampler does,
+locally typical filtering), then renoise the prediction to the next level; the last step
+returns the prediction itself.
 """
 
 from typing import Callable
@@ -39,11 +40,29 @@ def levels(num_steps: int) -> jax.Array:
   return jnp.linspace(1.0, 0.0, num_steps + 1)
 
 
+def typical_filter(logits: jax.Array, mass: float) -> jax.Array:
+  """Locally typical filtering (Meister et al. 2023), logits [..., K] -> [..., K]: keep the
+  fewest codes whose surprisal -log p lies closest to the distribution's entropy that together
+  hold at least `mass` of its probability, and give the rest -inf. It drops both the
+  near-certain code of a flat distribution and the long tail that label smoothing teaches
+  (0.1 of the mass spread over every code), which a plain draw at temperature 1 picks often."""
+  log_p = jax.nn.log_softmax(logits, axis=-1)  # [..., K]
+  entropy = -jnp.sum(jnp.exp(log_p) * log_p, axis=-1, keepdims=True)  # [..., 1]
+  distance = jnp.abs(-log_p - entropy)  # [..., K]
+  order = jnp.argsort(distance, axis=-1)  # most typical first
+  held = jnp.cumsum(jnp.take_along_axis(jnp.exp(log_p), order, axis=-1), axis=-1)  # [..., K]
+  # The code whose addition first reaches `mass` is kept with those before it.
+  last = jnp.minimum(jnp.sum(held < mass, axis=-1, keepdims=True), logits.shape[-1] - 1)
+  cutoff = jnp.take_along_axis(jnp.take_along_axis(distance, order, axis=-1), last, axis=-1)
+  return jnp.where(distance > cutoff, -jnp.inf, logits)
+
+
 def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: int,
            num_codes: int, num_steps: int, temperature: float = 1.0,
-           unroll: bool = False) -> jax.Array:
-  """Codes [b, length] after num_steps predict-and-renoise steps from random codes (`unroll`
-  writes the steps out, for XLA's cost analysis)."""
+           unroll: bool = False, typical_mass: float = 1.0) -> jax.Array:
+  """Codes [b, length] after num_steps predict-and-renoise steps from random codes; each draw
+  keeps the `typical_mass` most typical probability (1: no filtering; `unroll` writes the steps
+  out, for XLA's cost analysis)."""
   b = labels.shape[0]
   init_key, rng = jax.random.split(rng)
   codes = jax.random.randint(init_key, (b, length), 0, num_codes)
@@ -53,6 +72,8 @@ def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: 
     codes, rng = carry
     rng, draw_key, noise_key = jax.random.split(rng, 3)
     logits = logits_fn(codes, labels, jnp.full((b,), ts[i])).astype(jnp.float32)
+    if typical_mass < 1.0:
+      logits = typical_filter(logits, typical_mass)
     predicted = jax.random.categorical(draw_key, logits / temperature, axis=-1)  # [b, n]
     renoised, _ = add_noise(noise_key, predicted, jnp.full((b,), ts[i + 1]), num_codes)
     return renoised, rng

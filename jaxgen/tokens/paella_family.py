@@ -3,8 +3,10 @@ VQ tokenizer's codes, for the shared loop.
 
 Config fields: as MaskGIT's (tokenizer_workdir, the transformer's shape, learning_rate,
 warmup_steps, weight_decay, label_smoothing, p_uncond, guidance_scale, temperature) and
-sample_steps (the sampler's predict-and-renoise steps). The network is MaskGIT's transformer
-with the noise level joining its class token.
+sample_steps (the sampler's predict-and-renoise steps), typical_mass (locally typical
+filtering of each draw; 1 turns it off), condition_every_token. The network is
+MaskGIT's transformer with the noise level joining its class token (and, with
+condition_every_token, added to every code token as well).
 """
 
 import jax
@@ -31,7 +33,9 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   n = gh * gw
   model = TokenTransformer(num_codes=k, num_classes=c, dim=config.dim, depth=config.depth,
                            num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
-                           dropout=config.dropout)
+                           dropout=config.dropout,
+                           # Runs from before the field existed conditioned the class token only.
+                           condition_every_token=config.get("condition_every_token", False))
   tx = training.optimizer(config)
 
   def create_state(rng, batch: Batch) -> state_lib.TrainState:
@@ -60,10 +64,12 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
 
   def sample(state, rng, num: int, labels=None, sample_steps: int | None = None,
-             guidance_scale: float | None = None, unroll: bool = False) -> jax.Array:
+             guidance_scale: float | None = None, unroll: bool = False,
+             typical_mass: float | None = None) -> jax.Array:
     """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
+    mass = config.get("typical_mass", 1.0) if typical_mass is None else typical_mass
 
     def logits_fn(codes, y, level):
       net = lambda tokens, l: model.apply({"params": state.params}, tokens, l,
@@ -72,7 +78,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       return guided_logits(net, codes, y, c, w)
 
     codes = paella.sample(logits_fn, rng, labels, n, k, sample_steps or config.sample_steps,
-                          config.temperature, unroll)
+                          config.temperature, unroll, mass)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

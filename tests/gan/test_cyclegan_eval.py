@@ -44,3 +44,24 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   # on the edge and a change of convolution kernels (same maths, other rounding) crossed it.
   assert final["fcd_ab_untranslated"] > 0.0 and final["classifier_accuracy_b"] > 0.2
   assert os.path.exists(os.path.join(workdir, "samples", "translate_step_000010.png"))
+  # The report's record translates the TEST domains whole and reads them with judges whose
+  # FCD statistics come from the test domains too.
+  from experiments import report
+  import numpy as np
+  requested.clear()
+  record = report.translator_record(restore_trained(workdir), workdir)
+  assert requested == [("trainA+trainB", "testA"), ("trainA+trainB", "testB")]
+  test_a = SplitData.open("digits_two_domain", "testA").arrays()
+  assert record["split"] == "test" and record["num_ab"] == len(test_a["image"])
+  trained = restore_trained(workdir)
+  moved = np.concatenate([np.asarray(trained.family.translate(
+      trained.state, test_a["image"][i:i + 256], "ab")) for i in range(0, len(test_a["image"]), 256)])
+  judge_b = tiny_judge("digits_two_domain", None, "trainA+trainB", "testB")
+  np.testing.assert_allclose(record["ab_cond_accuracy"],
+                             judge_b.accuracy(moved, test_a["label"]), atol=1e-6)
+  assert record["ab_cond_accuracy_ci95_low"] <= record["ab_cond_accuracy"] <= record[
+      "ab_cond_accuracy_ci95_high"]
+  assert record["_grid"].shape[0] == 48
+  table = report.markdown_tables([{k: v for k, v in record.items() if k != "_grid"} | {
+      "name": "cyclegan"}])
+  assert "**Translators**" in table and "| cyclegan | 10 " in table and "B->A" in table

@@ -37,8 +37,41 @@ def test_sampler_levels_and_a_perfect_denoiser():
   def oracle(codes, labels, level):  # certain of the target whatever it is shown
     return 50.0 * jax.nn.one_hot(jnp.broadcast_to(target, codes.shape), 5)
 
-  out = paella.sample(oracle, jax.random.key(0), jnp.zeros(3, jnp.int32), 12, 5, 4)
-  np.testing.assert_array_equal(out, np.broadcast_to(target, (3, 12)))
+  for mass in (1.0, 0.2):  # filtering keeps a certain prediction
+    out = paella.sample(oracle, jax.random.key(0), jnp.zeros(3, jnp.int32), 12, 5, 4,
+                        typical_mass=mass)
+    np.testing.assert_array_equal(out, np.broadcast_to(target, (3, 12)))
+
+
+def _typical_reference(p: np.ndarray, mass: float) -> set[int]:
+  """The kept codes by the definition: most typical first (surprisal nearest the entropy),
+  until they hold `mass`."""
+  entropy = -np.sum(p * np.log(p))
+  kept, held = set(), 0.0
+  for i in sorted(range(len(p)), key=lambda i: abs(-np.log(p[i]) - entropy)):
+    if held >= mass:
+      break
+    kept.add(i)
+    held += p[i]
+  return kept
+
+
+def test_typical_filter_matches_its_definition_and_drops_the_smoothing_tail():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 9)) * 2.0
+  for mass in (0.05, 0.2, 0.5, 0.9, 0.999):
+    out = np.asarray(paella.typical_filter(jnp.asarray(logits), mass))
+    for row, filtered in zip(logits, out):
+      p = np.exp(row - row.max()) / np.exp(row - row.max()).sum()
+      assert set(np.flatnonzero(np.isfinite(filtered))) == _typical_reference(p, mass), mass
+      np.testing.assert_allclose(filtered[np.isfinite(filtered)], row[np.isfinite(filtered)])
+  # A confident prediction trained with label smoothing 0.1 over 256 codes: 0.9 on one code and
+  # the rest spread thinly. A plain draw picks a tail code one time in ten; filtering keeps
+  # only the confident code.
+  p = np.full(256, 0.1 / 255)
+  p[17] = 0.9
+  kept = np.isfinite(np.asarray(paella.typical_filter(jnp.log(jnp.asarray(p)), 0.2)))
+  assert np.flatnonzero(kept).tolist() == [17]
 
 
 def test_tiny_chain_learns_to_restore_codes(tmp_path, monkeypatch,
