@@ -15,9 +15,9 @@ first (compiling) chunk apart; training steps and wall time from metrics.jsonl; 
 this command. It writes experiments/results/<name>.json and <name>.png (a sample grid).
 A classifier's record is its accuracy over the whole test split with its Wilson interval; a
 tokenizer's, its reconstructions of the test split; a translator's (CycleGAN), both test
-domains translated whole and read by the other domain's judge. A code model's record (MaskGIT, Paella,
-the autoregressive baseline; --setting=steps=N:w=W) adds its decoding cost: network calls in
-sequence, FLOPs per image and images/s at batch 1 and 64.
+domains translated whole and read by the other domain's judge. A code model's record (MaskGIT,
+Paella, the autoregressive baseline; --setting=steps=N:w=W) adds its decoding cost: network
+calls in sequence, FLOPs per image and images/s at batch 1 and 64.
 
 `--tables` turns every committed record into one markdown table per family group
 (experiments/results/TABLES.md, and the README between its report markers with
@@ -369,6 +369,11 @@ def _fmt_nll(nll: dict | None) -> str:
   return f"{what} {nll['value']:.{digits}f} ± {Z95 * nll['se']:.{digits}f} {nll['unit']}"
 
 
+def _fmt_accuracy(r: dict, key: str) -> str:
+  """record[key] with its Wilson interval (record[key + "_ci95_low" / "_high"])."""
+  return f"{r[key]:.3f} ({r[key + '_ci95_low']:.3f}-{r[key + '_ci95_high']:.3f})"
+
+
 def _fmt_rate(per_s: float) -> str:
   return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
 
@@ -391,8 +396,7 @@ def markdown_tables(records: list[dict]) -> str:
             "smallest class | cond. accuracy | NLL | images/s |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["name"]):
-      acc = (f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
-             f"{r['cond_accuracy_ci95_high']:.3f})" if "cond_accuracy" in r else "")
+      acc = _fmt_accuracy(r, "cond_accuracy") if "cond_accuracy" in r else ""
       # Mode coverage, for the records made since it was measured.
       share = f"{r['min_class_share']:.3f}" if "min_class_share" in r else ""
       out.append(
@@ -417,8 +421,7 @@ def markdown_tables(records: list[dict]) -> str:
             f"{_fmt_rate(r['decoding']['images_per_s_b1'])} | "
             f"{_fmt_rate(r['decoding']['images_per_s_b64'])} | "
             f"{r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
-            f"{r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}-"
-            f"{r['cond_accuracy_ci95_high']:.3f}) |" for r in decoding]
+            f"{_fmt_accuracy(r, 'cond_accuracy')} |" for r in decoding]
     out.append("")
   translators = sorted((r for r in records if "ab_cond_accuracy" in r), key=lambda r: r["name"])
   if translators:
@@ -435,8 +438,7 @@ def markdown_tables(records: list[dict]) -> str:
         out.append(
             f"| {r['name']} | {r.get('train_steps', r['step'])} "
             f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {arrow} | "
-            f"{r['num_' + d]} | {r[d + '_cond_accuracy']:.3f} ({r[d + '_cond_accuracy_ci95_low']:.3f}-"
-            f"{r[d + '_cond_accuracy_ci95_high']:.3f}) | "
+            f"{r['num_' + d]} | {_fmt_accuracy(r, d + '_cond_accuracy')} | "
             f"{r[d + '_fcd']:.1f} ± {Z95 * r[d + '_fcd_sd']:.1f} | {floor} | "
             f"{r[d + '_fcd_untranslated']:.1f} |")
     out.append("")
@@ -452,8 +454,7 @@ def markdown_tables(records: list[dict]) -> str:
             f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | {r['num_scored']} | "
             f"{r['recon_fcd']:.1f} ± {Z95 * r['recon_fcd_sd']:.1f} | "
             f"{r['recon_fcd_floor']:.1f} ± {Z95 * r['recon_fcd_floor_sd']:.1f} | "
-            f"{r['recon_cond_accuracy']:.3f} ({r['recon_cond_accuracy_ci95_low']:.3f}-"
-            f"{r['recon_cond_accuracy_ci95_high']:.3f}) | "
+            f"{_fmt_accuracy(r, 'recon_cond_accuracy')} | "
             f"{r['codebook_usage']:.3f} of {r['num_codes']} |" for r in tokenizers]
     out.append("")
   classifiers = sorted((r for r in records if r["family"] == "classifier"), key=lambda r: r["name"])

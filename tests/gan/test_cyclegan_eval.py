@@ -54,8 +54,9 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   test_a = SplitData.open("digits_two_domain", "testA").arrays()
   assert record["split"] == "test" and record["num_ab"] == len(test_a["image"])
   trained = restore_trained(workdir)
-  moved = np.concatenate([np.asarray(trained.family.translate(
-      trained.state, test_a["image"][i:i + 256], "ab")) for i in range(0, len(test_a["image"]), 256)])
+  moved = np.concatenate([
+      np.asarray(trained.family.translate(trained.state, test_a["image"][i:i + 256], "ab"))
+      for i in range(0, len(test_a["image"]), 256)])
   judge_b = tiny_judge("digits_two_domain", None, "trainA+trainB", "testB")
   np.testing.assert_allclose(record["ab_cond_accuracy"],
                              judge_b.accuracy(moved, test_a["label"]), atol=1e-6)
