@@ -235,22 +235,29 @@ def window_merge(x: jax.Array, grid: tuple[int, int], window: int) -> jax.Array:
 
 
 class MlpBlock(nn.Module):
-  """Dense -> GELU -> dropout -> Dense -> dropout, as in ViT.
+  """Dense -> GELU -> dropout -> Dense -> dropout, as in ViT; or, `gated`, the GEGLU feed-forward
+  of latent diffusion's transformer blocks (Shazeer 2020): a * gelu(g) with [a, g] one Dense.
 
   Attributes:
     hidden: width of the hidden layer.
     dropout: dropout rate after the GELU and after the output layer.
     dtype: computation dtype.
+    gated: the gated-GELU variant (its first Dense is twice as wide).
   """
 
   hidden: int
   dropout: float = 0.0
   dtype: Dtype = None
+  gated: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, deterministic: bool = True) -> jax.Array:
     """[b, n, d] -> [b, n, d]."""
-    h = nn.gelu(nn.Dense(self.hidden, dtype=self.dtype)(x))  # [b, n, hidden]
+    if self.gated:
+      a, g = jnp.split(nn.Dense(2 * self.hidden, dtype=self.dtype)(x), 2, axis=-1)
+      h = a * nn.gelu(g)  # [b, n, hidden]
+    else:
+      h = nn.gelu(nn.Dense(self.hidden, dtype=self.dtype)(x))  # [b, n, hidden]
     h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
     h = nn.Dense(x.shape[-1], dtype=self.dtype)(h)
     return nn.Dropout(self.dropout)(h, deterministic=deterministic)
@@ -273,6 +280,7 @@ class TransformerBlock(nn.Module):
     relative_bias: add a learned `RelativePositionBias` over the window (or the whole grid).
     dtype: computation dtype; parameters and softmax stay float32.
     decode: cached autoregressive self-attention (see `SelfAttention`).
+    gated_mlp: the gated-GELU feed-forward (see `MlpBlock`), as in latent diffusion.
   """
 
   num_heads: int
@@ -283,6 +291,7 @@ class TransformerBlock(nn.Module):
   relative_bias: bool = False
   dtype: Dtype = None
   decode: bool = False
+  gated_mlp: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, context: jax.Array | None = None, *,
@@ -319,5 +328,6 @@ class TransformerBlock(nn.Module):
           h, context, context_mask)
       x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
     h = nn.LayerNorm(dtype=self.dtype, name="norm2")(x)
-    h = MlpBlock(int(self.mlp_ratio * d), self.dropout, self.dtype, name="mlp")(h, deterministic)
+    h = MlpBlock(int(self.mlp_ratio * d), self.dropout, self.dtype, self.gated_mlp,
+                 name="mlp")(h, deterministic)
     return x + h

@@ -2,7 +2,9 @@
 
 It maps (x [b, h, w, c], t [b], optional labels [b]) to [b, h, w, out_channels]. It knows nothing
 of diffusion: t is just a scalar per example, embedded sinusoidally; what the output means (eps,
-x_0, v, a variance channel) is the caller's business.
+x_0, v, a variance channel) is the caller's business. Called with a context sequence
+[b, s, dc] (latent diffusion's text or label tokens), its attention levels become
+`SpatialTransformer` blocks that also cross-attend to the context.
 """
 
 import math
@@ -12,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgen.nets.attention import SelfAttention
+from jaxgen.nets.attention import SelfAttention, TransformerBlock
 from jaxgen.nets.layers import GroupNorm
 
 # Output convolutions start at zero so every residual branch starts as the identity.
@@ -69,6 +71,27 @@ class AttentionBlock(nn.Module):
     return x + attn(h).reshape(b, hh, ww, c)
 
 
+class SpatialTransformer(nn.Module):
+  """Latent diffusion's attention level (Rombach et al. 2022): GN, 1x1 projection in, one
+  transformer block (self-attention, cross-attention to the context, gated-GELU feed-forward),
+  1x1 projection out, added to the input. The output projection starts at zero, so a fresh
+  block is the identity and the U-Net starts as its attention-free self.
+  """
+
+  head_dim: int = 32
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, context: jax.Array, train: bool) -> jax.Array:
+    """x [b, h, w, c], context [b, s, dc] -> [b, h, w, c]."""
+    b, hh, ww, c = x.shape
+    h = nn.Conv(c, (1, 1), name="proj_in")(group_norm(c)(x)).reshape(b, hh * ww, c)  # [b, hw, c]
+    h = TransformerBlock(max(c // self.head_dim, 1), min(self.head_dim, c), dropout=self.dropout,
+                         gated_mlp=True, name="block")(h, context, deterministic=not train)
+    h = nn.Conv(c, (1, 1), kernel_init=zeros_init, name="proj_out")(h.reshape(b, hh, ww, c))
+    return x + h
+
+
 class UNet(nn.Module):
   """Residual U-Net with attention at chosen resolutions.
 
@@ -81,6 +104,10 @@ class UNet(nn.Module):
     dropout: dropout rate inside residual blocks.
     num_classes: if set, labels in [0, num_classes] are embedded; num_classes is the null class.
     head_dim: channels per attention head.
+
+  With a `context` [b, s, dc], every attention block (at attention_resolutions and in the
+  middle) is a `SpatialTransformer` attending to it; without one the parameters are those of a
+  plain U-Net, so earlier checkpoints load unchanged.
   """
 
   out_channels: int
@@ -94,7 +121,7 @@ class UNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, t: jax.Array, labels: jax.Array | None = None,
-               train: bool = False) -> jax.Array:
+               train: bool = False, context: jax.Array | None = None) -> jax.Array:
     levels = len(self.channel_mult)
     if x.shape[1] % 2 ** (levels - 1) or x.shape[2] % 2 ** (levels - 1):
       raise ValueError(f"image size {x.shape[1:3]} must be divisible by {2 ** (levels - 1)}")
@@ -106,20 +133,26 @@ class UNet(nn.Module):
         labels = jnp.full(t.shape, self.num_classes, jnp.int32)  # the null class
       emb = emb + nn.Embed(self.num_classes + 1, emb_dim, name="class_embed")(labels)
 
+
+    def attend(h):
+      if context is None:
+        return AttentionBlock(self.head_dim)(h)
+      return SpatialTransformer(self.head_dim, self.dropout)(h, context, train)
+
     h = nn.Conv(self.base_channels, (3, 3), name="conv_in")(x)  # [b, h, w, ch]
     skips = [h]
     for level, mult in enumerate(self.channel_mult):
       for _ in range(self.num_res_blocks):
         h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
         if h.shape[1] in self.attention_resolutions:
-          h = AttentionBlock(self.head_dim)(h)
+          h = attend(h)
         skips.append(h)
       if level != levels - 1:
         h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2), name=f"down_{level}")(h)  # halve h, w
         skips.append(h)
 
     h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
-    h = AttentionBlock(self.head_dim)(h)
+    h = attend(h)
     h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
 
     for level, mult in reversed(list(enumerate(self.channel_mult))):
@@ -127,7 +160,7 @@ class UNet(nn.Module):
         h = jnp.concatenate([h, skips.pop()], axis=-1)
         h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
         if h.shape[1] in self.attention_resolutions:
-          h = AttentionBlock(self.head_dim)(h)
+          h = attend(h)
       if level != 0:
         b, hh, ww, c = h.shape
         # Nearest-neighbour doubling as a broadcast: cheaper in XLA than a gather-based resize.

@@ -83,6 +83,7 @@ REGISTRY: dict[str, str] = {
     "maskgit": "jaxgen.tokens.maskgit_family",  # on a trained vqvae (config.tokenizer_workdir)
     "maskgit_ar": "jaxgen.tokens.autoregressive_family",  # MaskGIT's autoregressive baseline
     "paella": "jaxgen.tokens.paella_family",  # token diffusion on a trained vqvae
+    "kl_autoencoder": "jaxgen.latent.autoencoder",  # latent diffusion's first stage
 }
 
 

@@ -1,0 +1,1 @@
+"""Diffusion in learned spaces: the KL autoencoder, latent diffusion and Diffusion Autoencoders."""
