@@ -19,6 +19,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = common.base(tiny)
   c.family = "kl_autoencoder"
   c.channels = (16, 32) if tiny else (32, 64)
+  c.padded_size = 32  # 28 -> 32: 8x8 latents, which the latent U-Net can halve
   c.latent_channels = 4
   c.kl_weight = 1e-6  # LDM's (see jaxgen/latent/autoencoder.py for the mapping)
   c.recon_loss = "l1"

@@ -15,22 +15,13 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgen.diffusion import guidance, likelihood, losses, process, samplers, schedules
+from jaxgen.diffusion import guidance, likelihood, losses, process, samplers
+from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.diffusion.components import make_schedule, make_spec, make_unet, optimizer, to_signed, to_unit
 from jaxgen.errors import UserError
 from jaxgen.metrics import intervals
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleSettings:
-  """Static sampling choices; each distinct value compiles one sampler."""
-
-  kind: str = "ddim"  # "ddpm" (ancestral) or "ddim"
-  num_steps: int = 50  # respaced steps; the full T when equal to it
-  eta: float = 0.0  # DDIM only
-  guided: bool = False  # classifier-free guidance (needs a conditional model)
 
 
 def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
@@ -94,10 +85,6 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   @functools.partial(jax.jit, static_argnames=("num", "settings", "classifier"))
   def _sample(params, rng, labels, cfg_w, classifier_params, classifier_scale, *, num, settings,
               classifier):
-    if settings.num_steps == len(betas):
-      run_sched, ts = sched, None
-    else:
-      run_sched, ts = schedules.respace(betas, settings.num_steps)
     fn = model_fn(params, labels if conditional else None)
     if settings.guided:
       fn = guidance.classifier_free(spec, lambda x, t, y: net.apply({"params": params}, x, t, y),
@@ -106,16 +93,9 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     if classifier is not None:
       logits_fn = lambda x, t: classifier.apply({"params": classifier_params}, x, t)
       cond_fn = guidance.classifier_grad(logits_fn, labels, classifier_scale)
-    if ts is not None:
-      fn = samplers.respaced_model_fn(fn, ts)
-      cond_fn = cond_fn and samplers.respaced_model_fn(cond_fn, ts)
     noise_rng, run_rng = jax.random.split(rng)
     x_T = jax.random.normal(noise_rng, (num, h, w, c), jnp.float32)
-    if settings.kind == "ddpm":
-      x0 = samplers.ddpm_sample(spec, run_sched, fn, x_T, run_rng, cond_fn)
-    else:
-      x0 = samplers.ddim_sample(spec, run_sched, fn, x_T, run_rng, settings.eta, cond_fn)
-    return to_unit(x0)
+    return to_unit(samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings, cond_fn))
 
   def sample(state, rng, num, labels=None, *, kind: str | None = None, num_steps: int | None = None,
              eta: float | None = None, guidance_scale: float | None = None,

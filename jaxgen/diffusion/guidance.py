@@ -11,16 +11,18 @@ import jax.numpy as jnp
 
 from jaxgen.diffusion.process import Spec, split_output
 
-# (x_t, t, labels) -> network output; labels == null_label means "no class".
+# (x_t, t, labels) -> network output; labels == null_label means "no class". Labels may also be
+# token sequences [b, L]: the null condition is then the sequence of null_label (empty prompt).
 LabelledModelFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 # (x_t, t) -> logits [b, num_classes] of a classifier trained on noisy inputs.
 ClassifierFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def drop_labels(rng: jax.Array, labels: jax.Array, p_uncond: float, null_label: int) -> jax.Array:
-  """Replaces each label by `null_label` with probability p_uncond (CFG training)."""
-  drop = jax.random.bernoulli(rng, p_uncond, labels.shape)
-  return jnp.where(drop, null_label, labels)
+  """Replaces each example's condition by `null_label` with probability p_uncond (CFG
+  training). labels [b], or [b, L] token sequences, which are dropped whole."""
+  drop = jax.random.bernoulli(rng, p_uncond, labels.shape[:1])  # [b]
+  return jnp.where(drop.reshape((-1,) + (1,) * (labels.ndim - 1)), null_label, labels)
 
 
 def classifier_free(spec: Spec, model_fn: LabelledModelFn, labels: jax.Array, null_label: int,

@@ -5,13 +5,14 @@ schedule, wrap the network with `respaced_model_fn` so it sees the original time
 `cond_fn(x_t, t) -> gamma * grad_x log p(y | x_t)` adds classifier guidance (see guidance.py).
 """
 
+import dataclasses
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.diffusion import process
+from jaxgen.diffusion import process, schedules
 from jaxgen.diffusion.process import Spec
 from jaxgen.diffusion.schedules import Schedule, gather
 
@@ -107,3 +108,29 @@ def ddim_encode(spec: Spec, sched: Schedule, model_fn: ModelFn, x0: jax.Array) -
 
   xT, _ = jax.lax.scan(step, x0, jnp.arange(sched.num_timesteps, dtype=jnp.int32))
   return xT
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleSettings:
+  """Static sampling choices; each distinct value compiles one sampler."""
+
+  kind: str = "ddim"  # "ddpm" (ancestral) or "ddim"
+  num_steps: int = 50  # respaced steps; the full T when equal to it
+  eta: float = 0.0  # DDIM only
+  guided: bool = False  # classifier-free guidance (needs a conditional model)
+
+
+def run_chain(spec: Spec, betas: np.ndarray, sched: Schedule, model_fn: ModelFn, x_T: jax.Array,
+              rng: jax.Array, settings: SampleSettings, cond_fn: CondFn | None = None) -> jax.Array:
+  """The reverse chain `settings` describe, from x_T: on the full schedule `sched` (made from
+  `betas`) when settings.num_steps equals its length, else on a respaced one (the network still
+  sees the original timesteps). Returns x_0 [b, ...]."""
+  if settings.num_steps == len(betas):
+    run_sched = sched
+  else:
+    run_sched, ts = schedules.respace(betas, settings.num_steps)
+    model_fn = respaced_model_fn(model_fn, ts)
+    cond_fn = cond_fn and respaced_model_fn(cond_fn, ts)
+  if settings.kind == "ddpm":
+    return ddpm_sample(spec, run_sched, model_fn, x_T, rng, cond_fn)
+  return ddim_sample(spec, run_sched, model_fn, x_T, rng, settings.eta, cond_fn)

@@ -1,6 +1,7 @@
 """The KL autoencoder (config family "kl_autoencoder"): latent diffusion's first stage.
 
-Config fields: channels (encoder widths per stride-2 level), latent_channels, kl_weight,
+Config fields: channels (encoder widths per stride-2 level), padded_size (images are padded to
+this square side first), latent_channels, kl_weight,
 recon_loss ("l1" or "mse", on the [-1, 1] scale), latent_stats_decay, learning_rate.
 
 Loss. LDM (Rombach et al. 2022, `LPIPSWithDiscriminator`) sums the reconstruction error over
@@ -62,10 +63,9 @@ class FirstStage:
 
   def latent_shape(self) -> tuple[int, int, int]:
     """(gh, gw, latent_channels) of one image's latent."""
-    h, w, _ = self.model.image_shape
-    levels = len(self.model.channels)
-    side = lambda s: -(-s // 2 ** levels)  # ceil: the encoder pads up to a multiple
-    return side(h), side(w), self.model.latent_channels
+    side = self.model.padded_size or max(self.model.image_shape[:2])
+    g = side // 2 ** len(self.model.channels)
+    return g, g, self.model.latent_channels
 
   def encode(self, frozen: dict, images: jax.Array, rng: jax.Array | None) -> jax.Array:
     """images [b, h, w, c] in [0, 1] -> scaled latents [b, gh, gw, zc]: a posterior sample
@@ -86,7 +86,12 @@ def build_autoencoder(config: ml_collections.ConfigDict, spec: DataSpec) -> KLAu
   """The network config describes, for images of spec.image_shape."""
   if config.latent_channels < 1:
     raise UserError(f"latent_channels must be at least 1, got {config.latent_channels}")
-  return KLAutoencoder(spec.image_shape, tuple(config.channels), config.latent_channels)
+  h, w, _ = spec.image_shape
+  side = config.get("padded_size") or max(h, w)
+  if side < max(h, w) or side % 2 ** len(config.channels):
+    raise UserError(f"padded_size {side} must be at least the image side {max(h, w)} and a "
+                    f"multiple of {2 ** len(config.channels)} ({len(config.channels)} levels)")
+  return KLAutoencoder(spec.image_shape, tuple(config.channels), config.latent_channels, side)
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:

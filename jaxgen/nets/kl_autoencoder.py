@@ -2,9 +2,9 @@
 
 The encoder and decoder are the VQ tokenizer's (`jaxgen.nets.vq`: residual blocks, stride-2
 convolutions down, nearest-neighbour doubling up); here the encoder's output carries a mean and a
-log-variance per latent channel, and nothing is quantised. Images whose sides are not a multiple
-of 2^levels are padded with background (0) before encoding and cropped after decoding: 28x28
-digits become 32x32, hence 8x8 latents with two levels, which a U-Net can halve.
+log-variance per latent channel, and nothing is quantised. Images are padded with background
+(0) to `padded_size` before encoding and cropped after decoding: 28x28 digits padded to 32x32
+give 8x8 latents with two levels, which a U-Net can halve (7x7 ones it could not).
 """
 
 from typing import Sequence
@@ -16,16 +16,15 @@ import jax.numpy as jnp
 from jaxgen.nets.vq import VQDecoder, VQEncoder
 
 
-def padding(size: int, levels: int) -> tuple[int, int]:
-  """(before, after) pixels that bring `size` up to a multiple of 2^levels."""
-  factor = 2 ** levels
-  total = -size % factor
+def padding(size: int, padded_size: int) -> tuple[int, int]:
+  """(before, after) pixels that bring `size` up to `padded_size`, centred."""
+  total = padded_size - size
   return total // 2, total - total // 2
 
 
 class KLAutoencoder(nn.Module):
-  """Images [b, h, w, c] in [0, 1] <-> latents [b, H / 2^L, W / 2^L, latent_channels], where
-  H, W are h, w padded up to multiples of 2^L (L = len(channels)).
+  """Images [b, h, w, c] in [0, 1] <-> latents [b, P / 2^L, P / 2^L, latent_channels], with
+  P = padded_size (default: the larger image side) and L = len(channels).
 
   Call `encode` (posterior mean and log-variance) and `decode` by method; `__call__` is the
   round trip through the mean, for init.
@@ -34,12 +33,16 @@ class KLAutoencoder(nn.Module):
   image_shape: tuple[int, int, int]
   channels: Sequence[int] = (32, 64)
   latent_channels: int = 4
+  padded_size: int | None = None
 
   def setup(self):
     h, w, c = self.image_shape
-    levels = len(self.channels)
-    self._pads = (padding(h, levels), padding(w, levels))
-    padded = (h + sum(self._pads[0]), w + sum(self._pads[1]), c)
+    side = self.padded_size or max(h, w)
+    if side < max(h, w) or side % 2 ** len(self.channels):
+      raise ValueError(f"padded_size {side} must be at least {max(h, w)} and a multiple of "
+                       f"{2 ** len(self.channels)}")
+    self._pads = (padding(h, side), padding(w, side))
+    padded = (side, side, c)
     self.encoder = VQEncoder(self.channels, 2 * self.latent_channels)
     self.decoder = VQDecoder(padded, self.channels)
 

@@ -84,6 +84,7 @@ REGISTRY: dict[str, str] = {
     "maskgit_ar": "jaxgen.tokens.autoregressive_family",  # MaskGIT's autoregressive baseline
     "paella": "jaxgen.tokens.paella_family",  # token diffusion on a trained vqvae
     "kl_autoencoder": "jaxgen.latent.autoencoder",  # latent diffusion's first stage
+    "ldm": "jaxgen.latent.ldm_family",  # on a trained kl_autoencoder (config.autoencoder_workdir)
 }
 
 

@@ -1,0 +1,42 @@
+"""Latent diffusion (Rombach et al. 2022) on the KL autoencoder's 8x8x4 latents, conditioned
+through cross-attention on a prompt read by a small text encoder trained with it; classifier-
+free guidance by dropping the prompt. Needs a trained kl_autoencoder run:
+
+  python -m experiments.main --config=experiments/configs/kl_autoencoder.py --workdir=runs/kl_autoencoder
+  python -m experiments.main --config=experiments/configs/ldm.py --workdir=runs/ldm \\
+      --config.autoencoder_workdir=runs/kl_autoencoder
+  python -m experiments.sample --workdir=runs/ldm --prompt="a handwritten seven"
+
+`--config.context=label` conditions on the label instead (a one-token context).
+"""
+
+import ml_collections
+
+from experiments.configs import common
+from experiments.configs.diffusion_base import diffusion
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The ldm experiment; `arg='tiny'` shrinks model and run for tests."""
+  tiny = common.is_tiny(arg)
+  c = diffusion("ldm", arg)
+  del c.nll_eval_examples, c.nll_estimator, c.nll_exact_terms, c.nll_draws, c.conditional
+  c.autoencoder_workdir = "runs/kl_autoencoder"
+  c.context = "text"
+  c.learning_rate = 1e-3
+  c.p_uncond = 0.1
+  # 8x8 latents: two levels (8, 4), a spatial transformer at each and in the middle.
+  c.model = ml_collections.ConfigDict(dict(
+      base_channels=32 if tiny else 64,
+      channel_mult=(1, 2),
+      num_res_blocks=1,
+      attention_resolutions=(8, 4),
+      dropout=0.0,
+      head_dim=16 if tiny else 32,
+      context_dim=32 if tiny else 64,
+      text_depth=1 if tiny else 2,
+      text_heads=2 if tiny else 4,
+  ))
+  c.diffusion.clip_x0 = False  # scaled latents are not confined to [-1, 1]
+  c.sampler.guidance_scale = 0.0 if tiny else 2.0
+  return c

@@ -1,0 +1,173 @@
+"""Latent diffusion (config family "ldm", Rombach et al. 2022) on a frozen KL autoencoder.
+
+Config fields: autoencoder_workdir (a trained kl_autoencoder run), context ("label" or "text"),
+model (the U-Net's fields as for ddpm, plus context_dim, text_depth, text_heads), diffusion and
+sampler (as for ddpm; clip_x0 must be off: scaled latents are not confined to [-1, 1]),
+p_uncond (conditions dropped to the null one, for classifier-free guidance), learning_rate,
+warmup_steps, grad_clip, ema_decay.
+
+The diffusion core is `jaxgen.diffusion`'s, unchanged: the same losses, schedules, samplers and
+guidance, run on x0 = the autoencoder's posterior sample times its scale factor. The first
+stage's parameters sit in the state's extras (checkpointed with the run, never optimised).
+
+Text context: each training image gets the prompt of a random training template for its label
+(`jaxgen.latent.prompts`); sampling from labels uses the held-out templates, so the conditional
+accuracy the loop and the report measure is that of prompts the model never saw in training.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxgen.diffusion import guidance, losses, samplers
+from jaxgen.diffusion.components import make_schedule, make_spec, optimizer
+from jaxgen.diffusion.samplers import SampleSettings
+from jaxgen.errors import UserError
+from jaxgen.latent import prompts
+from jaxgen.latent.autoencoder import load_autoencoder
+from jaxgen.nets.ldm import LatentDiffusionNet
+from jaxgen.train import state as train_state
+from jaxgen.train.family import DataSpec, Family
+
+CONTEXTS = ("label", "text")
+
+
+def build_network(config: ml_collections.ConfigDict, num_classes: int,
+                  out_channels: int) -> LatentDiffusionNet:
+  """The conditioned U-Net config.model and config.context describe."""
+  m = config.model
+  return LatentDiffusionNet(
+      out_channels=out_channels, context=config.context, num_classes=num_classes,
+      vocab_size=prompts.vocab_size(), context_dim=m.context_dim,
+      text_depth=m.get("text_depth", 2), text_heads=m.get("text_heads", 4),
+      base_channels=m.base_channels, channel_mult=tuple(m.channel_mult),
+      num_res_blocks=m.num_res_blocks, attention_resolutions=tuple(m.attention_resolutions),
+      dropout=m.dropout, head_dim=m.get("head_dim", 32))
+
+
+def held_out_prompts(labels: np.ndarray | jax.Array) -> jax.Array:
+  """Tokens [b, L] for labels [b]: example i reads held-out template i mod (their number)."""
+  table = jnp.asarray(prompts.template_tokens(prompts.HELD_OUT_TEMPLATES))  # [H, 10, L]
+  labels = jnp.asarray(labels, jnp.int32)
+  return table[jnp.arange(labels.shape[0]) % table.shape[0], labels]
+
+
+def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
+  """Latent diffusion over config.autoencoder_workdir's latents."""
+  if config.context not in CONTEXTS:
+    raise UserError(f"config.context must be one of {CONTEXTS}, got {config.context!r}")
+  if not data_spec.num_classes:
+    raise UserError(f"latent diffusion here is conditional; dataset {config.dataset!r} has "
+                    "no labels to build its context from")
+  if config.diffusion.get("clip_x0", True):
+    raise UserError("config.diffusion.clip_x0 must be False for latent diffusion: scaled "
+                    "latents are not confined to [-1, 1]")
+  stage, stage_state = load_autoencoder(config.autoencoder_workdir)
+  gh, gw, zc = stage.latent_shape()
+  spec = make_spec(config)
+  betas, sched = make_schedule(config)
+  num_classes = data_spec.num_classes
+  text = config.context == "text"
+  null = prompts.PAD if text else num_classes
+  net = build_network(config, num_classes, zc * spec.output_multiplier)
+  tx = optimizer(config)
+  ema_decay = config.get("ema_decay", 0.9999)
+  p_uncond = float(config.get("p_uncond", 0.1))
+  train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
+  s = config.sampler
+  defaults = SampleSettings(s.kind, min(s.num_steps, len(betas)), s.get("eta", 0.0))
+  default_w = float(s.get("guidance_scale", 0.0))
+
+  def model_fn(params, condition, train=False, rng=None):
+    rngs = {"dropout": rng} if rng is not None else None
+    return lambda x, t: net.apply({"params": params}, x, t, condition, train=train, rngs=rngs)
+
+  def condition_of(labels, rng):
+    """What the network reads for labels [b]: the labels, or a random training template's
+    prompt for each (tokens [b, L])."""
+    if not text:
+      return labels
+    which = jax.random.randint(rng, labels.shape, 0, train_table.shape[0])  # [b]
+    return train_table[which, labels]
+
+  def create_state(rng, example_batch):
+    x = jnp.zeros((1, gh, gw, zc), jnp.float32)
+    cond = condition_of(jnp.zeros((1,), jnp.int32), rng)
+    params = net.init(rng, x, jnp.zeros((1,), jnp.int32), cond)["params"]
+    return train_state.create(params, tx, ema=True,
+                              extras={"first_stage": stage.freeze(stage_state)})
+
+  def latents_and_condition(state, batch, rng, drop: bool):
+    e_rng, c_rng, d_rng = jax.random.split(rng, 3)
+    x0 = stage.encode(state.extras["first_stage"], batch["image"], e_rng)  # [b, gh, gw, zc]
+    cond = condition_of(batch["label"], c_rng)
+    if drop and p_uncond > 0:
+      cond = guidance.drop_labels(d_rng, cond, p_uncond, null)
+    return x0, cond
+
+  def train_step(state, batch, rng):
+    x_rng, d_rng, l_rng = jax.random.split(rng, 3)
+    x0, cond = latents_and_condition(state, batch, x_rng, True)
+
+    def loss_fn(params):
+      return losses.training_loss(spec, sched, model_fn(params, cond, True, d_rng), x0, l_rng)
+
+    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = train_state.apply_gradients(state, grads, tx, ema_decay)
+    return state, dict(aux, grad_norm=optax.tree.norm(grads))
+
+  def eval_step(state, batch, rng):
+    """The diffusion loss in latent space with the EMA params and the true conditions."""
+    x_rng, l_rng = jax.random.split(rng)
+    x0, cond = latents_and_condition(state, batch, x_rng, False)
+    _, aux = losses.training_loss(spec, sched, model_fn(state.ema_params, cond), x0, l_rng)
+    return aux
+
+  def _sample(params, frozen, rng, condition, cfg_w, *, num, settings):
+    fn = model_fn(params, condition)
+    if settings.guided:
+      fn = guidance.classifier_free(spec, lambda x, t, y: net.apply({"params": params}, x, t, y),
+                                    condition, null, cfg_w)
+    noise_rng, run_rng = jax.random.split(rng)
+    x_T = jax.random.normal(noise_rng, (num, gh, gw, zc), jnp.float32)
+    z0 = samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings)
+    return stage.decode(frozen, z0)
+
+  _sample_jit = jax.jit(_sample, static_argnames=("num", "settings"))
+
+  def sample(state, rng, num, labels=None, *, prompt_tokens=None, kind: str | None = None,
+             num_steps: int | None = None, eta: float | None = None,
+             guidance_scale: float | None = None):
+    """Draws `num` images [num, h, w, c] in [0, 1] with the EMA params.
+
+    The condition: `prompt_tokens` [num, L] (text context), else labels [num] (default 0, 1,
+    ..., repeated), which a text model reads through the held-out templates. Keyword overrides
+    default to config.sampler; `guidance_scale` w > 0 applies classifier-free guidance.
+    """
+    settings = dataclasses.replace(
+        defaults, kind=kind or defaults.kind,
+        num_steps=min(num_steps or defaults.num_steps, len(betas)),
+        eta=defaults.eta if eta is None else eta)
+    if settings.kind not in ("ddpm", "ddim"):
+      raise UserError(f"sampler kind must be 'ddpm' or 'ddim', got {settings.kind!r}")
+    cfg_w = default_w if guidance_scale is None else guidance_scale
+    settings = dataclasses.replace(settings, guided=bool(cfg_w))
+    if prompt_tokens is not None:
+      if not text:
+        raise UserError("prompts need a text-conditioned model (config.context='text')")
+      condition = jnp.asarray(prompt_tokens, jnp.int32)
+    else:
+      if labels is None:
+        labels = jnp.arange(num, dtype=jnp.int32) % num_classes
+      condition = held_out_prompts(labels) if text else jnp.asarray(labels, jnp.int32)
+    return _sample_jit(state.ema_params, state.extras["first_stage"], rng, condition,
+                       jnp.float32(cfg_w), num=num, settings=settings)
+
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                sample=sample, conditional=True,
+                network_calls=lambda num_steps=None, **_: min(num_steps or defaults.num_steps,
+                                                              len(betas)))
