@@ -68,8 +68,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the README table it belongs to.
 GROUPS = {"vae": "Autoencoders", "gan": "GANs", "ddpm": "Diffusion",
-          "ncsn": "Diffusion", "maskgit": "Code models", "maskgit_ar": "Code models",
-          "paella": "Code models"}
+          "ncsn": "Diffusion", "ldm": "Diffusion", "maskgit": "Code models",
+          "maskgit_ar": "Code models", "paella": "Code models"}
 
 
 def _commit() -> str:
@@ -124,8 +124,8 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   if config.family == "classifier":
     record = {"name": name, **classifier_record(trained, workdir, seed)}
     return _write_record(record, results_dir, command)
-  if config.family == "vqvae":
-    record = {"name": name, **tokenizer_record(trained, workdir, seed)}
+  if config.family in FIRST_STAGES:
+    record = {"name": name, **first_stage_record(trained, workdir, seed)}
     images.save_grid(os.path.join(results_dir, name + ".png"), record.pop("_pairs"), rows=8)
     record["grid"] = name + ".png"
     return _write_record(record, results_dir, command)
@@ -144,10 +144,12 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     options = parse_token_setting(config.family, setting_text)
     sampler_name = token_setting_name({**_token_defaults(config), **options})
   elif setting_text:
-    if config.family != "ddpm":
-      raise UserError(f"--setting applies to ddpm-family models and code models, not "
+    if config.family not in ("ddpm", "ldm"):
+      raise UserError(f"--setting applies to ddpm-family models, ldm and code models, not "
                       f"{config.family}")
     setting = parse_setting(setting_text)
+    if setting.cls and config.family == "ldm":
+      raise UserError("classifier guidance (cls=) applies to pixel-space ddpm models, not ldm")
     sampler_name = setting.name
     options = dict(kind=setting.kind, num_steps=setting.steps, eta=setting.eta,
                    guidance_scale=setting.w)
@@ -188,6 +190,11 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                      "estimator": _nll_estimator(config),
                      # The first n test images in order: two records' differences pair up.
                      "per_image": [round(float(v), 4) for v in values]}
+  if config.family == "ldm":
+    from experiments.bench.latent_speed import pixel_vs_latent
+    print("timing against pixel-space diffusion ...", flush=True)
+    steps = options.get("num_steps") or config.sampler.num_steps
+    record["speed_vs_pixel"] = pixel_vs_latent(trained, steps, 64)
   if family.network_calls is not None:
     print("timing the sampler at batch 1 and 64 ...", flush=True)
     record["decoding"] = decoding_cost(family, trained.state, options, trained.spec.num_classes,
@@ -266,10 +273,15 @@ def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
           "accuracy_ci95_low": low, "accuracy_ci95_high": high}
 
 
-def tokenizer_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
-  """A tokenizer's reconstructions of the whole test split: PSNR with its standard error, the
-  scorer's FCD (interval, floor, ceiling) and accuracy against the true labels on them, and
-  the share of the codebook used; `_pairs` holds originals and reconstructions for a grid."""
+# Families whose record is their reconstructions: the VQ tokenizer and the KL autoencoder.
+FIRST_STAGES = ("vqvae", "kl_autoencoder")
+
+
+def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
+  """A tokenizer's or autoencoder's reconstructions of the whole test split: PSNR with its
+  standard error, the scorer's FCD (interval, floor, ceiling) and accuracy against the true
+  labels on them, and the latent: the share of the codebook used (vqvae), or the latent shape
+  and scale factor (kl_autoencoder); `_pairs` holds originals and reconstructions for a grid."""
   import jax
   import numpy as np
   from jaxgen.data.pipeline import SplitData
@@ -288,13 +300,19 @@ def tokenizer_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
   n = min(len(recon), scorer.max_floor_samples)
   quality = scorer.report(recon[:n], labels[:n])
-  usage = trained.family.evaluate(trained.state, test, jax.random.key(seed))
+  if config.family == "vqvae":
+    latent = {**trained.family.evaluate(trained.state, test, jax.random.key(seed)),
+              "num_codes": int(config.num_codes)}
+  else:
+    from jaxgen.latent.autoencoder import FirstStage, build_autoencoder
+    stage = FirstStage(build_autoencoder(config, trained.spec))
+    latent = {"latent_shape": list(stage.latent_shape()),
+              "scale_factor": float(stage.scale_factor(stage.freeze(trained.state)))}
   pairs = np.stack([originals[:32], recon[:32]], axis=1).reshape((-1,) + recon.shape[1:])
-  return {"family": "vqvae", "workdir": os.path.abspath(workdir), "step": trained.step,
+  return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
           **training_time(workdir), "split": "test", "num_test": len(recon),
           "psnr": float(psnr), "psnr_se": float(psnr_se), "num_scored": n,
-          **{f"recon_{k}": float(v) for k, v in quality.items()}, **usage,
-          "num_codes": int(config.num_codes), "_pairs": pairs}
+          **{f"recon_{k}": float(v) for k, v in quality.items()}, **latent, "_pairs": pairs}
 
 
 def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
@@ -337,7 +355,7 @@ def _grid_samples(samples, labels, num_classes: int):
 def _default_sampler(config) -> str:
   """How the family draws a sample by default, in a few words."""
   s = config.get("sampler")
-  if config.family == "ddpm" and s is not None:
+  if config.family in ("ddpm", "ldm") and s is not None:
     extras = "".join(f" {k}={s[k]:g}" for k in ("eta", "guidance_scale") if s.get(k))
     return f"{s.kind}{s.num_steps}{extras}"
   from experiments.sampler_settings import TOKEN_STEP_KEYS, token_setting_name
@@ -406,6 +424,15 @@ def markdown_tables(records: list[dict]) -> str:
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
           f"{share} | {acc} | {_fmt_nll(r.get('nll'))} | {_fmt_rate(r['images_per_s'])} |")
     out.append("")
+    out += [f"- {r['name']} samples {r['speed_vs_pixel']['speedup']:.1f}x as fast as "
+            f"pixel-space CFG DDPM at the same {r['speed_vs_pixel']['steps']} DDIM steps "
+            f"(batch {r['speed_vs_pixel']['batch']}, w={r['speed_vs_pixel']['guidance_scale']:g}"
+            f"; {_fmt_rate(r['speed_vs_pixel']['latent_images_per_s'])} against "
+            f"{_fmt_rate(r['speed_vs_pixel']['pixel_images_per_s'])} images/s, timed "
+            "alternately in one run)" for r in sorted(rows, key=lambda r: r["name"])
+            if "speed_vs_pixel" in r]
+    if any("speed_vs_pixel" in r for r in rows):
+      out.append("")
     paired = paired_nll_differences(rows)
     if paired:
       out += paired + [""]
@@ -442,20 +469,20 @@ def markdown_tables(records: list[dict]) -> str:
             f"{r[d + '_fcd']:.1f} ± {Z95 * r[d + '_fcd_sd']:.1f} | {floor} | "
             f"{r[d + '_fcd_untranslated']:.1f} |")
     out.append("")
-  tokenizers = sorted((r for r in records if r["family"] == "vqvae"), key=lambda r: r["name"])
-  if tokenizers:
-    out += ["**Tokenizers** (test split; reconstructions: PSNR ± 1.96 SE, FCD ± bootstrap 95% "
-            "and the scorer's accuracy against the true labels with its Wilson interval; codebook "
-            "usage: the share of codes some test image uses)", "",
+  stages = sorted((r for r in records if r["family"] in FIRST_STAGES), key=lambda r: r["name"])
+  if stages:
+    out += ["**Tokenizers and autoencoders** (test split; reconstructions: PSNR ± 1.96 SE, FCD "
+            "± bootstrap 95% and the scorer's accuracy against the true labels with its Wilson "
+            "interval; latent: codebook usage, the share of codes some test image uses, or the "
+            "latent shape and its scale factor)", "",
             "| model | steps (train time) | PSNR (dB) | n | recon FCD | floor | recon accuracy | "
-            "codebook usage |", "|---|---|---|---|---|---|---|---|"]
+            "latent |", "|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r.get('train_steps', r['step'])} "
             f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | "
             f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | {r['num_scored']} | "
             f"{r['recon_fcd']:.1f} ± {Z95 * r['recon_fcd_sd']:.1f} | "
             f"{r['recon_fcd_floor']:.1f} ± {Z95 * r['recon_fcd_floor_sd']:.1f} | "
-            f"{_fmt_accuracy(r, 'recon_cond_accuracy')} | "
-            f"{r['codebook_usage']:.3f} of {r['num_codes']} |" for r in tokenizers]
+            f"{_fmt_accuracy(r, 'recon_cond_accuracy')} | {_fmt_latent(r)} |" for r in stages]
     out.append("")
   classifiers = sorted((r for r in records if r["family"] == "classifier"), key=lambda r: r["name"])
   if classifiers:
@@ -467,6 +494,14 @@ def markdown_tables(records: list[dict]) -> str:
             for r in classifiers]
     out.append("")
   return "\n".join(out)
+
+
+def _fmt_latent(record: dict) -> str:
+  """The latent cell of a first stage's row."""
+  if record["family"] == "vqvae":
+    return f"codebook usage {record['codebook_usage']:.3f} of {record['num_codes']}"
+  shape = "x".join(str(v) for v in record["latent_shape"])
+  return f"{shape}, scale factor {record['scale_factor']:.3f}"
 
 
 def paired_nll_differences(records: list[dict]) -> list[str]:

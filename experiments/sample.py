@@ -7,7 +7,9 @@ Loads the latest checkpoint in DIR (EMA weights where the family keeps them) and
 OUT.npz, plus a grid PNG beside it (OUT.png). Diffusion models also take --sampler=ddpm|ddim,
 --steps, --eta, --guidance_scale (classifier-free) and --classifier_workdir/--classifier_scale
 (classifier guidance with a trained noisy_classifier, also of an unconditional model: --labels
-are then the classes it guides towards).
+are then the classes it guides towards). A text-conditioned latent diffusion model (ldm) takes
+--prompt="a handwritten seven" (every sample reads it; without it, --labels are read through
+the held-out prompt templates), and decodes through its autoencoder.
 """
 
 import os
@@ -41,6 +43,7 @@ def define_flags() -> None:
   _F.classifier = flags.DEFINE_string(
       "classifier_workdir", None, "Workdir of a trained noisy_classifier for classifier guidance.")
   _F.classifier_scale = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
+  _F.prompt = flags.DEFINE_string("prompt", None, "Text prompt of a text-conditioned ldm model.")
   flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -100,16 +103,30 @@ def main(argv: list[str]) -> None:
     family = trained.family
     if family.sample is None:
       raise UserError(f"the {trained.config.family} family does not generate images")
-    if trained.config.family != "ddpm" and any(
+    name = trained.config.family
+    if name not in ("ddpm", "ldm") and any(
         f.present for f in (_F.sampler, _F.steps, _F.eta, _F.guidance, _F.classifier)):
       raise UserError(f"--sampler/--steps/--eta/--guidance_scale/--classifier_workdir apply to "
-                      f"diffusion models, not the {trained.config.family} family")
+                      f"diffusion models, not the {name} family")
+    if name == "ldm" and _F.classifier.present:
+      raise UserError("classifier guidance applies to pixel-space ddpm models; guide an ldm "
+                      "model with --guidance_scale")
+    if _F.prompt.value is not None and trained.config.get("context") != "text":
+      raise UserError(f"--prompt needs a text-conditioned ldm model; {_F.workdir.value} holds "
+                      f"a {name} run" + (" conditioned on labels" if name == "ldm" else ""))
     options = sampler_options(trained.config)
+    if _F.prompt.value is not None:
+      from jaxgen.latent import prompts
+      options["prompt_tokens"] = prompts.tokenize(_F.prompt.value)  # [L], for every sample
     guide = options.get("classifier")
     # A guide's labels index its own classes, whatever the model was trained on.
     classes = guide[0].num_classes if guide is not None else trained.spec.num_classes
     labels = choose_labels(trained.config.family, family.conditional, guide is not None,
                            _F.labels.value, classes, _F.num.value)
+    if _F.prompt.value is not None:
+      if _F.labels.value:
+        raise UserError("give --prompt or --labels, not both")
+      labels = None  # the prompt is the condition
     evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(),
                           _F.workdir.value)
     samples = evaluator.generate(trained.state, jax.random.key(_F.seed.value), _F.num.value,

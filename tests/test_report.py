@@ -153,4 +153,4 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   assert 0 < record["codebook_usage"] <= 1 and record["recon_cond_accuracy_ci95_low"] >= 0
   assert os.path.exists(os.path.join(results, "vq_tiny.png"))
   text = report.write_tables(results, update_readme=False)
-  assert "**Tokenizers**" in text and "| vq_tiny | 20 (" in text
+  assert "**Tokenizers and autoencoders**" in text and "| vq_tiny | 20 (" in text

@@ -144,7 +144,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
              guidance_scale: float | None = None):
     """Draws `num` images [num, h, w, c] in [0, 1] with the EMA params.
 
-    The condition: `prompt_tokens` [num, L] (text context), else labels [num] (default 0, 1,
+    The condition: `prompt_tokens` [num, L] or [L] (one prompt for all; text context), else
+    labels [num] (default 0, 1,
     ..., repeated), which a text model reads through the held-out templates. Keyword overrides
     default to config.sampler; `guidance_scale` w > 0 applies classifier-free guidance.
     """
@@ -160,6 +161,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
       if not text:
         raise UserError("prompts need a text-conditioned model (config.context='text')")
       condition = jnp.asarray(prompt_tokens, jnp.int32)
+      if condition.ndim == 1:
+        condition = jnp.broadcast_to(condition, (num,) + condition.shape)  # [num, L]
     else:
       if labels is None:
         labels = jnp.arange(num, dtype=jnp.int32) % num_classes
@@ -168,6 +171,4 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
                        jnp.float32(cfg_w), num=num, settings=settings)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
-                sample=sample, conditional=True,
-                network_calls=lambda num_steps=None, **_: min(num_steps or defaults.num_steps,
-                                                              len(betas)))
+                sample=sample, conditional=True)

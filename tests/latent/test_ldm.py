@@ -1,0 +1,119 @@
+"""Latent diffusion: the spatial transformer, and a tiny chain on a tiny autoencoder."""
+
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import report
+from experiments.bench import latent_speed
+from jaxgen.errors import UserError
+from jaxgen.latent import ldm_family, prompts
+from jaxgen.latent.autoencoder import load_autoencoder
+from jaxgen.nets.ldm import LatentDiffusionNet
+from jaxgen.nets.unet import SpatialTransformer, UNet
+from jaxgen.train.family import Family
+from jaxgen.train.loop import train_and_evaluate
+from jaxgen.train import scorers
+from jaxgen.train.restore import restore_trained
+from tests.helpers import tiny_config, untrained_scorer
+
+
+def test_fresh_spatial_transformer_is_the_identity_and_attends_to_context():
+  """The zero-initialised output projection makes a fresh block the identity; once it is not
+  zero, the output depends on the context (the cross-attention is wired in)."""
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 32))
+  ctx = jax.random.normal(jax.random.key(1), (2, 5, 24))
+  block = SpatialTransformer(head_dim=16)
+  params = block.init(jax.random.key(2), x, ctx, False)["params"]
+  np.testing.assert_array_equal(block.apply({"params": params}, x, ctx, False), x)
+  params = jax.tree_util.tree_map_with_path(
+      lambda p, v: jnp.ones_like(v) * 0.1 if "proj_out" in str(p) else v, params)
+  a = block.apply({"params": params}, x, ctx, False)
+  b = block.apply({"params": params}, x, ctx * 2.0, False)
+  assert float(jnp.max(jnp.abs(a - x))) > 1e-3 and float(jnp.max(jnp.abs(a - b))) > 1e-4
+  assert "cross_attn" in params["block"] and "Dense_0" in params["block"]["mlp"]
+  # Gated feed-forward: the first Dense is twice the hidden width (4 * 32).
+  assert params["block"]["mlp"]["Dense_0"]["kernel"].shape == (32, 2 * 128)
+
+
+def test_unet_without_context_keeps_its_parameters():
+  """Earlier checkpoints still load: a context-free U-Net has no spatial-transformer params."""
+  unet = UNet(1, 16, (1, 2), 1, (14,), head_dim=16)
+  x, t = jnp.zeros((1, 28, 28, 1)), jnp.zeros((1,), jnp.int32)
+  names = set(jax.eval_shape(lambda: unet.init(jax.random.key(0), x, t))["params"])
+  assert not any("SpatialTransformer" in n for n in names) and "AttentionBlock_0" in names
+
+
+@pytest.mark.parametrize("context", ["label", "text"])
+def test_network_shapes(context):
+  net = LatentDiffusionNet(4, context, 10, prompts.vocab_size(), 32, 1, 2, 16, (1, 2), 1,
+                           (8, 4), head_dim=16)
+  cond = (jnp.arange(3) if context == "label"
+          else jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES)[0, :3]))
+  x, t = jnp.zeros((3, 8, 8, 4)), jnp.zeros((3,), jnp.int32)
+  out, _ = jax.eval_shape(lambda: net.init_with_output(jax.random.key(0), x, t, cond))
+  chex.assert_shape(out, (3, 8, 8, 4))
+
+
+def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypatch,
+                                                             tiny_autoencoder):
+  """20 tiny LDM steps on the tiny autoencoder's latents: the validation loss falls, the step
+  traces once, prompts (and labels, through held-out templates) decode to images, and the
+  report makes its record with the speed against pixel-space diffusion."""
+  build = ldm_family.make_family
+  chex.clear_trace_counter()
+
+  def traced_once(config, spec) -> Family:
+    family = build(config, spec)
+    return Family(**{**family.__dict__,
+                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
+
+  monkeypatch.setattr(ldm_family, "make_family", traced_once)
+  workdir = str(tmp_path / "ldm")
+  train_and_evaluate(tiny_config("ldm", autoencoder_workdir=tiny_autoencoder), workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    evals = [m for m in map(json.loads, f) if m["split"] == "eval"]
+  print([(m["step"], m["loss"]) for m in evals])
+  # Seen: 0.936 at step 10, 0.740 at step 20 (1.0 is predicting no noise at all).
+  assert evals[-1]["loss"] < evals[0]["loss"] - 0.05
+  trained = restore_trained(workdir)
+  tokens = np.stack([prompts.tokenize("a handwritten seven"), prompts.tokenize("")])
+  images = trained.family.sample(trained.state, jax.random.key(0), 2, prompt_tokens=tokens,
+                                 guidance_scale=1.0)
+  chex.assert_shape(images, (2, 28, 28, 1))
+  assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+  # Labels reach a text model through the held-out templates, one template per example.
+  held_out = ldm_family.held_out_prompts(jnp.array([7, 7]))
+  np.testing.assert_array_equal(held_out[0], prompts.tokenize(
+      prompts.fill(prompts.HELD_OUT_TEMPLATES[0], 7)))
+  np.testing.assert_array_equal(held_out[1], prompts.tokenize(
+      prompts.fill(prompts.HELD_OUT_TEMPLATES[1], 7)))
+  with pytest.raises(UserError, match="kl_autoencoder run"):
+    load_autoencoder(workdir)
+  with pytest.raises(UserError, match="clip_x0"):
+    config = tiny_config("ldm", autoencoder_workdir=tiny_autoencoder)
+    config.diffusion.clip_x0 = True
+    ldm_family.make_family(config, trained.spec)
+  # The latent-vs-pixel bench times both samplers (the pixel one the tiny CFG DDPM here), and
+  # an ldm record carries its figures into the Diffusion table.
+  speed = latent_speed.pixel_vs_latent(trained, 3, 4, reps=2, pixel_config_arg="tiny")
+  assert speed["latent_images_per_s"] > 0 and speed["pixel_images_per_s"] > 0
+  assert speed["speedup"] == pytest.approx(
+      speed["latent_images_per_s"] / speed["pixel_images_per_s"], rel=0.01)
+  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  monkeypatch.setattr(latent_speed, "pixel_vs_latent",
+                      lambda t, steps, batch, **_: {**speed, "steps": steps, "batch": batch})
+  results = str(tmp_path / "results")
+  record = report.report_workdir(workdir, 10, 0, "ddim:3:w=1", None, 0, results, "ldm_tiny",
+                                 "cmd")
+  assert record["sampler"] == "ddim3 w=1" and record["speed_vs_pixel"]["steps"] == 3
+  assert 0 <= record["cond_accuracy"] <= 1
+  text = report.markdown_tables(report.load_records(results))
+  assert "| ldm_tiny | 20 (" in text and "ldm_tiny samples" in text
+  with pytest.raises(UserError, match="cls="):
+    report.report_workdir(workdir, 10, 0, "ddim:3:cls=1", None, 0, results, "x", "cmd")
