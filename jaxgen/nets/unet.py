@@ -34,17 +34,40 @@ def group_norm(channels: int, name: str | None = None) -> GroupNorm:
   return GroupNorm(num_groups=math.gcd(32, channels), epsilon=1e-5, name=name)
 
 
+def adaptive_group_norm(normed: jax.Array, time_scale: jax.Array, time_shift: jax.Array,
+                        semantic_scale: jax.Array) -> jax.Array:
+  """Diffusion Autoencoders' AdaGN (Preechakul et al. 2022 eq. 7) on group-normed features:
+  z_s * (t_s * GN(h) + t_b). normed [b, h, w, c]; the scales and shift [b, c]. With z_s = 1
+  it is the scale-shift norm of improved DDPM, which the time embedding alone conditions."""
+  expand = lambda a: a[:, None, None, :]
+  return expand(semantic_scale) * (expand(time_scale) * normed + expand(time_shift))
+
+
 class ResBlock(nn.Module):
-  """GN-SiLU-conv, + projected time embedding, GN-SiLU-dropout-conv, plus a (1x1) skip."""
+  """GN-SiLU-conv, + projected time embedding, GN-SiLU-dropout-conv, plus a (1x1) skip.
+
+  With a semantic code z [b, d] (Diffusion Autoencoders) the time embedding enters through
+  `adaptive_group_norm` at the second norm instead: t_s = 1 + Dense(emb), t_b = Dense(emb),
+  z_s = 1 + Dense(z), all projections starting at zero (the block starts unconditioned).
+  """
 
   out_channels: int
   dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jax.Array, emb: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, emb: jax.Array, train: bool,
+               semantic: jax.Array | None = None) -> jax.Array:
     h = nn.Conv(self.out_channels, (3, 3))(nn.silu(group_norm(x.shape[-1])(x)))  # [b, h, w, o]
-    h = h + nn.Dense(self.out_channels)(nn.silu(emb))[:, None, None, :]
-    h = nn.silu(group_norm(self.out_channels)(h))
+    if semantic is None:
+      h = h + nn.Dense(self.out_channels)(nn.silu(emb))[:, None, None, :]
+      h = nn.silu(group_norm(self.out_channels)(h))
+    else:
+      scale, shift = jnp.split(nn.Dense(2 * self.out_channels, kernel_init=zeros_init,
+                                        name="time_scale_shift")(nn.silu(emb)), 2, axis=-1)
+      z_scale = nn.Dense(self.out_channels, kernel_init=zeros_init,
+                         name="semantic_scale")(semantic)
+      h = adaptive_group_norm(group_norm(self.out_channels)(h), 1.0 + scale, shift, 1.0 + z_scale)
+      h = nn.silu(h)
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     h = nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init)(h)
     if x.shape[-1] != self.out_channels:
@@ -106,8 +129,9 @@ class UNet(nn.Module):
     head_dim: channels per attention head.
 
   With a `context` [b, s, dc], every attention block (at attention_resolutions and in the
-  middle) is a `SpatialTransformer` attending to it; without one the parameters are those of a
-  plain U-Net, so earlier checkpoints load unchanged.
+  middle) is a `SpatialTransformer` attending to it. With a `semantic` code [b, d] (Diffusion
+  Autoencoders' z_sem), every residual block conditions through adaptive group norm. Without
+  either the parameters are those of a plain U-Net, so earlier checkpoints load unchanged.
   """
 
   out_channels: int
@@ -121,7 +145,8 @@ class UNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, t: jax.Array, labels: jax.Array | None = None,
-               train: bool = False, context: jax.Array | None = None) -> jax.Array:
+               train: bool = False, context: jax.Array | None = None,
+               semantic: jax.Array | None = None) -> jax.Array:
     levels = len(self.channel_mult)
     if x.shape[1] % 2 ** (levels - 1) or x.shape[2] % 2 ** (levels - 1):
       raise ValueError(f"image size {x.shape[1:3]} must be divisible by {2 ** (levels - 1)}")
@@ -143,7 +168,7 @@ class UNet(nn.Module):
     skips = [h]
     for level, mult in enumerate(self.channel_mult):
       for _ in range(self.num_res_blocks):
-        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
+        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train, semantic)
         if h.shape[1] in self.attention_resolutions:
           h = attend(h)
         skips.append(h)
@@ -151,14 +176,14 @@ class UNet(nn.Module):
         h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2), name=f"down_{level}")(h)  # halve h, w
         skips.append(h)
 
-    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
+    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train, semantic)
     h = attend(h)
-    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train)
+    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train, semantic)
 
     for level, mult in reversed(list(enumerate(self.channel_mult))):
       for _ in range(self.num_res_blocks + 1):
         h = jnp.concatenate([h, skips.pop()], axis=-1)
-        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train)
+        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train, semantic)
         if h.shape[1] in self.attention_resolutions:
           h = attend(h)
       if level != 0:

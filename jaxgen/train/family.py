@@ -85,6 +85,8 @@ REGISTRY: dict[str, str] = {
     "paella": "jaxgen.tokens.paella_family",  # token diffusion on a trained vqvae
     "kl_autoencoder": "jaxgen.latent.autoencoder",  # latent diffusion's first stage
     "ldm": "jaxgen.latent.ldm_family",  # on a trained kl_autoencoder (config.autoencoder_workdir)
+    "diffae": "jaxgen.latent.diffae_family",  # Diffusion Autoencoder: z_sem and DDIM-inverted x_T
+    "diffae_latent": "jaxgen.latent.diffae_latent_family",  # latent DDIM over a diffae's z_sem
 }
 
 
