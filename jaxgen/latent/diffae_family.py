@@ -18,6 +18,7 @@ decodings of z_sem from a random x_T: whether the code alone keeps the digit.
 """
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +88,23 @@ class SemanticAutoencoder:
     """decode(invert(x0, z_sem), z_sem): the near-exact reconstruction."""
     z_sem = self.encode(params, images)
     return self.decode(params, self.invert(params, images, z_sem), z_sem)
+
+
+def split_codes(auto: SemanticAutoencoder, params: Any, images: np.ndarray,
+                batch: int = 500) -> np.ndarray:
+  """z_sem [n, d] of uint8 images [n, h, w, c], encoded in batches."""
+  encode = jax.jit(auto.encode)
+  return np.concatenate([np.asarray(encode(params, jnp.asarray(images[i:i + batch],
+                                                               jnp.float32) / 255.0))
+                         for i in range(0, len(images), batch)])
+
+
+def code_statistics(auto: SemanticAutoencoder, params: Any, dataset: str,
+                    data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+  """Per-dimension mean and std [d] of z_sem over every image of the train split."""
+  from jaxgen.data import sources
+  codes = split_codes(auto, params, sources.load_arrays(dataset, "train", data_dir)["image"])
+  return codes.mean(0), codes.std(0) + 1e-6
 
 
 def make_semantic_autoencoder(config: ml_collections.ConfigDict,

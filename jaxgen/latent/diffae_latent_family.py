@@ -17,13 +17,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from jaxgen.diffusion import losses, samplers
 from jaxgen.diffusion.components import make_schedule, make_spec, optimizer
 from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.errors import UserError
-from jaxgen.latent.diffae_family import SemanticAutoencoder, make_semantic_autoencoder
+from jaxgen.latent.diffae_family import (SemanticAutoencoder, code_statistics,
+                                         make_semantic_autoencoder)
 from jaxgen.nets.diffae import LatentMLP
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
@@ -38,18 +38,6 @@ def load_diffae(workdir: str) -> tuple[SemanticAutoencoder, Any]:
     raise UserError(f"{workdir} holds a {trained.config.family} run; diffae_workdir must name "
                     "a diffae run")
   return make_semantic_autoencoder(trained.config, trained.spec), trained.state
-
-
-def code_statistics(auto: SemanticAutoencoder, params: Any, dataset: str,
-                    data_dir: str | None, batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-  """Per-dimension mean and std [d] of z_sem over every image of the train split."""
-  from jaxgen.data import sources
-  images = sources.load_arrays(dataset, "train", data_dir)["image"]
-  encode = jax.jit(auto.encode)
-  codes = np.concatenate([np.asarray(encode(params, jnp.asarray(images[i:i + batch],
-                                                                jnp.float32) / 255.0))
-                          for i in range(0, len(images), batch)])  # [n, d]
-  return codes.mean(0), codes.std(0) + 1e-6
 
 
 def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:

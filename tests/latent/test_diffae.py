@@ -9,14 +9,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import report
 from jaxgen.errors import UserError
 from jaxgen.latent import diffae_family, diffae_latent_family
 from jaxgen.nets.layers import GroupNorm
 from jaxgen.nets.unet import ResBlock, UNet, adaptive_group_norm
+from jaxgen.train import scorers
 from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import tiny_config, untrained_scorer
 
 
 def test_adaptive_group_norm_is_the_time_scale_shift_at_unit_code():
@@ -82,6 +84,17 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
   auto = diffae_family.make_semantic_autoencoder(trained.config, trained.spec)
   images = jnp.full((2, 28, 28, 1), 0.5)
   chex.assert_shape(auto.reconstruct(trained.state.ema_params, images), (2, 28, 28, 1))
+
+  # Its record: inversion PSNR, the scorer on decodings from z_sem, the edit sweep, a table row.
+  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  results = str(tmp_path / "results")
+  record = report.report_workdir(workdir, 12, 0, None, None, 0, results, "diffae_tiny", "cmd")
+  assert record["num_test"] == 12 and np.isfinite(record["inversion_psnr"])
+  assert [e["amount"] for e in record["edit_sweep"]] == list(report.EDIT_AMOUNTS)
+  assert 0 <= record["from_code_cond_accuracy"] <= 1
+  assert os.path.exists(os.path.join(results, "diffae_tiny.png"))
+  text = report.write_tables(results, update_readme=False)
+  assert "**Diffusion autoencoders**" in text and "| diffae_tiny | 20 (" in text
 
   latent = str(tmp_path / "diffae_latent")
   train_and_evaluate(tiny_config("diffae_latent", diffae_workdir=workdir), latent)
