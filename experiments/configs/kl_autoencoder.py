@@ -4,7 +4,8 @@ latents with a diagonal-Gaussian posterior, L1 reconstruction and LDM's KL weigh
 Evaluation reports reconstruction PSNR, the latent scale factor, and the scoring classifier's
 FCD and accuracy on the reconstructions (`recon_` metrics).
 
-  python -m experiments.main --config=experiments/configs/kl_autoencoder.py --workdir=runs/kl_autoencoder
+  python -m experiments.main --config=experiments/configs/kl_autoencoder.py \\
+      --workdir=runs/kl_autoencoder
   python -m experiments.main --config=experiments/configs/kl_autoencoder.py:tiny --workdir=/tmp/kl
 """
 

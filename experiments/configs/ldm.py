@@ -2,7 +2,8 @@
 through cross-attention on a prompt read by a small text encoder trained with it; classifier-
 free guidance by dropping the prompt. Needs a trained kl_autoencoder run:
 
-  python -m experiments.main --config=experiments/configs/kl_autoencoder.py --workdir=runs/kl_autoencoder
+  python -m experiments.main --config=experiments/configs/kl_autoencoder.py \\
+      --workdir=runs/kl_autoencoder
   python -m experiments.main --config=experiments/configs/ldm.py --workdir=runs/ldm \\
       --config.autoencoder_workdir=runs/kl_autoencoder
   python -m experiments.sample --workdir=runs/ldm --prompt="a handwritten seven"

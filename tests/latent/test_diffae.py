@@ -39,7 +39,8 @@ def test_semantic_code_conditions_every_block_once_trained():
   """A fresh block ignores z_sem (its projections start at zero); once they are not zero, two
   codes give two outputs; the U-Net's output keeps the image shape."""
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 16))
-  emb, z = jax.random.normal(jax.random.key(1), (2, 32)), jax.random.normal(jax.random.key(2), (2, 6))
+  emb = jax.random.normal(jax.random.key(1), (2, 32))
+  z = jax.random.normal(jax.random.key(2), (2, 6))
   block = ResBlock(16)
   params = block.init(jax.random.key(3), x, emb, False, z)["params"]
   assert "semantic_scale" in params and "time_scale_shift" in params
