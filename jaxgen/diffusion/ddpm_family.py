@@ -4,7 +4,6 @@ Which of them is a matter of config: config.diffusion picks schedule, mean/varia
 config.conditional with config.p_uncond > 0 trains one network for CFG (Ho & Salimans 2022).
 """
 
-import dataclasses
 import functools
 from typing import Any
 
@@ -37,7 +36,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   tx = optimizer(config)
   ema_decay = config.get("ema_decay", 0.9999)
   s = config.sampler
-  defaults = SampleSettings(s.kind, min(s.num_steps, len(betas)), s.get("eta", 0.0))
+  defaults = SampleSettings.from_config(s, len(betas))
   default_w = float(s.get("guidance_scale", 0.0))
 
   def model_fn(params, labels, train=False, rng=None):
@@ -106,16 +105,10 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     guidance; `classifier=(module, params)` applies classifier guidance with `classifier_scale`.
     Labels default to 0, 1, ..., num_classes - 1, repeated.
     """
-    settings = dataclasses.replace(
-        defaults, kind=kind or defaults.kind,
-        num_steps=min(num_steps or defaults.num_steps, len(betas)),
-        eta=defaults.eta if eta is None else eta)
-    if settings.kind not in ("ddpm", "ddim"):
-      raise UserError(f"sampler kind must be 'ddpm' or 'ddim', got {settings.kind!r}")
     cfg_w = default_w if guidance_scale is None else guidance_scale
     if cfg_w and not conditional:
       raise UserError("classifier-free guidance needs a conditional model (config.conditional)")
-    settings = dataclasses.replace(settings, guided=bool(cfg_w))
+    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas))
     if labels is None:
       labels = jnp.arange(num, dtype=jnp.int32) % data_spec.num_classes
     module, cls_params = classifier if classifier is not None else (None, None)

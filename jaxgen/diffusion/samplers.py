@@ -119,6 +119,23 @@ class SampleSettings:
   eta: float = 0.0  # DDIM only
   guided: bool = False  # classifier-free guidance (needs a conditional model)
 
+  @classmethod
+  def from_config(cls, sampler, num_timesteps: int) -> "SampleSettings":
+    """The defaults a config's `sampler` block gives (steps capped at the schedule's T)."""
+    return cls(sampler.kind, min(sampler.num_steps, num_timesteps), sampler.get("eta", 0.0))
+
+  def overridden(self, kind: str | None, num_steps: int | None, eta: float | None,
+                 guided: bool, num_timesteps: int) -> "SampleSettings":
+    """These settings with a sampler call's overrides (None keeps the default); a one-line
+    error for an unknown kind."""
+    out = dataclasses.replace(self, kind=kind or self.kind,
+                              num_steps=min(num_steps or self.num_steps, num_timesteps),
+                              eta=self.eta if eta is None else eta, guided=guided)
+    if out.kind not in ("ddpm", "ddim"):
+      from jaxgen.errors import UserError
+      raise UserError(f"sampler kind must be 'ddpm' or 'ddim', got {out.kind!r}")
+    return out
+
 
 def run_chain(spec: Spec, betas: np.ndarray, sched: Schedule, model_fn: ModelFn, x_T: jax.Array,
               rng: jax.Array, settings: SampleSettings, cond_fn: CondFn | None = None) -> jax.Array:

@@ -53,7 +53,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   tx = optimizer(config)
   ema_decay = config.get("ema_decay", 0.9999)
   s = config.sampler
-  settings = SampleSettings(s.kind, min(s.num_steps, len(betas)), s.get("eta", 0.0))
+  settings = SampleSettings.from_config(s, len(betas))
   h, w, c = data_spec.image_shape
   # Eagerly, here: create_state runs traced. A resumed run keeps its checkpointed statistics.
   mean, std = code_statistics(auto, auto_state.ema_params, config.dataset,

@@ -15,7 +15,6 @@ Text context: each training image gets the prompt of a random training template 
 accuracy the loop and the report measure is that of prompts the model never saw in training.
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -79,7 +78,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   p_uncond = float(config.get("p_uncond", 0.1))
   train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
   s = config.sampler
-  defaults = SampleSettings(s.kind, min(s.num_steps, len(betas)), s.get("eta", 0.0))
+  defaults = SampleSettings.from_config(s, len(betas))
   default_w = float(s.get("guidance_scale", 0.0))
 
   def model_fn(params, condition, train=False, rng=None):
@@ -149,14 +148,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     ..., repeated), which a text model reads through the held-out templates. Keyword overrides
     default to config.sampler; `guidance_scale` w > 0 applies classifier-free guidance.
     """
-    settings = dataclasses.replace(
-        defaults, kind=kind or defaults.kind,
-        num_steps=min(num_steps or defaults.num_steps, len(betas)),
-        eta=defaults.eta if eta is None else eta)
-    if settings.kind not in ("ddpm", "ddim"):
-      raise UserError(f"sampler kind must be 'ddpm' or 'ddim', got {settings.kind!r}")
     cfg_w = default_w if guidance_scale is None else guidance_scale
-    settings = dataclasses.replace(settings, guided=bool(cfg_w))
+    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas))
     if prompt_tokens is not None:
       if not text:
         raise UserError("prompts need a text-conditioned model (config.context='text')")
