@@ -24,13 +24,39 @@ def base(tiny: bool) -> ml_collections.ConfigDict:
   c.sample_batch_size = 256
   # Samples scored by FCD / conditional accuracy at each eval (0: skip, e.g. in tiny runs).
   c.fcd_num_samples = 0 if tiny else 1000
+  # Microbatches per optimizer update (jaxgen.train.accumulate): the same global batch in 1/k
+  # of the memory, for families without batch statistics.
+  c.grad_accum_steps = 1
+  # "A:B" writes a jax.profiler trace of steps A..B-1 to <workdir>/profile (TensorBoard).
+  c.profile_steps = ""
   return c
 
 
-def is_tiny(arg: str | None) -> bool:
-  """Parses the config argument (`:tiny` after the config path)."""
+def is_tiny(arg: str | None, has_paper: bool = False) -> bool:
+  """Parses the config argument (`:tiny` after the config path; `:paper` where the experiment
+  has a paper-shape variant, `has_paper`)."""
   if arg in (None, "", "default"):
     return False
   if arg == "tiny":
     return True
-  raise ValueError(f"unknown config argument {arg!r}; use ':tiny' or nothing")
+  if arg == "paper" and has_paper:
+    return False
+  allowed = "':tiny', ':paper'" if has_paper else "':tiny'"
+  raise ValueError(f"unknown config argument {arg!r}; use {allowed} or nothing")
+
+
+def paper_run(c: ml_collections.ConfigDict, dataset: str, batch_size: int, num_train_steps: int,
+              compute_dtype: str = "bfloat16") -> ml_collections.ConfigDict:
+  """Turns `c` into an accelerator run on a published tfds dataset: the paper's batch and
+  steps, bfloat16 compute (float32 master weights), evaluation and checkpoints at its scale."""
+  c.dataset = dataset
+  # Published datasets have no validation split: hold out the last 5% of train for tuning.
+  c.train_split, c.eval_split = "train[:95%]", "train[95%:]"
+  c.batch_size = batch_size
+  c.num_train_steps = num_train_steps
+  c.compute_dtype = compute_dtype
+  c.log_every_steps = 100
+  c.eval_every_steps = 10_000
+  c.checkpoint_every_steps = 5_000
+  c.fcd_num_samples = 0  # FCD's scorer is trained on digits; the paper's metric is FID
+  return c

@@ -26,7 +26,7 @@ def unet(tiny: bool) -> ml_collections.ConfigDict:
 
 def diffusion(family: str, arg: str | None) -> ml_collections.ConfigDict:
   """A DDPM-family config (Ho et al. 2020 defaults) to be specialised by each experiment."""
-  tiny = common.is_tiny(arg)
+  tiny = common.is_tiny(arg, has_paper=True)
   c = common.base(tiny)
   c.family = family
   # A short CPU budget (see unet()): a higher rate than DDPM's 2e-4, a shorter warmup and EMA.
@@ -63,4 +63,18 @@ def diffusion(family: str, arg: str | None) -> ml_collections.ConfigDict:
   c.nll_estimator = "importance"
   c.nll_exact_terms = 8
   c.nll_draws = 24
+  if arg == "paper":
+    paper_shape(c)
   return c
+
+
+def paper_shape(c: ml_collections.ConfigDict) -> None:
+  """DDPM's CIFAR-10 model and run (Ho et al. 2020, appendix B): a 35.7M-parameter U-Net of
+  128 channels, multipliers (1, 2, 2, 2), two residual blocks a level, self-attention at 16x16,
+  dropout 0.1; T = 1000, lr 2e-4 with 5000 warmup steps, batch 128, 800k steps, EMA 0.9999."""
+  common.paper_run(c, "cifar10", batch_size=128, num_train_steps=800_000)
+  c.model = ml_collections.ConfigDict(dict(base_channels=128, channel_mult=(1, 2, 2, 2),
+                                           num_res_blocks=2, attention_resolutions=(16,),
+                                           dropout=0.1, head_dim=256))
+  c.learning_rate, c.warmup_steps, c.ema_decay = 2e-4, 5000, 0.9999
+  c.diffusion.num_timesteps = 1000

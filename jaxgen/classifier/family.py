@@ -16,7 +16,7 @@ from jaxgen.data.augment import random_shift
 from jaxgen.errors import UserError
 from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.nets.vit import ViT
-from jaxgen.train import state as state_lib
+from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
 
 MODELS = ("cnn", "vit")
@@ -49,6 +49,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   """Cross-entropy training of a classifier on (image, label) batches."""
   model = build_model(config, spec)
   tx = optax.adamw(learning_rate(config), weight_decay=config.get("weight_decay", 1e-4))
+  accum_steps = accumulate.steps_from_config(config)
   max_shift, smoothing = config.get("max_shift", 0), config.get("label_smoothing", 0.0)
 
   def create_state(rng: jax.Array, batch: Batch) -> state_lib.TrainState:
@@ -69,10 +70,12 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     if max_shift:  # (only then is rng split: the scorer's CNN trains exactly as before)
       shift_rng, rng = jax.random.split(rng)
       batch = {**batch, "image": random_shift(shift_rng, batch["image"], max_shift)}
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch, rng, True)
+    (_, metrics), grads = accumulate.value_and_grad(
+        lambda p, b, r: loss_fn(p, b, r, True), state.params, batch, rng, accum_steps)
     return state_lib.apply_gradients(state, grads, tx), metrics
 
   def eval_step(state, batch: Batch, rng: jax.Array) -> Metrics:
     return loss_fn(state.params, batch, rng, False)[1]
 
-  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step)
+  return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True)

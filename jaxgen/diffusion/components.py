@@ -9,6 +9,7 @@ import optax
 from jaxgen.diffusion import process, schedules
 from jaxgen.errors import UserError, enum_choice
 from jaxgen.nets.unet import UNet
+from jaxgen.train import precision
 from jaxgen.train.family import DataSpec
 
 
@@ -54,7 +55,8 @@ def make_unet(config: ml_collections.ConfigDict, data_spec: DataSpec, out_channe
   return UNet(out_channels=out_channels, base_channels=m.base_channels,
               channel_mult=tuple(m.channel_mult), num_res_blocks=m.num_res_blocks,
               attention_resolutions=tuple(m.attention_resolutions), dropout=m.dropout,
-              num_classes=num_classes, head_dim=m.get("head_dim", 32))
+              num_classes=num_classes, head_dim=m.get("head_dim", 32),
+              dtype=precision.compute_dtype(config))
 
 
 def to_signed(images):

@@ -19,7 +19,7 @@ from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.diffusion.components import make_schedule, make_spec, make_unet, optimizer, to_signed, to_unit
 from jaxgen.errors import UserError
 from jaxgen.metrics import intervals
-from jaxgen.train import state as train_state
+from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
 
 
@@ -34,6 +34,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   net = make_unet(config, data_spec, c * spec.output_multiplier,
                   data_spec.num_classes if conditional else None)
   tx = optimizer(config)
+  accum_steps = accumulate.steps_from_config(config)
   ema_decay = config.get("ema_decay", 0.9999)
   s = config.sampler
   defaults = SampleSettings.from_config(s, len(betas))
@@ -49,17 +50,16 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     params = net.init(rng, x, jnp.zeros((1,), jnp.int32), labels)["params"]
     return train_state.create(params, tx, ema=True)
 
-  def train_step(state, batch, rng):
+  def loss_fn(params, batch, rng):
     x0 = to_signed(batch["image"])  # [b, h, w, c]
     d_rng, l_rng, y_rng = jax.random.split(rng, 3)
     labels = batch["label"] if conditional else None
     if conditional and p_uncond > 0:
       labels = guidance.drop_labels(y_rng, labels, p_uncond, null_label)
+    return losses.training_loss(spec, sched, model_fn(params, labels, True, d_rng), x0, l_rng)
 
-    def loss_fn(params):
-      return losses.training_loss(spec, sched, model_fn(params, labels, True, d_rng), x0, l_rng)
-
-    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  def train_step(state, batch, rng):
+    (_, aux), grads = accumulate.value_and_grad(loss_fn, state.params, batch, rng, accum_steps)
     state = train_state.apply_gradients(state, grads, tx, ema_decay)
     return state, dict(aux, grad_norm=optax.tree.norm(grads))
 
@@ -180,6 +180,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     return {nll_key + "_bound": mean, nll_key + "_bound_se": se}
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, conditional=conditional,
                 evaluate=evaluate if nll_examples > 0 else None, nll_per_image=nll_per_image,
                 nll_unit="bits/dim")

@@ -10,7 +10,7 @@ import ml_collections
 
 from jaxgen.diffusion import score
 from jaxgen.diffusion.components import make_unet, optimizer, to_signed, to_unit
-from jaxgen.train import state as train_state
+from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
 
 
@@ -21,6 +21,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   h, w, c = data_spec.image_shape
   net = make_unet(config, data_spec, c, None)
   tx = optimizer(config)
+  accum_steps = accumulate.steps_from_config(config)
   ema_decay = config.get("ema_decay", 0.999)
 
   def net_fn(params, train=False, rng=None):
@@ -31,14 +32,13 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     params = net.init(rng, jnp.zeros((1, h, w, c)), jnp.zeros((1,), jnp.int32))["params"]
     return train_state.create(params, tx, ema=True)
 
-  def train_step(state, batch, rng):
+  def loss_fn(params, batch, rng):
     x = to_signed(batch["image"])  # [b, h, w, c]
     d_rng, l_rng = jax.random.split(rng)
+    return score.dsm_loss(net_fn(params, True, d_rng), sigmas, x, l_rng)
 
-    def loss_fn(params):
-      return score.dsm_loss(net_fn(params, True, d_rng), sigmas, x, l_rng)
-
-    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  def train_step(state, batch, rng):
+    (_, aux), grads = accumulate.value_and_grad(loss_fn, state.params, batch, rng, accum_steps)
     return train_state.apply_gradients(state, grads, tx, ema_decay), aux
 
   def eval_step(state, batch, rng):
@@ -60,4 +60,5 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
 
   _run = jax.jit(_langevin, static_argnums=2)
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample)

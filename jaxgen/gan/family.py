@@ -102,7 +102,8 @@ def make_cycle_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> 
   if _loss(config, AdversarialLoss.LEAST_SQUARES) == AdversarialLoss.WGAN_GP:
     raise UserError("CycleGAN's step has no gradient penalty; use loss='least_squares' or "
                     "'non_saturating'")
-  generator = cyclegan.ResNetGenerator(config.generator_features, config.num_res_blocks)
+  generator = cyclegan.ResNetGenerator(config.generator_features, config.num_res_blocks,
+                                       config.get("transposed_upsampling", False))
   discriminator = cyclegan.PatchDiscriminator(config.discriminator_features,
                                               config.discriminator_layers)
   settings = CycleSettings(learning_rate=config.learning_rate, cycle_weight=config.cycle_weight,

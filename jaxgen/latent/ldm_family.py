@@ -29,7 +29,7 @@ from jaxgen.errors import UserError
 from jaxgen.latent import prompts
 from jaxgen.latent.autoencoder import load_autoencoder
 from jaxgen.nets.ldm import LatentDiffusionNet
-from jaxgen.train import state as train_state
+from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
 
 CONTEXTS = ("label", "text")
@@ -74,6 +74,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   null = prompts.PAD if text else num_classes
   net = build_network(config, num_classes, zc * spec.output_multiplier)
   tx = optimizer(config)
+  accum_steps = accumulate.steps_from_config(config)
   ema_decay = config.get("ema_decay", 0.9999)
   p_uncond = float(config.get("p_uncond", 0.1))
   train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
@@ -109,13 +110,12 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     return x0, cond
 
   def train_step(state, batch, rng):
-    x_rng, d_rng, l_rng = jax.random.split(rng, 3)
-    x0, cond = latents_and_condition(state, batch, x_rng, True)
-
-    def loss_fn(params):
+    def loss_fn(params, batch, rng):
+      x_rng, d_rng, l_rng = jax.random.split(rng, 3)
+      x0, cond = latents_and_condition(state, batch, x_rng, True)
       return losses.training_loss(spec, sched, model_fn(params, cond, True, d_rng), x0, l_rng)
 
-    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (_, aux), grads = accumulate.value_and_grad(loss_fn, state.params, batch, rng, accum_steps)
     state = train_state.apply_gradients(state, grads, tx, ema_decay)
     return state, dict(aux, grad_norm=optax.tree.norm(grads))
 
@@ -164,4 +164,5 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
                        jnp.float32(cfg_w), num=num, settings=settings)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, conditional=True)

@@ -8,7 +8,7 @@ x_0, v, a variance channel) is the caller's business. Called with a context sequ
 """
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -19,6 +19,7 @@ from jaxgen.nets.layers import GroupNorm
 
 # Output convolutions start at zero so every residual branch starts as the identity.
 zeros_init = nn.initializers.zeros
+Dtype = Any  # a jnp dtype
 
 
 def timestep_embedding(t: jax.Array, dim: int, max_period: float = 10000.0) -> jax.Array:
@@ -53,25 +54,28 @@ class ResBlock(nn.Module):
 
   out_channels: int
   dropout: float = 0.0
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, emb: jax.Array, train: bool,
                semantic: jax.Array | None = None) -> jax.Array:
-    h = nn.Conv(self.out_channels, (3, 3))(nn.silu(group_norm(x.shape[-1])(x)))  # [b, h, w, o]
+    h = nn.Conv(self.out_channels, (3, 3), dtype=self.dtype)(
+        nn.silu(group_norm(x.shape[-1])(x)))  # [b, h, w, o]
     if semantic is None:
-      h = h + nn.Dense(self.out_channels)(nn.silu(emb))[:, None, None, :]
+      h = h + nn.Dense(self.out_channels, dtype=self.dtype)(nn.silu(emb))[:, None, None, :]
       h = nn.silu(group_norm(self.out_channels)(h))
     else:
       scale, shift = jnp.split(nn.Dense(2 * self.out_channels, kernel_init=zeros_init,
-                                        name="time_scale_shift")(nn.silu(emb)), 2, axis=-1)
+                                        name="time_scale_shift", dtype=self.dtype)(nn.silu(emb)),
+                               2, axis=-1)
       z_scale = nn.Dense(self.out_channels, kernel_init=zeros_init,
-                         name="semantic_scale")(semantic)
+                         name="semantic_scale", dtype=self.dtype)(semantic)
       h = adaptive_group_norm(group_norm(self.out_channels)(h), 1.0 + scale, shift, 1.0 + z_scale)
       h = nn.silu(h)
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
-    h = nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init)(h)
+    h = nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init, dtype=self.dtype)(h)
     if x.shape[-1] != self.out_channels:
-      x = nn.Conv(self.out_channels, (1, 1), name="skip")(x)
+      x = nn.Conv(self.out_channels, (1, 1), name="skip", dtype=self.dtype)(x)
     return x + h
 
 
@@ -83,13 +87,15 @@ class AttentionBlock(nn.Module):
   """
 
   head_dim: int = 32
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     b, hh, ww, c = x.shape
     heads = max(c // self.head_dim, 1)
     h = group_norm(c)(x).reshape(b, hh * ww, c)  # [b, hw, c]
-    attn = SelfAttention(heads, out_kernel_init=zeros_init)  # starts as the identity branch
+    # Starts as the identity branch.
+    attn = SelfAttention(heads, out_kernel_init=zeros_init, dtype=self.dtype)
     nn.share_scope(self, attn)
     return x + attn(h).reshape(b, hh, ww, c)
 
@@ -103,15 +109,19 @@ class SpatialTransformer(nn.Module):
 
   head_dim: int = 32
   dropout: float = 0.0
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, context: jax.Array, train: bool) -> jax.Array:
     """x [b, h, w, c], context [b, s, dc] -> [b, h, w, c]."""
     b, hh, ww, c = x.shape
-    h = nn.Conv(c, (1, 1), name="proj_in")(group_norm(c)(x)).reshape(b, hh * ww, c)  # [b, hw, c]
+    h = nn.Conv(c, (1, 1), name="proj_in", dtype=self.dtype)(group_norm(c)(x))
+    h = h.reshape(b, hh * ww, c)  # [b, hw, c]
     h = TransformerBlock(max(c // self.head_dim, 1), min(self.head_dim, c), dropout=self.dropout,
-                         gated_mlp=True, name="block")(h, context, deterministic=not train)
-    h = nn.Conv(c, (1, 1), kernel_init=zeros_init, name="proj_out")(h.reshape(b, hh, ww, c))
+                         gated_mlp=True, dtype=self.dtype, name="block")(
+                             h, context, deterministic=not train)
+    h = nn.Conv(c, (1, 1), kernel_init=zeros_init, name="proj_out", dtype=self.dtype)(
+        h.reshape(b, hh, ww, c))
     return x + h
 
 
@@ -127,6 +137,8 @@ class UNet(nn.Module):
     dropout: dropout rate inside residual blocks.
     num_classes: if set, labels in [0, num_classes] are embedded; num_classes is the null class.
     head_dim: channels per attention head.
+    dtype: computation dtype (bfloat16 for mixed precision): parameters stay float32, group
+      norm statistics and attention softmax are float32, and the output is float32.
 
   With a `context` [b, s, dc], every attention block (at attention_resolutions and in the
   middle) is a `SpatialTransformer` attending to it. With a `semantic` code [b, d] (Diffusion
@@ -142,6 +154,7 @@ class UNet(nn.Module):
   dropout: float = 0.0
   num_classes: int | None = None
   head_dim: int = 32
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, t: jax.Array, labels: jax.Array | None = None,
@@ -152,38 +165,41 @@ class UNet(nn.Module):
       raise ValueError(f"image size {x.shape[1:3]} must be divisible by {2 ** (levels - 1)}")
     emb_dim = 4 * self.base_channels
     emb = timestep_embedding(t, self.base_channels)
-    emb = nn.Dense(emb_dim)(nn.silu(nn.Dense(emb_dim)(emb)))  # [b, emb_dim]
+    emb = nn.Dense(emb_dim, dtype=self.dtype)(
+        nn.silu(nn.Dense(emb_dim, dtype=self.dtype)(emb)))  # [b, emb_dim]
     if self.num_classes is not None:
       if labels is None:
         labels = jnp.full(t.shape, self.num_classes, jnp.int32)  # the null class
-      emb = emb + nn.Embed(self.num_classes + 1, emb_dim, name="class_embed")(labels)
+      emb = emb + nn.Embed(self.num_classes + 1, emb_dim, name="class_embed",
+                           dtype=self.dtype)(labels)
 
 
     def attend(h):
       if context is None:
-        return AttentionBlock(self.head_dim)(h)
-      return SpatialTransformer(self.head_dim, self.dropout)(h, context, train)
+        return AttentionBlock(self.head_dim, self.dtype)(h)
+      return SpatialTransformer(self.head_dim, self.dropout, self.dtype)(h, context, train)
 
-    h = nn.Conv(self.base_channels, (3, 3), name="conv_in")(x)  # [b, h, w, ch]
+    h = nn.Conv(self.base_channels, (3, 3), name="conv_in", dtype=self.dtype)(x)  # [b, h, w, ch]
     skips = [h]
     for level, mult in enumerate(self.channel_mult):
       for _ in range(self.num_res_blocks):
-        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train, semantic)
+        h = ResBlock(self.base_channels * mult, self.dropout, self.dtype)(h, emb, train, semantic)
         if h.shape[1] in self.attention_resolutions:
           h = attend(h)
         skips.append(h)
       if level != levels - 1:
-        h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2), name=f"down_{level}")(h)  # halve h, w
+        h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2), name=f"down_{level}",
+                    dtype=self.dtype)(h)  # halve h, w
         skips.append(h)
 
-    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train, semantic)
+    h = ResBlock(h.shape[-1], self.dropout, self.dtype)(h, emb, train, semantic)
     h = attend(h)
-    h = ResBlock(h.shape[-1], self.dropout)(h, emb, train, semantic)
+    h = ResBlock(h.shape[-1], self.dropout, self.dtype)(h, emb, train, semantic)
 
     for level, mult in reversed(list(enumerate(self.channel_mult))):
       for _ in range(self.num_res_blocks + 1):
         h = jnp.concatenate([h, skips.pop()], axis=-1)
-        h = ResBlock(self.base_channels * mult, self.dropout)(h, emb, train, semantic)
+        h = ResBlock(self.base_channels * mult, self.dropout, self.dtype)(h, emb, train, semantic)
         if h.shape[1] in self.attention_resolutions:
           h = attend(h)
       if level != 0:
@@ -191,7 +207,9 @@ class UNet(nn.Module):
         # Nearest-neighbour doubling as a broadcast: cheaper in XLA than a gather-based resize.
         h = jnp.broadcast_to(h[:, :, None, :, None, :], (b, hh, 2, ww, 2, c))
         h = h.reshape(b, 2 * hh, 2 * ww, c)  # [b, 2h, 2w, c]
-        h = nn.Conv(c, (3, 3), name=f"up_{level}")(h)
+        h = nn.Conv(c, (3, 3), name=f"up_{level}", dtype=self.dtype)(h)
 
     h = nn.silu(group_norm(h.shape[-1])(h))
-    return nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init, name="conv_out")(h)
+    out = nn.Conv(self.out_channels, (3, 3), kernel_init=zeros_init, name="conv_out",
+                  dtype=self.dtype)(h)
+    return out.astype(jnp.float32)  # losses and samplers work in float32

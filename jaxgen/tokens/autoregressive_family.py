@@ -17,7 +17,7 @@ from jaxgen.tokens import autoregressive
 from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.tokens.maskgit import masked_cross_entropy
-from jaxgen.train import state as state_lib
+from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family
 
 
@@ -54,7 +54,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return loss, {"next_code_accuracy": accuracy}
 
   # Eval: unsmoothed next-code cross-entropy (nats per code) and accuracy, true labels.
-  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
+  train_step, eval_step = training.train_and_eval_steps(
+      loss_and_metrics, tx, accumulate.steps_from_config(config))
 
   def sample(state, rng, num: int, labels=None, guidance_scale: float | None = None,
              use_cache: bool = True, unroll: bool = False) -> jax.Array:
@@ -90,4 +91,5 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, conditional=True, network_calls=lambda **_: n)

@@ -21,7 +21,7 @@ from jaxgen.nets.token_transformer import TokenTransformer
 from jaxgen.tokens import maskgit
 from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
-from jaxgen.train import state as state_lib
+from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family
 
 
@@ -58,7 +58,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return loss, {"masked_accuracy": jnp.sum(hits) / jnp.maximum(jnp.sum(mask), 1)}
 
   # Eval: unsmoothed masked-token cross-entropy and accuracy at random masks, true labels.
-  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
+  train_step, eval_step = training.train_and_eval_steps(
+      loss_and_metrics, tx, accumulate.steps_from_config(config))
 
   def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
              guidance_scale: float | None = None, unroll: bool = False) -> jax.Array:
@@ -73,5 +74,6 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, conditional=True,
                 network_calls=lambda decode_steps=None, **_: decode_steps or config.decode_steps)

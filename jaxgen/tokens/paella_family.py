@@ -19,7 +19,7 @@ from jaxgen.tokens import paella
 from jaxgen.tokens import training
 from jaxgen.tokens.family import load_tokenizer
 from jaxgen.tokens.maskgit import guided_logits, masked_cross_entropy
-from jaxgen.train import state as state_lib
+from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family
 
 
@@ -61,7 +61,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return loss, {"accuracy": jnp.mean(hits), "replaced_accuracy": replaced_accuracy}
 
   # Eval: unsmoothed clean-code cross-entropy and accuracies at random levels, true labels.
-  train_step, eval_step = training.train_and_eval_steps(loss_and_metrics, tx)
+  train_step, eval_step = training.train_and_eval_steps(
+      loss_and_metrics, tx, accumulate.steps_from_config(config))
 
   def sample(state, rng, num: int, labels=None, sample_steps: int | None = None,
              guidance_scale: float | None = None, unroll: bool = False,
@@ -82,5 +83,6 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, conditional=True,
                 network_calls=lambda sample_steps=None, **_: sample_steps or config.sample_steps)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgen.train import accumulate
 from jaxgen.train.state import apply_gradients
 
 
@@ -23,13 +24,16 @@ def drop_labels(rng: jax.Array, labels: jax.Array, p: float, null_label: int) ->
   return jnp.where(jax.random.bernoulli(rng, p, labels.shape), null_label, labels)
 
 
-def train_and_eval_steps(loss_and_metrics, tx: optax.GradientTransformation):
+def train_and_eval_steps(loss_and_metrics, tx: optax.GradientTransformation,
+                         accum_steps: int = 1):
   """The train and eval steps of a code model from its
   `loss_and_metrics(params, state, batch, rng, train) -> (loss, metrics)`: the train step
-  applies one optimizer update, the eval step reports the loss (train=False) and metrics."""
+  applies one optimizer update (from `accum_steps` microbatches), the eval step reports the
+  loss (train=False) and metrics."""
   def train_step(state, batch, rng):
-    (loss, metrics), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(
-        state.params, state, batch, rng, True)
+    (loss, metrics), grads = accumulate.value_and_grad(
+        lambda p, b, r: loss_and_metrics(p, state, b, r, True), state.params, batch, rng,
+        accum_steps)
     return apply_gradients(state, grads, tx), {"loss": loss, **metrics}
 
   def eval_step(state, batch, rng):

@@ -54,6 +54,8 @@ class Family:
     nll_unit: "bits/dim" or "nats" (per image).
     network_calls: optional (**sampler options) -> how many network calls `sample` makes one
       after another (the latency that batching cannot hide); the decoding-cost table reports it.
+    grad_accum: whether `train_step` honours config.grad_accum_steps (microbatches scanned
+      into one update, `jaxgen.train.accumulate`); the loop refuses the key otherwise.
   """
 
   create_state: Callable[[jax.Array, Batch], TrainState]
@@ -67,6 +69,7 @@ class Family:
   nll_per_image: Callable[..., Any] | None = None
   nll_unit: str = ""
   network_calls: Callable[..., int] | None = None
+  grad_accum: bool = False
 
 
 # Family name (config.family) -> module path providing make_family(config, data_spec).

@@ -14,11 +14,12 @@ import numpy as np
 from jaxgen.data.pipeline import (PairedSplit, SplitData, global_step_index, local_batch_size,
                                    to_global)
 from jaxgen.errors import UserError
-from jaxgen.train import evaluation, periodic
+from jaxgen.train import accumulate, evaluation, periodic
 from jaxgen.train.checkpoints import Checkpoints
 from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, Family, make_family
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
+from jaxgen.train.profiling import ProfileWindow
 from jaxgen.train.writers import MetricWriter, Progress, to_scalars
 
 REQUIRED_KEYS = ("family", "dataset", "batch_size", "num_train_steps", "seed", "log_every_steps",
@@ -50,7 +51,9 @@ _RESUMABLE_KEYS = {"num_train_steps", "log_every_steps", "eval_every_steps",
                    "sample_batch_size", "eval_batch_size", "data_dir", "iw_samples",
                    "score_identity", "nll_eval_examples",
                    # How a diffusion model is sampled at eval time, not what it learns.
-                   "sampler"}
+                   "sampler",
+                   # How the same global batch is computed and observed, not what it learns.
+                   "grad_accum_steps", "profile_steps"}
 
 
 def check_same_experiment(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -147,6 +150,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   local_batch_size(config.batch_size)  # clear error when the batch does not divide devices
   train_ds = train.train_batches(config.batch_size, config.seed)
   family = make_family(config, spec)
+  if accumulate.steps_from_config(config) > 1 and not family.grad_accum:
+    raise UserError(f"the {config.family} family does not accumulate gradients (its players "
+                    "alternate or it keeps batch statistics); remove grad_accum_steps or set it "
+                    "to 1")
+  profile = ProfileWindow.from_config(config, workdir)
 
   root = jax.random.key(config.seed)
   init_rng, train_rng, eval_rng = jax.random.split(root, 3)
@@ -184,8 +192,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     # over resumes.
     interval_start, elapsed = time.perf_counter(), 0.0
     for step in range(start, total):
+      profile.before(step)
       batch = to_global(train_ds[global_step_index(step)], data_sharding)
       state, metrics = train_step(state, batch, jax.random.fold_in(train_rng, step))
+      profile.after(step, state)
       if pending is not None:  # fetching the previous step's metrics overlaps this step
         window.append(to_scalars(pending[1]))
         _check_finite(pending[0], window[-1], ckpt)
@@ -219,6 +229,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if start >= total and total > 0:  # already finished: evaluate the final state again
       final = evaluator.run(state, total, eval_rng)
   finally:
+    profile.close()
     ckpt.close()
     writer.close()
     progress.close()

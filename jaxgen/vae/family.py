@@ -10,7 +10,7 @@ import optax
 
 from jaxgen.errors import UserError, enum_choice
 from jaxgen.nets.autoencoder import Autoencoder
-from jaxgen.train import state as state_lib
+from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
 from jaxgen.vae import distributions as D
 from jaxgen.vae.objectives import Likelihood, Networks, importance_weighted_nll, negative_elbo
@@ -50,6 +50,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   model = build_model(config, spec)
   kind = enum_choice(Likelihood, config.likelihood, "likelihood")
   tx = optax.adam(config.learning_rate)
+  accum_steps = accumulate.steps_from_config(config)
   obs_log_var = float(config.get("obs_log_var", 0.0))
 
   def cond(batch_labels):
@@ -97,10 +98,13 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       extras = {"code_mean": jnp.zeros(config.latent_dim), "code_var": jnp.ones(config.latent_dim)}
     return state_lib.create(params, tx, extras=extras)
 
-  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
+  def batch_loss(params, batch: Batch, rng):
     bin_rng, z_rng = jax.random.split(rng)
-    x, c = targets(batch["image"], bin_rng), cond(batch["label"])
-    (loss, aux), grads = jax.value_and_grad(losses, has_aux=True)(state.params, x, c, z_rng)
+    return losses(params, targets(batch["image"], bin_rng), cond(batch["label"]), z_rng)
+
+  def train_step(state, batch: Batch, rng) -> tuple[state_lib.TrainState, Metrics]:
+    (loss, aux), grads = accumulate.value_and_grad(batch_loss, state.params, batch, rng,
+                                                   accum_steps)
     new = state_lib.apply_gradients(state, grads, tx)
     if variant is Variant.AE:  # running Gaussian fit of the codes, to sample the AE
       code = aux.pop("code")
@@ -171,6 +175,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     return jax.nn.sigmoid(out) if kind is Likelihood.BERNOULLI else jnp.clip(out, 0, 1)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
+                grad_accum=True,
                 sample=sample, reconstruct=reconstruct, conditional=variant is Variant.CVAE,
                 nll_per_image=None if variant is Variant.AE or config.iw_samples <= 0
                 else nll_per_image, nll_unit="nats")

@@ -1,0 +1,55 @@
+"""`:paper` config variants build the published networks: parameter counts against the papers'
+(no training, no data: the state's shapes come from `jax.eval_shape`)."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from experiments.configs import common
+from jaxgen.train.family import DataSpec, make_family
+
+
+def parameter_count(config_name: str, spec: DataSpec, two_domain: bool = False) -> dict[str, int]:
+  """Parameters of the paper variant's initial state, per player (or "all")."""
+  import importlib
+  config = importlib.import_module(f"experiments.configs.{config_name}").get_config("paper")
+  family = make_family(config, spec)
+  image = jnp.zeros((2,) + spec.image_shape)
+  example = {"image": image, "label": jnp.zeros((2,), jnp.int32)}
+  if two_domain:
+    example["image_b"] = image
+  state = jax.eval_shape(family.create_state, jax.random.key(0), example)
+  count = lambda tree: sum(leaf.size for leaf in jax.tree.leaves(tree))
+  if two_domain:
+    return {name: count(tree) for name, tree in state.params.items()}
+  return {"all": count(state.params)}
+
+
+def test_ddpm_paper_is_the_35_7m_cifar10_unet_in_bfloat16():
+  """Ho et al. 2020, appendix B: "Our CIFAR10 model has 35.7 million parameters"."""
+  count = parameter_count("ddpm", DataSpec(image_shape=(32, 32, 3), num_classes=10))["all"]
+  assert count == pytest.approx(35.7e6, rel=0.01)
+  config = __import__("experiments.configs.ddpm", fromlist=["x"]).get_config("paper")
+  assert config.dataset == "cifar10" and config.compute_dtype == "bfloat16"
+  assert config.batch_size == 128 and config.diffusion.num_timesteps == 1000
+
+
+def test_iddpm_paper_builds_the_learned_variance_cifar10_unet():
+  count = parameter_count("iddpm", DataSpec(image_shape=(32, 32, 3), num_classes=10))["all"]
+  # Our additive time embedding: improved-diffusion's scale-shift norm would add 3.48M.
+  assert count == pytest.approx(49.07e6, rel=0.01)
+
+
+def test_cyclegan_paper_has_the_reference_generator_and_70x70_patchgan():
+  """The CycleGAN authors' implementation prints 11.378 M (G) and 2.765 M (D) parameters."""
+  counts = parameter_count("cyclegan", DataSpec(image_shape=(256, 256, 3), num_classes=0),
+                           two_domain=True)
+  # Two generators (A->B, B->A) and two discriminators (one per domain).
+  assert set(counts) == {"generator", "discriminator"}, counts  # no semantic classifier
+  assert counts["generator"] == pytest.approx(2 * 11.378e6, rel=0.01)
+  assert counts["discriminator"] == pytest.approx(2 * 2.765e6, rel=0.01)
+
+
+def test_paper_is_refused_where_no_variant_exists():
+  with pytest.raises(ValueError, match="':tiny' or nothing"):
+    common.is_tiny("paper")
