@@ -27,8 +27,25 @@ def untrained_scorer(dataset: str, data_dir=None, train_split: str = "train",
   cls_config = tiny_config("classifier")
   model = CNNClassifier(num_classes=10, channels=tuple(cls_config.channels),
                         feature_dim=cls_config.feature_dim)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+  # Jitted: an eager init compiles each initializer op on its own (seconds per kernel shape).
+  params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
   held_out = scorers.held_out_split(reference_split)
   return Scorer(model, params, SplitData.open(dataset, train_split, data_dir),
                 SplitData.open(dataset, reference_split, data_dir),
                 SplitData.open(dataset, held_out, data_dir) if held_out else None, num_boot=50)
+
+
+def trace_train_step_once(monkeypatch, family_module) -> None:
+  """Makes `family_module.make_family` return families whose train step fails on a second
+  trace (`chex.assert_max_traces`), so a run through the loop proves the step compiles once."""
+  import chex
+  from jaxgen.train.family import Family
+  build = family_module.make_family
+  chex.clear_trace_counter()  # the counter is keyed by the function
+
+  def traced_once(config, spec) -> Family:
+    family = build(config, spec)
+    return Family(**{**family.__dict__,
+                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
+
+  monkeypatch.setattr(family_module, "make_family", traced_once)

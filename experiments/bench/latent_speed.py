@@ -32,7 +32,8 @@ def pixel_vs_latent(trained: Any, num_steps: int, batch: int, reps: int = 3,
   pixel = make_family(pixel_config, trained.spec)
   h, wd, c = trained.spec.image_shape
   example = {"image": jnp.zeros((1, h, wd, c)), "label": jnp.zeros((1,), jnp.int32)}
-  pixel_state = pixel.create_state(jax.random.key(0), example)
+  # Jitted: an eager init compiles every initializer and layer op on its own (a minute here).
+  pixel_state = jax.jit(pixel.create_state)(jax.random.key(0), example)
   labels = jnp.arange(batch, dtype=jnp.int32) % trained.spec.num_classes
   key = jax.random.key(1)
   options = dict(kind="ddim", num_steps=num_steps, guidance_scale=w)

@@ -15,10 +15,9 @@ from jaxgen.latent import diffae_family, diffae_latent_family
 from jaxgen.nets.layers import GroupNorm
 from jaxgen.nets.unet import ResBlock, UNet, adaptive_group_norm
 from jaxgen.train import scorers
-from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config, untrained_scorer
+from tests.helpers import trace_train_step_once, tiny_config, untrained_scorer
 
 
 def test_adaptive_group_norm_is_the_time_scale_shift_at_unit_code():
@@ -63,15 +62,7 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
   """20 tiny DiffAE steps lower the validation loss with one trace of the step and report an
   inversion PSNR; its reconstructions from (z_sem, x_T) and from z_sem with a random x_T have
   the image's shape; then 20 latent-DDIM steps on its codes lower their loss and sample."""
-  build = diffae_family.make_family
-  chex.clear_trace_counter()
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(diffae_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, diffae_family)
   workdir = str(tmp_path / "diffae")
   train_and_evaluate(tiny_config("diffae"), workdir)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:

@@ -16,11 +16,10 @@ from jaxgen.latent import ldm_family, prompts
 from jaxgen.latent.autoencoder import load_autoencoder
 from jaxgen.nets.ldm import LatentDiffusionNet
 from jaxgen.nets.unet import SpatialTransformer, UNet
-from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train import scorers
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config, untrained_scorer
+from tests.helpers import trace_train_step_once, tiny_config, untrained_scorer
 
 
 def test_fresh_spatial_transformer_is_the_identity_and_attends_to_context():
@@ -65,15 +64,7 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
   """20 tiny LDM steps on the tiny autoencoder's latents: the validation loss falls, the step
   traces once, prompts (and labels, through held-out templates) decode to images, and the
   report makes its record with the speed against pixel-space diffusion."""
-  build = ldm_family.make_family
-  chex.clear_trace_counter()
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(ldm_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, ldm_family)
   workdir = str(tmp_path / "ldm")
   train_and_evaluate(tiny_config("ldm", autoencoder_workdir=tiny_autoencoder), workdir)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:

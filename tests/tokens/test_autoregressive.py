@@ -12,10 +12,9 @@ import numpy as np
 from jaxgen.nets.token_transformer import CausalTokenTransformer
 from jaxgen.tokens import autoregressive
 from jaxgen.tokens import autoregressive_family
-from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import trace_train_step_once, tiny_config
 
 SHAPE = dict(num_codes=12, num_classes=3, length=9, dim=16, depth=2, num_heads=2, mlp_ratio=2.0)
 
@@ -74,15 +73,7 @@ def test_cached_decode_equals_the_uncached_decode():
 def test_tiny_chain_learns_next_codes_and_samples_both_ways(tmp_path, monkeypatch,
     tiny_tokenizer):
   tokenizer = tiny_tokenizer
-  build = autoregressive_family.make_family
-  chex.clear_trace_counter()
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(autoregressive_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, autoregressive_family)
   workdir = str(tmp_path / "ar")
   config = tiny_config("maskgit_ar", tokenizer_workdir=tokenizer, num_train_steps=60,
                        eval_every_steps=20, checkpoint_every_steps=60, learning_rate=3e-3)

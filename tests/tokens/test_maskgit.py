@@ -14,12 +14,11 @@ import pytest
 from jaxgen.errors import UserError
 from jaxgen.tokens import maskgit
 from jaxgen.tokens import maskgit_family
-from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from experiments import report
 from jaxgen.train import scorers
-from tests.helpers import tiny_config, untrained_scorer
+from tests.helpers import trace_train_step_once, tiny_config, untrained_scorer
 
 
 def test_mask_counts_follow_the_cosine_schedule():
@@ -107,15 +106,7 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   validation rises from the first eval (step 20) to the last, the step traces once, and
   samples decode."""
   tokenizer = tiny_tokenizer
-  build = maskgit_family.make_family
-  chex.clear_trace_counter()
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(maskgit_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, maskgit_family)
   workdir = str(tmp_path / "maskgit")
   config = tiny_config("maskgit", tokenizer_workdir=tokenizer, num_train_steps=60,
                        eval_every_steps=20, checkpoint_every_steps=60, learning_rate=3e-3)

@@ -11,10 +11,9 @@ import numpy as np
 
 from jaxgen.tokens import paella
 from jaxgen.tokens import paella_family
-from jaxgen.train.family import Family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import trace_train_step_once, tiny_config
 
 
 def test_noise_replaces_the_scheduled_share_with_uniform_codes():
@@ -77,15 +76,7 @@ def test_typical_filter_matches_its_definition_and_drops_the_smoothing_tail():
 def test_tiny_chain_learns_to_restore_codes(tmp_path, monkeypatch,
     tiny_tokenizer):
   tokenizer = tiny_tokenizer
-  build = paella_family.make_family
-  chex.clear_trace_counter()
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(paella_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, paella_family)
   workdir = str(tmp_path / "paella")
   config = tiny_config("paella", tokenizer_workdir=tokenizer, num_train_steps=60,
                        eval_every_steps=20, checkpoint_every_steps=60, learning_rate=3e-3)

@@ -14,10 +14,10 @@ from jaxgen.nets.vq import VQAutoencoder
 from jaxgen.tokens import family as vq_family
 from jaxgen.tokens import vq
 from jaxgen.train import scorers
-from jaxgen.train.family import DataSpec, Family
+from jaxgen.train.family import DataSpec
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config, untrained_scorer
+from tests.helpers import trace_train_step_once, tiny_config, untrained_scorer
 
 SPEC = DataSpec((28, 28, 1), 10)
 
@@ -107,15 +107,7 @@ def test_tiny_tokenizer_learns_real_digits_and_compiles_once(tmp_path, monkeypat
   """40 steps through the loop: reconstructions improve between the first and the last eval,
   the first step restarts every code at an encoder vector, usage is counted over the split,
   and the train step is traced once."""
-  build = vq_family.make_family
-  chex.clear_trace_counter()  # the counter is keyed by the function: one per parametrisation
-
-  def traced_once(config, spec) -> Family:
-    family = build(config, spec)
-    return Family(**{**family.__dict__,
-                     "train_step": chex.assert_max_traces(family.train_step, n=1)})
-
-  monkeypatch.setattr(vq_family, "make_family", traced_once)
+  trace_train_step_once(monkeypatch, vq_family)
   if codebook == "ema":  # reconstructions scored by an untrained tiny classifier (the
     # figures themselves are tested in tests/test_report.py; here, that the eval reports them)
     monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
