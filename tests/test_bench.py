@@ -106,3 +106,17 @@ def test_attention_step_times_both_blocks_at_the_tiny_size():
     res = attention_step.bench(impl, "tiny", calls=2, warmup=1)
     assert res["params"] > 0 and res["gflop_train_per_image"] > res["gflop_forward_per_image"] > 0
     assert res["train"]["images_per_s_median"] > 0, res
+
+
+def test_device_benchmark_quick_rows_and_table(tmp_path):
+  """The device benchmark's quick mode on CPU: matmul peaks, a family's compiled train step with
+  XLA's FLOP count and MFU, "f32 only" where a network has no dtype switch, one table."""
+  from experiments.bench import device
+  rows = device.run(quick=True, only={"peak", "vae"}, reps=1)
+  by_key = {(r["name"], r["dtype"]): r for r in rows}
+  assert {d for (n, d) in by_key if n.startswith("matmul")} == {"float32", "bfloat16"}
+  vae = by_key[("vae", "float32")]
+  assert vae["images_per_s"] > 0 and vae["flops"] > 0 and 0 < vae["mfu"] < 1.5
+  assert by_key[("vae", "bfloat16")]["note"] == "f32 only"
+  text = device.table(rows, "cpu test")
+  assert text.count("\n| ") == len(rows) + 1 and "| vae | float32 |" in text

@@ -41,16 +41,15 @@ def test_semantic_code_conditions_every_block_once_trained():
   emb = jax.random.normal(jax.random.key(1), (2, 32))
   z = jax.random.normal(jax.random.key(2), (2, 6))
   block = ResBlock(16)
-  params = block.init(jax.random.key(3), x, emb, False, z)["params"]
+  # Jitted: eagerly, every layer op compiles on its own.
+  params = jax.jit(lambda k: block.init(k, x, emb, False, z))(jax.random.key(3))["params"]
   assert "semantic_scale" in params and "time_scale_shift" in params
-  same = block.apply({"params": params}, x, emb, False, z)
-  np.testing.assert_allclose(same, block.apply({"params": params}, x, emb, False, 2 * z),
-                             atol=1e-6)
+  apply = jax.jit(lambda p, code: block.apply({"params": p}, x, emb, False, code))
+  np.testing.assert_allclose(apply(params, z), apply(params, 2 * z), atol=1e-6)
   params["semantic_scale"]["kernel"] = jnp.full_like(params["semantic_scale"]["kernel"], 0.1)
   params["Conv_1"]["kernel"] = jax.random.normal(jax.random.key(4),
                                                  params["Conv_1"]["kernel"].shape) * 0.1
-  a = block.apply({"params": params}, x, emb, False, z)
-  b = block.apply({"params": params}, x, emb, False, 2 * z)
+  a, b = apply(params, z), apply(params, 2 * z)
   assert float(jnp.max(jnp.abs(a - b))) > 1e-3
   unet = UNet(1, 16, (1, 2), 1, (14,), head_dim=16)
   out, _ = jax.eval_shape(lambda: unet.init_with_output(

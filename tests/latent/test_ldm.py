@@ -28,12 +28,13 @@ def test_fresh_spatial_transformer_is_the_identity_and_attends_to_context():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 32))
   ctx = jax.random.normal(jax.random.key(1), (2, 5, 24))
   block = SpatialTransformer(head_dim=16)
-  params = block.init(jax.random.key(2), x, ctx, False)["params"]
-  np.testing.assert_array_equal(block.apply({"params": params}, x, ctx, False), x)
+  # Jitted: eagerly, every layer op compiles on its own.
+  params = jax.jit(lambda k: block.init(k, x, ctx, False))(jax.random.key(2))["params"]
+  apply = jax.jit(lambda p, c: block.apply({"params": p}, x, c, False))
+  np.testing.assert_array_equal(apply(params, ctx), x)
   params = jax.tree_util.tree_map_with_path(
       lambda p, v: jnp.ones_like(v) * 0.1 if "proj_out" in str(p) else v, params)
-  a = block.apply({"params": params}, x, ctx, False)
-  b = block.apply({"params": params}, x, ctx * 2.0, False)
+  a, b = apply(params, ctx), apply(params, ctx * 2.0)
   assert float(jnp.max(jnp.abs(a - x))) > 1e-3 and float(jnp.max(jnp.abs(a - b))) > 1e-4
   assert "cross_attn" in params["block"] and "Dense_0" in params["block"]["mlp"]
   # Gated feed-forward: the first Dense is twice the hidden width (4 * 32).

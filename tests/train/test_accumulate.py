@@ -55,7 +55,7 @@ def test_family_step_with_microbatches_matches_the_large_batch_and_compiles_once
     config = tiny_config("ae", binarize=False, batch_size=16, grad_accum_steps=k)
     family = make_family(config, spec)
     assert family.grad_accum
-    state = family.create_state(jax.random.key(1), batch)
+    state = jax.jit(family.create_state)(jax.random.key(1), batch)
     step = jax.jit(chex.assert_max_traces(family.train_step, n=1))
     new, metrics = step(state, batch, jax.random.key(2))
     step(new, batch, jax.random.key(3))  # a second call: no second trace
