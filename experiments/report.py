@@ -68,7 +68,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the README table it belongs to.
 GROUPS = {"vae": "Autoencoders", "gan": "GANs", "ddpm": "Diffusion",
-          "ncsn": "Diffusion", "ldm": "Diffusion", "maskgit": "Code models",
+          "ncsn": "Diffusion", "ldm": "Diffusion", "diffae_latent": "Diffusion",
+          "maskgit": "Code models",
           "maskgit_ar": "Code models", "paella": "Code models"}
 
 
