@@ -120,3 +120,17 @@ def test_device_benchmark_quick_rows_and_table(tmp_path):
   assert by_key[("vae", "bfloat16")]["note"] == "f32 only"
   text = device.table(rows, "cpu test")
   assert text.count("\n| ") == len(rows) + 1 and "| vae | float32 |" in text
+
+
+def test_device_model_flops_counts_convolutions_exactly():
+  """model_flops (the MFU numerator) counts a matmul's 2mnk and a SAME 3x3 convolution's
+  in-bounds multiply-adds: 22 of an 8-pixel row's 24 taps fall inside, so 22^2 taps a channel
+  pair (the GPU's own count gives 0 for cuDNN convolutions, hence the CPU lowering)."""
+  import jax
+  import jax.numpy as jnp
+  from experiments.bench import device
+  conv = lambda x, w: jax.lax.conv_general_dilated(
+      x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 5))  # batch 2, 4 -> 5 channels
+  assert device.model_flops(conv, x, w) == 2 * 2 * 22**2 * 4 * 5
+  assert device.model_flops(lambda a, b: a @ b, jnp.ones((16, 32)), jnp.ones((32, 8))) == 2 * 16 * 32 * 8

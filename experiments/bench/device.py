@@ -9,7 +9,8 @@ the measured matmul peak of the same dtype.
 
 Each training step is the family's own jitted `train_step` (the loop's), compiled ahead of time:
 compile seconds are reported apart and never timed as steps. Model FLOPs are XLA's count for the
-compiled step (`cost_analysis`), so MFU = FLOPs per step / step time / peak. bfloat16 applies
+step lowered for the CPU (`model_flops`: the same arithmetic on every device), so
+MFU = FLOPs per step / step time / measured matmul peak of that dtype. bfloat16 applies
 where a network takes `compute_dtype` (the U-Net); the other rows say "f32 only". The fractal
 encoder is host code around jitted block matching: its row gives images/s, not MFU.
 """
@@ -17,6 +18,7 @@ encoder is host code around jitted block matching: its row gives images/s, not M
 import argparse
 import dataclasses
 import importlib
+import json
 import statistics
 import sys
 import time
@@ -70,8 +72,9 @@ class Workload:
   has_dtype: bool  # whether the network honours config.compute_dtype
 
 
-def workloads(quick: bool) -> list[Workload]:
-  """The paper shapes (quick: the tests' tiny shapes)."""
+def workloads(quick: bool, unet_batches: tuple[int, ...] = (128,)) -> list[Workload]:
+  """The paper shapes (quick: the tests' tiny shapes); the paper U-Net once per batch size in
+  `unet_batches` (a larger batch than the paper's 128 shows how far MFU is a batch-size effect)."""
   if quick:
     return [
         Workload("unet (ddpm)", "ddpm", "tiny", (28, 28, 1), {"batch_size": 8}, True),
@@ -79,13 +82,28 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("vae", "vae", "tiny", (28, 28, 1), {"batch_size": 8}, False),
         Workload("transformer (vit)", "vit", "tiny", (28, 28, 1), {"batch_size": 8}, False),
     ]
-  return [
-      Workload("unet (ddpm:paper, 35.7M)", "ddpm", "paper", (32, 32, 3), {"batch_size": 128},
-               True),
+  unets = [Workload(f"unet (ddpm:paper, 35.7M), batch {b}", "ddpm", "paper", (32, 32, 3),
+                   {"batch_size": b}, True) for b in unet_batches]
+  return unets + [
       Workload("dcgan", "dcgan", None, (28, 28, 1), {"batch_size": 128}, False),
       Workload("vae", "vae", None, (28, 28, 1), {"batch_size": 128}, False),
       Workload("transformer (vit)", "vit", None, (28, 28, 1), {"batch_size": 128}, False),
   ]
+
+
+def model_flops(fn: Callable, *args: Any) -> float:
+  """XLA's FLOP count of fn(*args), lowered for the CPU whatever the device.
+
+  Why the CPU: on GPU, XLA hands convolutions to cuDNN as custom calls, which GPU cost analysis
+  counts as zero (the paper U-Net's step read 1.9 GFLOP an image there against 35.4 here), and
+  jax 0.11 on GPU gives no count for a lowered module at all. The lowered HLO is the model's
+  arithmetic, the same on every device; on CPU it agrees with the compiled count within 1%.
+  """
+  cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu), args)
+  cost = jax.jit(fn).lower(*abstract).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float((cost or {}).get("flops", 0.0))
 
 
 def time_train_step(work: Workload, dtype: str, reps: int) -> dict:
@@ -106,9 +124,7 @@ def time_train_step(work: Workload, dtype: str, reps: int) -> dict:
   compiled = jax.jit(family.train_step, donate_argnums=(0,)).lower(
       state, batch, jax.random.key(2)).compile()
   compile_s = time.perf_counter() - start
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float((cost or {}).get("flops", 0.0))
+  flops = model_flops(family.train_step, state, batch, jax.random.key(2))
   holder = {"state": state}
 
   def step():
@@ -142,24 +158,34 @@ def time_fractal(quick: bool, reps: int) -> dict:
           "images_per_s": 1.0 / seconds, "size": size}
 
 
-def run(quick: bool, only: set[str] | None = None, reps: int | None = None) -> list[dict]:
+def run(quick: bool, only: set[str] | None = None, reps: int | None = None,
+        unet_batches: tuple[int, ...] = (128,), jsonl: str = "") -> list[dict]:
   """All rows of the table (`only`: a subset of "peak", "unet", "dcgan", "vae",
-  "transformer", "fractal" by name prefix)."""
+  "transformer", "fractal" by name prefix). Each row is also appended to `jsonl` as soon as it
+  is measured, so a lease that ends mid-run keeps what was done."""
   reps = reps or (3 if quick else 20)
   want = lambda name: only is None or any(name.startswith(o) for o in only)
-  rows, peaks = [], {}
+  rows: list[dict] = []
+  peaks: dict[str, float] = {}
+
+  def keep(row: dict) -> None:
+    rows.append(row)
+    if jsonl:
+      with open(jsonl, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
   if only is None or any(o != "fractal" for o in only):  # MFU needs the peaks
     for dtype in DTYPES:
       n = 512 if quick else 8192
       peaks[dtype] = matmul_peak(dtype, n, reps)
       log(f"matmul peak {dtype}: {peaks[dtype] / 1e12:.2f} TFLOP/s (n={n})")
-      rows.append({"name": f"matmul {n}", "dtype": dtype, "tflops": peaks[dtype] / 1e12})
-  for work in workloads(quick):
+      keep({"name": f"matmul {n}", "dtype": dtype, "tflops": peaks[dtype] / 1e12})
+  for work in workloads(quick, unet_batches):
     if not want(work.name.split()[0]):
       continue
     for dtype in DTYPES:
       if dtype != "float32" and not work.has_dtype:
-        rows.append({"name": work.name, "dtype": dtype, "note": "f32 only"})
+        keep({"name": work.name, "dtype": dtype, "note": "f32 only"})
         continue
       log(f"{work.name} {dtype}: compiling")
       row = time_train_step(work, dtype, reps)
@@ -167,12 +193,13 @@ def run(quick: bool, only: set[str] | None = None, reps: int | None = None) -> l
       if row["flops"] and dtype in peaks:
         row["mfu"] = row["flops"] / row["step_s"] / peaks[dtype]
         row["tflops"] = row["flops"] / row["step_s"] / 1e12
-      log(f"  {row['images_per_s']:.1f} images/s, compile {row['compile_s']:.1f} s")
-      rows.append(row)
+      log(f"  {row['images_per_s']:.1f} images/s, MFU {100 * row.get('mfu', 0.0):.1f}%, "
+          f"compile {row['compile_s']:.1f} s")
+      keep(row)
   if want("fractal"):
     log("fractal encoder: compiling")
-    row = time_fractal(quick, max(1, reps // 5 if not quick else 1))
-    rows.append(dict(row, name=f"fractal encode {row['size']}x{row['size']} at 30:1",
+    row = time_fractal(quick, 1 if quick else max(1, reps // 5))
+    keep(dict(row, name=f"fractal encode {row['size']}x{row['size']} at 30:1",
                      dtype="float32"))
   return rows
 
@@ -202,10 +229,17 @@ def main(argv: list[str] | None = None) -> str:
   parser.add_argument("--only", default="", help="comma-separated subset, e.g. peak,unet")
   parser.add_argument("--reps", type=int, default=0, help="timed calls per row")
   parser.add_argument("--out", default="", help="also write the table to this file")
+  parser.add_argument("--unet_batches", default="128",
+                      help="comma-separated batch sizes for the paper U-Net rows")
+  parser.add_argument("--jsonl", default="", help="append each row to this file as it is measured")
   args = parser.parse_args(argv)
   only = {o.strip() for o in args.only.split(",") if o.strip()} or None
   start = time.perf_counter()
-  rows = run(args.quick, only, args.reps or None)
+  try:
+    unet_batches = tuple(int(b) for b in args.unet_batches.split(",") if b.strip())
+  except ValueError:
+    parser.error(f"--unet_batches={args.unet_batches!r}: give comma-separated integers, e.g. 128,512")
+  rows = run(args.quick, only, args.reps or None, unet_batches, args.jsonl)
   device = jax.devices()[0]
   text = table(rows, f"{device.platform} {device.device_kind} ({jax.device_count()} devices)")
   text += f"\n\nTotal wall time {time.perf_counter() - start:.0f} s.\n"
