@@ -53,3 +53,24 @@ def test_cyclegan_paper_has_the_reference_generator_and_70x70_patchgan():
 def test_paper_is_refused_where_no_variant_exists():
   with pytest.raises(ValueError, match="':tiny' or nothing"):
     common.is_tiny("paper")
+
+
+@pytest.mark.parametrize("config_name", ["ddpm", "iddpm", "cyclegan"])
+def test_paper_variants_hold_out_validation_from_train(config_name):
+  """Every paper variant tunes on a slice of train (the published sets have no validation
+  split; test is the report's alone), and the loader reads tfds slice syntax: the two slices of
+  the embedded digits' train split are disjoint and cover it."""
+  import importlib
+  import numpy as np
+  from jaxgen.data.pipeline import SplitData
+  config = importlib.import_module(f"experiments.configs.{config_name}").get_config("paper")
+  for suffix in ("", "_b") if config_name == "cyclegan" else ("",):
+    train, held_out = config[f"train_split{suffix}"], config[f"eval_split{suffix}"]
+    assert train.endswith("[:95%]") and held_out.endswith("[95%:]"), (train, held_out)
+    assert train.split("[")[0] == held_out.split("[")[0] and "test" not in held_out
+  whole = SplitData.open("embedded_digits", "train")
+  parts = [SplitData.open("embedded_digits", s) for s in ("train[:95%]", "train[95%:]")]
+  assert sum(len(p.source) for p in parts) == len(whole.source)
+  first_held_out = np.asarray(parts[1].source[0]["image"])
+  assert any(np.array_equal(first_held_out, np.asarray(whole.source[i]["image"]))
+             for i in range(len(parts[0].source), len(whole.source)))

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.diffusion import guidance
 from jaxgen.errors import UserError
 from jaxgen.nets.token_transformer import CausalTokenTransformer
 from jaxgen.tokens import autoregressive
@@ -45,7 +46,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     codes = tok.encode_flat(state.extras["tokenizer"], batch["image"])  # [b, n]
     labels = batch["label"]
     if train:  # label dropout, as MaskGIT's, for classifier-free guidance
-      labels = training.drop_labels(label_key, labels, config.p_uncond, c)
+      labels = guidance.drop_labels(label_key, labels, config.p_uncond, c)
     logits = model.apply({"params": params}, autoregressive.shift_right(codes), labels,
                          train=train, rngs={"dropout": drop_key})  # [b, n, K]
     every = jnp.ones(codes.shape, bool)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.diffusion import guidance
 from jaxgen.errors import UserError
 from jaxgen.nets.token_transformer import TokenTransformer
 from jaxgen.tokens import maskgit
@@ -49,7 +50,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     inputs = jnp.where(mask, k, tokens)
     labels = batch["label"]
     if train:  # label dropout: the null label c teaches the unconditional model too
-      labels = training.drop_labels(label_key, labels, config.p_uncond, c)
+      labels = guidance.drop_labels(label_key, labels, config.p_uncond, c)
     logits = model.apply({"params": params}, inputs, labels, train=train,
                          rngs={"dropout": drop_key})
     loss = maskgit.masked_cross_entropy(logits, tokens, mask,

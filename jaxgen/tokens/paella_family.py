@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.diffusion import guidance
 from jaxgen.errors import UserError
 from jaxgen.nets.token_transformer import TokenTransformer
 from jaxgen.tokens import paella
@@ -50,7 +51,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     noised, replaced = paella.add_noise(noise_key, codes, t, k)
     labels = batch["label"]
     if train:
-      labels = training.drop_labels(label_key, labels, config.p_uncond, c)
+      labels = guidance.drop_labels(label_key, labels, config.p_uncond, c)
     logits = model.apply({"params": params}, noised, labels, train=train, noise_level=t,
                          rngs={"dropout": drop_key})  # [b, n, K]
     every = jnp.ones(codes.shape, bool)
