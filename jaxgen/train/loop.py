@@ -115,10 +115,14 @@ def abstract_state(family: Family, init_rng: jax.Array, example: dict[str, jax.A
 
 @jax.jit
 def _all_finite(tree: Any) -> jax.Array:
-  """True when every float leaf of `tree` is free of NaN and Inf."""
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(x.dtype, jnp.floating)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+  """True when every float leaf of `tree` is free of NaN and Inf.
+
+  One reduction over the leaves concatenated, not one per leaf: XLA took 24 s to compile 300
+  per-leaf reductions and their stack (4.3 s for the tiny LDM's parameters), against 1.2 s for
+  this. The copy it makes is the size of the parameters, once a checkpoint.
+  """
+  leaves = [x.ravel() for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+  return jnp.isfinite(jnp.concatenate(leaves)).all() if leaves else jnp.array(True)
 
 
 def _check_finite(step: int, metrics: dict[str, float], ckpt: Checkpoints) -> None:

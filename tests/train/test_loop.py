@@ -111,3 +111,14 @@ def test_unwritable_workdir_and_unknown_names_are_clear_errors(tmp_path):
     train_and_evaluate(tiny_config("vae", family="nope"), str(tmp_path / "b"))
   with pytest.raises(UserError, match="config.variant='vea' is not one of ae, vae"):
     train_and_evaluate(tiny_config("vae", variant="vea"), str(tmp_path / "c"))
+
+
+def test_all_finite_finds_one_bad_value_among_mixed_leaves():
+  """The checkpoint guard's check: one NaN or Inf anywhere in a float leaf (float32 or
+  bfloat16) makes it false; integer leaves are ignored; an empty tree is finite."""
+  import jax.numpy as jnp
+  from jaxgen.train.loop import _all_finite
+  tree = {"w": jnp.ones((3, 4)), "b": jnp.zeros((5,), jnp.bfloat16), "n": jnp.arange(3)}
+  assert bool(_all_finite(tree)) and bool(_all_finite({}))
+  assert not bool(_all_finite({**tree, "w": tree["w"].at[2, 1].set(jnp.nan)}))
+  assert not bool(_all_finite({**tree, "b": tree["b"].at[4].set(jnp.inf)}))
