@@ -74,15 +74,41 @@ def test_bad_flags_give_one_line_errors(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_two_processes_match_one_process_with_two_devices(tmp_path):
-  """The multi-host path (jax.distributed, per-process batch slices) on one machine."""
-  config = ["--config=experiments/configs/classifier.py:tiny", "--config.eval_every_steps=20"]
+def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
+  """The multi-host path (jax.distributed, per-process batch slices) on one machine: two
+  processes of one device each end where one process of two devices ends, and a two-process
+  job killed with SIGKILL after its first checkpoint (the whole job, as a scheduler does when
+  a host dies) resumes on rerun and still ends there."""
+  config = ["--config=experiments/configs/classifier.py:tiny", "--config.num_train_steps=60",
+            "--config.eval_every_steps=20", "--config.checkpoint_every_steps=10"]
   single = _run([sys.executable, "-m", "experiments.main", f"--workdir={tmp_path / 'one'}"] + config,
                 env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
   assert single.returncode == 0, single.stderr[-2000:]
-  multi = subprocess.run(["bash", "launch/local_multiprocess.sh", "2", f"--workdir={tmp_path / 'two'}"]
-                         + config, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**ENV, "PYTHON": sys.executable,
-                              "JAXGEN_COORDINATOR_PORT": str(20000 + os.getpid() % 20000)})
+  env = {**ENV, "PYTHON": sys.executable}
+  launch = lambda workdir, port: ["bash", "launch/local_multiprocess.sh", "2",
+                                  f"--workdir={workdir}"] + config
+  port = 20000 + os.getpid() % 20000
+  multi = subprocess.run(launch(tmp_path / "two", port), cwd=ROOT, capture_output=True,
+                         text=True, timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port)})
   assert multi.returncode == 0, multi.stderr[-2000:]
   assert _final_eval(tmp_path / "two") == _final_eval(tmp_path / "one")
+
+  cut = tmp_path / "cut"
+  job = subprocess.Popen(launch(cut, port + 1), cwd=ROOT, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 1)})
+  first = cut / "checkpoints" / "10"
+  deadline = time.time() + 300
+  while not first.is_dir() and job.poll() is None and time.time() < deadline:
+    time.sleep(0.02)
+  os.killpg(job.pid, signal.SIGKILL)  # the launcher and both training processes
+  job.wait()
+  steps = [int(d) for d in os.listdir(cut / "checkpoints") if d.isdigit()]
+  assert steps and max(steps) < 60, "the job finished before it could be killed"
+  resumed = subprocess.run(launch(cut, port + 2), cwd=ROOT, capture_output=True, text=True,
+                           timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 2)})
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "resuming from step" in resumed.stdout + resumed.stderr
+  assert _final_eval(cut) == _final_eval(tmp_path / "one")
+  logged = [(l["step"], l["split"]) for l in map(json.loads, open(cut / "metrics.jsonl"))]
+  assert len(logged) == len(set(logged)), "steps repeated after the resume are logged once"
