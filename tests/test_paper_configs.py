@@ -9,7 +9,8 @@ from experiments.configs import common
 from jaxgen.train.family import DataSpec, make_family
 
 
-def parameter_count(config_name: str, spec: DataSpec, two_domain: bool = False) -> dict[str, int]:
+def parameter_count(config_name: str, spec: DataSpec, two_domain: bool = False,
+                    per_player: bool = False) -> dict[str, int]:
   """Parameters of the paper variant's initial state, per player (or "all")."""
   import importlib
   config = importlib.import_module(f"experiments.configs.{config_name}").get_config("paper")
@@ -20,7 +21,7 @@ def parameter_count(config_name: str, spec: DataSpec, two_domain: bool = False) 
     example["image_b"] = image
   state = jax.eval_shape(family.create_state, jax.random.key(0), example)
   count = lambda tree: sum(leaf.size for leaf in jax.tree.leaves(tree))
-  if two_domain:
+  if two_domain or per_player:
     return {name: count(tree) for name, tree in state.params.items()}
   return {"all": count(state.params)}
 
@@ -55,7 +56,7 @@ def test_paper_is_refused_where_no_variant_exists():
     common.is_tiny("paper")
 
 
-@pytest.mark.parametrize("config_name", ["ddpm", "iddpm", "cyclegan"])
+@pytest.mark.parametrize("config_name", ["ddpm", "iddpm", "cyclegan", "dcgan"])
 def test_paper_variants_hold_out_validation_from_train(config_name):
   """Every paper variant tunes on a slice of train (the published sets have no validation
   split; test is the report's alone), and the loader reads tfds slice syntax: the two slices of
@@ -74,3 +75,13 @@ def test_paper_variants_hold_out_validation_from_train(config_name):
   first_held_out = np.asarray(parts[1].source[0]["image"])
   assert any(np.array_equal(first_held_out, np.asarray(whole.source[i]["image"]))
              for i in range(len(parts[0].source), len(whole.source)))
+
+
+def test_dcgan_paper_has_the_reference_64x64_generator_and_discriminator():
+  """pytorch/examples' DCGAN (ngf = ndf = 64, nz = 100) prints 3,576,704 (G) and 2,765,568 (D)
+  parameters; ours adds the first convolution's 64 biases and the last layer's 1 (a dense layer
+  in place of the 4x4 valid convolution)."""
+  counts = parameter_count("dcgan", DataSpec(image_shape=(64, 64, 3), num_classes=1000),
+                           per_player=True)
+  assert counts["generator"] == 3_576_704
+  assert counts["discriminator"] == 2_765_568 + 64 + 1

@@ -6,7 +6,8 @@ network modules, and hands them to `adversarial.GanSteps` or `cycle.CycleSteps`.
 "gan" config fields: model ("mlp", "dcgan" or "transgan"), conditional (bool; CGAN when true),
 latent_dim, learning_rate, optional loss ("non_saturating", "least_squares" or "wgan_gp"), adam_b1,
 adam_b2, n_critic, gp_weight, drift_weight, ema_decay (absent or None: no EMA) and diffaugment (a
-list of policies); "mlp" and "dcgan" read generator_width and discriminator_width, "transgan"
+list of policies); "mlp" and "dcgan" read generator_width and discriminator_width ("dcgan" also
+optional num_doublings, upsample_to_image and discriminator_layers), "transgan"
 its `transgan` dict (g_widths, g_depths, g_heads, g_window, d_patch, d_dim, d_depth, d_heads,
 mlp_ratio).
 "cyclegan" config fields: generator_features, num_res_blocks, discriminator_features,
@@ -69,11 +70,14 @@ def make_gan_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Ga
   elif config.model == "dcgan":
     g_width, d_width = config.generator_width, config.discriminator_width
     h, w, _ = data_spec.image_shape
-    if h % 4 or w % 4:
-      raise UserError(f"DCGAN needs image height and width divisible by 4, got {(h, w)}; "
-                      "use model='mlp' or resize the data")
-    generator = dcgan.DCGANGenerator(data_spec.image_shape, g_width, num_classes)
-    discriminator = dcgan.DCGANDiscriminator(d_width, num_classes)
+    doublings = config.get("num_doublings", 2)
+    if h % 2**doublings or w % 2**doublings:
+      raise UserError(f"DCGAN with num_doublings={doublings} needs image height and width "
+                      f"divisible by {2**doublings}, got {(h, w)}; use model='mlp' or resize the data")
+    generator = dcgan.DCGANGenerator(data_spec.image_shape, g_width, num_classes, doublings,
+                                     config.get("upsample_to_image", False))
+    discriminator = dcgan.DCGANDiscriminator(d_width, num_classes,
+                                             config.get("discriminator_layers", 2))
   else:
     raise UserError(f"unknown GAN model {config.model!r}; known models: {', '.join(MODELS)}")
   n_critic = config.get("n_critic", 1)
