@@ -56,7 +56,7 @@ def test_paper_is_refused_where_no_variant_exists():
     common.is_tiny("paper")
 
 
-@pytest.mark.parametrize("config_name", ["ddpm", "iddpm", "cyclegan", "dcgan"])
+@pytest.mark.parametrize("config_name", ["ddpm", "iddpm", "cyclegan", "dcgan", "vampprior"])
 def test_paper_variants_hold_out_validation_from_train(config_name):
   """Every paper variant tunes on a slice of train (the published sets have no validation
   split; test is the report's alone), and the loader reads tfds slice syntax: the two slices of
@@ -85,3 +85,14 @@ def test_dcgan_paper_has_the_reference_64x64_generator_and_discriminator():
                            per_player=True)
   assert counts["generator"] == 3_576_704
   assert counts["discriminator"] == 2_765_568 + 64 + 1
+
+
+def test_vampprior_paper_has_the_gated_mlp_and_500_pseudo_inputs():
+  """Tomczak & Welling's MNIST VampPrior as their code builds it: GatedDense 784-300-300 to
+  40-dimensional mean and log-variance, GatedDense 40-300-300 to 784 pixel logits, and 500
+  pseudo-inputs of 784 pixels: 1,116,864 network and 392,000 pseudo-input parameters."""
+  count = parameter_count("vampprior", DataSpec(image_shape=(28, 28, 1), num_classes=10))["all"]
+  gated = lambda n_in, n_out: 2 * (n_in * n_out + n_out)
+  encoder = gated(784, 300) + gated(300, 300) + 2 * (300 * 40 + 40)
+  decoder = gated(40, 300) + gated(300, 300) + 300 * 784 + 784
+  assert count == encoder + decoder + 500 * 784 == 1_508_864

@@ -12,6 +12,7 @@ def autoencoder(variant: str, arg: str | None) -> ml_collections.ConfigDict:
   c.family = "vae"
   c.variant = variant
   c.learning_rate = 1e-3
+  c.architecture = "conv"  # or "gated_mlp" (the VampPrior paper's networks)
   c.latent_dim = 4 if tiny else 32
   c.channels = (8, 16) if tiny else (16, 32)
   c.hidden = 32 if tiny else 256

@@ -1,5 +1,7 @@
-"""Convolutional encoder and decoder for the autoencoder family (AE, VAE, CVAE, VampPrior)."""
+"""Encoders and decoders for the autoencoder family (AE, VAE, CVAE, VampPrior): convolutional
+(our digits default) or the VampPrior paper's gated MLPs."""
 
+import math
 from typing import Sequence
 
 import flax.linen as nn
@@ -67,6 +69,53 @@ class ConvDecoder(nn.Module):
     return nn.Conv(c_img, (3, 3))(_with_condition(h, cond))  # [b, h, w, c]
 
 
+class GatedDense(nn.Module):
+  """Dense layer with a gate (Dauphin et al. 2017, as in the VampPrior paper's networks):
+  Dense(x) * sigmoid(Dense'(x))."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[b, n] -> [b, features]."""
+    return nn.Dense(self.features, name="h")(x) * nn.sigmoid(nn.Dense(self.features, name="g")(x))
+
+
+class GatedMLPEncoder(nn.Module):
+  """Image -> `num_outputs` latent vectors through gated dense layers on the flattened pixels
+  (Tomczak & Welling 2018: two layers of 300). Labels join the pixels (CVAE)."""
+
+  latent_dim: int
+  hidden: Sequence[int] = (300, 300)
+  num_outputs: int = 2
+
+  @nn.compact
+  def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> tuple[jax.Array, ...]:
+    """x: [b, h, w, c] in [0, 1]; cond: [b, k] or None -> tuple of [b, latent_dim]."""
+    h = x.reshape(x.shape[0], -1)  # [b, h w c]
+    if cond is not None:
+      h = jnp.concatenate([h, cond], axis=-1)
+    for width in self.hidden:
+      h = GatedDense(width)(h)
+    return tuple(nn.Dense(self.latent_dim, name=f"out_{i}")(h) for i in range(self.num_outputs))
+
+
+class GatedMLPDecoder(nn.Module):
+  """Latent vector (and optional one-hot label) -> per-pixel logits [b, h, w, c] through gated
+  dense layers (the VampPrior paper's decoder)."""
+
+  image_shape: tuple[int, int, int]
+  hidden: Sequence[int] = (300, 300)
+
+  @nn.compact
+  def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+    """z: [b, d]; cond: [b, k] or None -> [b, h, w, c] (unbounded: logits or means)."""
+    h = z if cond is None else jnp.concatenate([z, cond], axis=-1)
+    for width in self.hidden:
+      h = GatedDense(width)(h)
+    return nn.Dense(math.prod(self.image_shape))(h).reshape((z.shape[0], *self.image_shape))
+
+
 class Autoencoder(nn.Module):
   """Encoder + decoder (+ VampPrior pseudo-inputs) in one parameter tree.
 
@@ -75,6 +124,8 @@ class Autoencoder(nn.Module):
     latent_dim: size of z.
     stochastic: encoder outputs (mean, log-variance) when True, a code when False (plain AE).
     num_pseudo_inputs: K learned pseudo-inputs for the VampPrior (0: none).
+    architecture: "conv" (ConvEncoder/ConvDecoder with `channels` and `hidden`) or
+      "gated_mlp" (the VampPrior paper's two gated layers of `hidden` units each way).
   """
 
   image_shape: tuple[int, int, int]
@@ -83,11 +134,16 @@ class Autoencoder(nn.Module):
   hidden: int = 256
   stochastic: bool = True
   num_pseudo_inputs: int = 0
+  architecture: str = "conv"
 
   def setup(self):
-    self.encoder = ConvEncoder(self.latent_dim, self.channels, self.hidden,
-                               num_outputs=2 if self.stochastic else 1)
-    self.decoder = ConvDecoder(self.image_shape, self.channels, self.hidden)
+    outputs = 2 if self.stochastic else 1
+    if self.architecture == "gated_mlp":
+      self.encoder = GatedMLPEncoder(self.latent_dim, (self.hidden,) * 2, outputs)
+      self.decoder = GatedMLPDecoder(self.image_shape, (self.hidden,) * 2)
+    else:
+      self.encoder = ConvEncoder(self.latent_dim, self.channels, self.hidden, outputs)
+      self.decoder = ConvDecoder(self.image_shape, self.channels, self.hidden)
     if self.num_pseudo_inputs:
       # Pseudo-input logits; sigmoid keeps the pseudo-images in the data range [0, 1].
       self.pseudo_logits = self.param("pseudo_logits", nn.initializers.normal(0.1),

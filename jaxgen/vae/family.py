@@ -31,7 +31,10 @@ class Variant(enum.Enum):
 def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencoder:
   """The network for `config.variant` on `spec`'s images (checks the shape fits)."""
   variant = enum_choice(Variant, config.variant, "variant")
-  factor = 2 ** len(config.channels)
+  architecture = config.get("architecture", "conv")
+  if architecture not in ("conv", "gated_mlp"):
+    raise UserError(f"unknown architecture {architecture!r}; use 'conv' or 'gated_mlp'")
+  factor = 2 ** len(config.channels) if architecture == "conv" else 1
   h, w, _ = spec.image_shape
   if h % factor or w % factor:
     raise UserError(f"images of shape {spec.image_shape} do not fit an encoder with "
@@ -39,7 +42,8 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencode
   return Autoencoder(image_shape=spec.image_shape, latent_dim=config.latent_dim,
                      channels=tuple(config.channels), hidden=config.hidden,
                      stochastic=variant is not Variant.AE,
-                     num_pseudo_inputs=config.num_pseudo_inputs if variant is Variant.VAMPPRIOR else 0)
+                     num_pseudo_inputs=config.num_pseudo_inputs if variant is Variant.VAMPPRIOR else 0,
+                     architecture=architecture)
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
