@@ -85,16 +85,16 @@ def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
                 env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
   assert single.returncode == 0, single.stderr[-2000:]
   env = {**ENV, "PYTHON": sys.executable}
-  launch = lambda workdir, port: ["bash", "launch/local_multiprocess.sh", "2",
-                                  f"--workdir={workdir}"] + config
+  launch = lambda workdir: ["bash", "launch/local_multiprocess.sh", "2",
+                            f"--workdir={workdir}"] + config
   port = 20000 + os.getpid() % 20000
-  multi = subprocess.run(launch(tmp_path / "two", port), cwd=ROOT, capture_output=True,
+  multi = subprocess.run(launch(tmp_path / "two"), cwd=ROOT, capture_output=True,
                          text=True, timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port)})
   assert multi.returncode == 0, multi.stderr[-2000:]
   assert _final_eval(tmp_path / "two") == _final_eval(tmp_path / "one")
 
   cut = tmp_path / "cut"
-  job = subprocess.Popen(launch(cut, port + 1), cwd=ROOT, start_new_session=True,
+  job = subprocess.Popen(launch(cut), cwd=ROOT, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 1)})
   first = cut / "checkpoints" / "10"
@@ -105,7 +105,7 @@ def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
   job.wait()
   steps = [int(d) for d in os.listdir(cut / "checkpoints") if d.isdigit()]
   assert steps and max(steps) < 60, "the job finished before it could be killed"
-  resumed = subprocess.run(launch(cut, port + 2), cwd=ROOT, capture_output=True, text=True,
+  resumed = subprocess.run(launch(cut), cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 2)})
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "resuming from step" in resumed.stdout + resumed.stderr

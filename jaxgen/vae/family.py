@@ -28,13 +28,17 @@ class Variant(enum.Enum):
   VAMPPRIOR = "vampprior"
 
 
+class Architecture(enum.Enum):
+  """config.architecture: the encoder and decoder networks."""
+  CONV = "conv"
+  GATED_MLP = "gated_mlp"  # the VampPrior paper's
+
+
 def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencoder:
   """The network for `config.variant` on `spec`'s images (checks the shape fits)."""
   variant = enum_choice(Variant, config.variant, "variant")
-  architecture = config.get("architecture", "conv")
-  if architecture not in ("conv", "gated_mlp"):
-    raise UserError(f"unknown architecture {architecture!r}; use 'conv' or 'gated_mlp'")
-  factor = 2 ** len(config.channels) if architecture == "conv" else 1
+  architecture = enum_choice(Architecture, config.get("architecture", "conv"), "architecture")
+  factor = 2 ** len(config.channels) if architecture is Architecture.CONV else 1
   h, w, _ = spec.image_shape
   if h % factor or w % factor:
     raise UserError(f"images of shape {spec.image_shape} do not fit an encoder with "
@@ -43,7 +47,7 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> Autoencode
                      channels=tuple(config.channels), hidden=config.hidden,
                      stochastic=variant is not Variant.AE,
                      num_pseudo_inputs=config.num_pseudo_inputs if variant is Variant.VAMPPRIOR else 0,
-                     architecture=architecture)
+                     architecture=architecture.value)
 
 
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
