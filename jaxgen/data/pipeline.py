@@ -55,7 +55,7 @@ def _num_classes(source: Any) -> int:
 
 
 def preprocess(example: Example) -> Example:
-  """uint8 images -> float32 in [0, 1] with a channel axis; labels -> int32."""
+  """uint8 images -> float32 in [0, 1] with a channel axis; labels -> int32; signals -> float32."""
   out = {}
   for key, value in example.items():
     value = np.asarray(value)
@@ -65,6 +65,8 @@ def preprocess(example: Example) -> Example:
       out[key] = value.astype(np.float32) / 255.0
     elif key.startswith("label"):
       out[key] = value.astype(np.int32)
+    elif key.startswith("signal"):
+      out[key] = value.astype(np.float32)  # brain signals [voxels], already normalised
   return out
 
 
@@ -74,13 +76,15 @@ class SplitData:
 
   Attributes:
     source: random-access examples.
-    image_shape: (h, w, c) of the images.
+    image_shape: (h, w, c) of the images; (0, 0, 0) for signal-only data.
     num_classes: number of label classes (0 when the data has no labels).
+    signal_length: voxels of the "signal" feature (brain data), 0 when there is none.
   """
 
   source: Sequence[Example]
   image_shape: tuple[int, int, int]
   num_classes: int
+  signal_length: int = 0
 
   @classmethod
   def open(cls, name: str, split: str, data_dir: str | None = None) -> "SplitData":
@@ -91,12 +95,17 @@ class SplitData:
     if len(source) == 0:
       raise UserError(f"split {split!r} of dataset {name!r} is empty")
     first = preprocess(source[0])
+    signal_length = first["signal"].shape[0] if "signal" in first else 0
     if "image" not in first:
+      if signal_length:  # brain signals without images (masked brain modelling)
+        return cls(source=source, image_shape=(0, 0, 0), num_classes=num_classes,
+                   signal_length=signal_length)
       raise UserError(f"dataset {name!r} has no 'image' feature; jaxgen trains on images")
     shape = first["image"].shape
     if len(shape) != 3 or shape[-1] not in (1, 3):
       raise UserError(f"dataset {name!r} has images of shape {shape}; expected [h, w, 1 or 3]")
-    return cls(source=source, image_shape=tuple(shape), num_classes=num_classes)
+    return cls(source=source, image_shape=tuple(shape), num_classes=num_classes,
+               signal_length=signal_length)
 
   def __len__(self) -> int:
     return len(self.source)

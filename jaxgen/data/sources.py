@@ -19,6 +19,9 @@ from jaxgen.errors import UserError
 OFFLINE_BUILDERS: dict[str, str] = {
     "embedded_digits": "jaxgen.data.embedded:EmbeddedDigits",
     "digits_two_domain": "jaxgen.data.two_domain:DigitsTwoDomain",
+    # Synthetic fMRI (MinD-Vis): name/subject, e.g. brain_digits/sbj_1, brain_rest/sbj_1.
+    "brain_digits": "jaxgen.data.brain:BrainDigits",
+    "brain_rest": "jaxgen.data.brain:BrainRest",
 }
 _NETWORK_PROBE = ("storage.googleapis.com", 443)  # where tfds fetches its catalogue data
 
@@ -29,8 +32,14 @@ def default_data_dir() -> str:
 
 
 def _offline_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
-  module_name, cls_name = OFFLINE_BUILDERS[name].split(":")
+  base, _, config = name.partition("/")
+  module_name, cls_name = OFFLINE_BUILDERS[base].split(":")
   cls = getattr(importlib.import_module(module_name), cls_name)
+  if cls.BUILDER_CONFIGS:
+    names = [c.name for c in cls.BUILDER_CONFIGS]
+    if config not in names:
+      raise UserError(f"dataset {name!r}: name one of its configs, {', '.join(f'{base}/{n}' for n in names)}")
+    return cls(config=config, data_dir=data_dir, file_format="array_record")
   return cls(data_dir=data_dir, file_format="array_record")
 
 
@@ -62,9 +71,9 @@ def _prepare_catalogue(builder: tfds.core.DatasetBuilder, name: str, data_dir: s
 def open_split(name: str, split: str, data_dir: str | None = None) -> Sequence[dict[str, Any]]:
   """Returns a random-access source of examples (dicts of numpy arrays) for `name`/`split`."""
   data_dir = data_dir or default_data_dir()
-  if name in OFFLINE_BUILDERS:
+  if name.partition("/")[0] in OFFLINE_BUILDERS:
     # Several processes (test workers, hosts) may open the data at once: one prepares it.
-    with locks.exclusive(os.path.join(data_dir, f".{name}.lock")):
+    with locks.exclusive(os.path.join(data_dir, f".{name.replace('/', '_')}.lock")):
       builder = _offline_builder(name, data_dir)
       if not builder.is_prepared():
         print(f"preparing offline dataset {name} in {data_dir} (first use only)", flush=True)

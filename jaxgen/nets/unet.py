@@ -142,7 +142,8 @@ class UNet(nn.Module):
 
   With a `context` [b, s, dc], every attention block (at attention_resolutions and in the
   middle) is a `SpatialTransformer` attending to it. With a `semantic` code [b, d] (Diffusion
-  Autoencoders' z_sem), every residual block conditions through adaptive group norm. Without
+  Autoencoders' z_sem), every residual block conditions through adaptive group norm. An
+  `extra_embedding` [b, 4 * base_channels] is added to the time embedding (MinD-Vis). Without
   either the parameters are those of a plain U-Net, so earlier checkpoints load unchanged.
   """
 
@@ -159,7 +160,8 @@ class UNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, t: jax.Array, labels: jax.Array | None = None,
                train: bool = False, context: jax.Array | None = None,
-               semantic: jax.Array | None = None) -> jax.Array:
+               semantic: jax.Array | None = None,
+               extra_embedding: jax.Array | None = None) -> jax.Array:
     levels = len(self.channel_mult)
     if x.shape[1] % 2 ** (levels - 1) or x.shape[2] % 2 ** (levels - 1):
       raise ValueError(f"image size {x.shape[1:3]} must be divisible by {2 ** (levels - 1)}")
@@ -172,6 +174,8 @@ class UNet(nn.Module):
         labels = jnp.full(t.shape, self.num_classes, jnp.int32)  # the null class
       emb = emb + nn.Embed(self.num_classes + 1, emb_dim, name="class_embed",
                            dtype=self.dtype)(labels)
+    if extra_embedding is not None:  # [b, emb_dim], e.g. MinD-Vis's pooled signal embedding
+      emb = emb + extra_embedding.astype(emb.dtype)
 
 
     def attend(h):

@@ -63,7 +63,7 @@ class Evaluator:
                                  self._config.get("eval_batch_size", self._config.batch_size),
                                  self._mesh.size)
     for i, batch in enumerate(self._test.eval_batches(batch_size, self._mesh.size)):
-      n = len(batch["image"])
+      n = len(next(iter(batch.values())))
       metrics = jax.device_get(self._eval_step(state, to_global(batch, self._data_sharding),
                                                jax.random.fold_in(rng, i)))
       for k, v in metrics.items():

