@@ -44,6 +44,9 @@ def define_flags() -> None:
       "classifier_workdir", None, "Workdir of a trained noisy_classifier for classifier guidance.")
   _F.classifier_scale = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
   _F.prompt = flags.DEFINE_string("prompt", None, "Text prompt of a text-conditioned ldm model.")
+  _F.signals = flags.DEFINE_string(
+      "signals", None, "A mindvis model: .npz of brain signals to reconstruct images from (a "
+      "'signals' array [n, voxels], or a GOD-layout subject file: its averaged test signals).")
   flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -85,6 +88,42 @@ def sampler_options(config) -> dict:
   return options
 
 
+def save(out: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
+  """Writes --output (.npz of `arrays`) and its grid of `out` (uint8 images); the grid's path."""
+  from jaxgen import images
+  from jaxgen.errors import UserError
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(_F.output.value)), exist_ok=True)
+    np.savez(_F.output.value, **arrays)
+    return images.save_grid(os.path.splitext(_F.output.value)[0] + ".png", out)
+  except OSError as e:
+    raise UserError(f"cannot write {_F.output.value} ({e.strerror}); choose another --output") \
+        from None
+
+
+def reconstruct_signals(trained) -> np.ndarray:
+  """A mindvis model's reconstructions (uint8 [n, h, w, c]) of the --signals file."""
+  import jax
+  from jaxgen import images
+  from jaxgen.data import brain
+  from jaxgen.errors import UserError
+  if trained.config.family != "mindvis":
+    raise UserError(f"--signals needs a mindvis model; {_F.workdir.value} holds a "
+                    f"{trained.config.family} run")
+  if _F.signals.value is None:
+    raise UserError("a mindvis model reconstructs what was seen: give --signals=FILE.npz")
+  from jaxgen.train.restore import load_config
+  c = trained.config
+  patch = load_config(c.mbm_workdir).model.patch if c.mbm_workdir else c.encoder.patch
+  signals = brain.read_signals(_F.signals.value, trained.spec.signal_length, patch)
+  fn = jax.jit(trained.family.reconstruct)
+  rng = jax.random.key(_F.seed.value)
+  chunk = 64
+  out = [np.asarray(fn(trained.state, {"signal": signals[i:i + chunk]}, jax.random.fold_in(rng, i)))
+         for i in range(0, len(signals), chunk)]
+  return images.to_uint8(np.concatenate(out))
+
+
 def main(argv: list[str]) -> None:
   """Restores --workdir, samples with the chosen sampler and labels, writes OUT.npz and OUT.png."""
   del argv
@@ -101,6 +140,12 @@ def main(argv: list[str]) -> None:
       raise UserError(f"--num_samples must be positive, got {_F.num.value}")
     trained = restore_trained(_F.workdir.value)
     family = trained.family
+    if _F.signals.value is not None or trained.config.family == "mindvis":
+      out = reconstruct_signals(trained)
+      grid = save(out, {"images": out})
+      print(f"wrote {len(out)} reconstructions from step {trained.step} to {_F.output.value} "
+            f"and {grid}")
+      return
     if family.sample is None:
       raise UserError(f"the {trained.config.family} family does not generate images")
     name = trained.config.family
@@ -132,14 +177,7 @@ def main(argv: list[str]) -> None:
     samples = evaluator.generate(trained.state, jax.random.key(_F.seed.value), _F.num.value,
                                  labels, options)
     out = images.to_uint8(samples)
-    arrays = {"images": out} if labels is None else {"images": out, "labels": labels}
-    try:
-      os.makedirs(os.path.dirname(os.path.abspath(_F.output.value)), exist_ok=True)
-      np.savez(_F.output.value, **arrays)
-      grid = images.save_grid(os.path.splitext(_F.output.value)[0] + ".png", out)
-    except OSError as e:
-      raise UserError(f"cannot write {_F.output.value} ({e.strerror}); choose another --output") \
-          from None
+    grid = save(out, {"images": out} if labels is None else {"images": out, "labels": labels})
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -20,3 +20,16 @@ def pytest_configure(config):
   """Shares compiled programs between tests and test processes through JAX's disk cache."""
   from jaxgen import compilation_cache
   compilation_cache.enable()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_autoencoder(tmp_path_factory) -> str:
+  """The workdir of a 30-step tiny kl_autoencoder run on the embedded digits."""
+  from jaxgen.train.loop import train_and_evaluate
+  from tests.helpers import tiny_config
+  workdir = str(tmp_path_factory.mktemp("first_stage") / "kl_autoencoder")
+  train_and_evaluate(tiny_config("kl_autoencoder"), workdir)
+  return workdir

@@ -45,9 +45,9 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     raise UserError(f"config.mask_ratio must lie in (0, 1), got {config.mask_ratio}")
   net = build_mae(config, data_spec.signal_length)
   patch, n = config.model.patch, data_spec.signal_length // config.model.patch
-  lr = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate,
-                                          max(config.get("warmup_steps", 0), 1),
-                                          max(config.num_train_steps, 2))
+  warmup = max(config.get("warmup_steps", 0), 1)
+  lr = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup,
+                                          max(config.num_train_steps, warmup + 1))
   tx = optax.chain(optax.clip_by_global_norm(config.get("grad_clip", 1.0)),
                    optax.adamw(lr, b2=0.95, weight_decay=config.get("weight_decay", 0.05)))
 

@@ -44,7 +44,7 @@ ROIS = ("V1", "V2", "V3", "V4")
 # Default single-trial SNR (signal variance / noise variance per voxel). Chosen so that a
 # ridge-regression label decoder on the averaged test signals of sbj_1 (VC) scores in the
 # issue's hard regime of 50-70% (experiments/brain_eval.py --ridge_only prints it).
-DEFAULT_SNR = 0.025
+DEFAULT_SNR = 0.03
 # The resting-state frames (stage A's unpaired data, many frames as HCP has) are cleaner.
 REST_SNR = 0.5
 TEST_REPEATS = 8
@@ -263,6 +263,28 @@ def load_god(directory: str, subject: str = "sbj_1", roi: str = "VC",
           "train_labels": labels("train_labels", len(train_images))[order],
           "test_signals": pad_to_patch(test, patch), "test_images": test_images,
           "test_labels": labels("test_labels", len(test_images))}
+
+
+def read_signals(path: str, signal_length: int, patch: int = 16,
+                 roi: str = "VC") -> np.ndarray:
+  """Signals [n, signal_length] for a trained model from an .npz file: its "signals" array
+  (already normalised and padded, as the loaders return them), or a GOD-layout subject file
+  (its averaged test signals `arr_2`, the ROI selected, normalised with `arr_0`'s statistics
+  and padded)."""
+  data = _load_npz(path, "signals")
+  if "signals" in data.files:
+    signals = np.asarray(data["signals"], np.float32)
+  elif {"arr_0", "arr_2", roi} <= set(data.files):
+    mask = np.asarray(data[roi], bool)
+    _, test = normalise(data["arr_0"][:, mask], data["arr_2"][:, mask])
+    signals = pad_to_patch(test, patch)
+  else:
+    raise UserError(f"{path} has neither a 'signals' array nor a GOD subject's arr_0/arr_2/"
+                    f"{roi}; it has {', '.join(data.files)}")
+  if signals.ndim != 2 or signals.shape[1] != signal_length:
+    raise UserError(f"{path}: signals of shape {signals.shape}; the model reads [n, "
+                    f"{signal_length}] (the ROI and padding it was trained on)")
+  return signals
 
 
 def load_hcp(directory: str, subject: str = "sbj_1", patch: int = 16) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""The synthetic fMRI files and the GOD / HCP / BOLD5000 loaders that read them."""
+
+import numpy as np
+import pytest
+
+from jaxgen.brain import metrics
+from jaxgen.data import brain
+from jaxgen.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def god(tmp_path_factory) -> str:
+  directory = str(tmp_path_factory.mktemp("god"))
+  brain.write_god(directory, ("sbj_1", "sbj_2"))
+  return directory
+
+
+def test_god_files_have_the_real_layout(god):
+  data, images = np.load(f"{god}/sbj_1.npz"), np.load(f"{god}/images_256.npz")
+  v = sum(brain.SUBJECTS["sbj_1"])
+  assert data["arr_0"].shape == (brain.NUM_TRAIN_STIMULI, v)
+  assert data["arr_1"].shape == (50, brain.TEST_REPEATS, v)
+  np.testing.assert_allclose(data["arr_2"], data["arr_1"].mean(1), rtol=1e-5, atol=1e-6)
+  assert sorted(data["arr_3"]) == list(range(brain.NUM_TRAIN_STIMULI))  # a presentation order
+  assert data["VC"].dtype == bool and data["VC"].sum() == sum(brain.SUBJECTS["sbj_1"][:4])
+  assert images["train_images"].shape == (brain.NUM_TRAIN_STIMULI, 28, 28, 1)
+  assert np.bincount(images["test_labels"]).tolist() == [5] * 10
+  # Subjects differ in their voxel counts.
+  assert np.load(f"{god}/sbj_2.npz")["arr_0"].shape[1] != v
+
+
+def test_god_loader_normalises_test_with_train_statistics(god):
+  g = brain.load_god(god, "sbj_1", roi="VC", patch=48)
+  raw = np.load(f"{god}/sbj_1.npz")
+  vc = raw["VC"]
+  train, test = raw["arr_0"][:, vc], raw["arr_2"][:, vc]
+  v = vc.sum()
+  assert g["train_signals"].shape[1] % 48 == 0 and g["train_signals"].shape[1] >= v
+  np.testing.assert_allclose(g["train_signals"][:, :v].mean(0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(g["train_signals"][:, :v].std(0), 1.0, atol=1e-3)
+  expected = (test - train.mean(0)) / (train.std(0) + 1e-6)  # train's statistics, not test's
+  np.testing.assert_allclose(g["test_signals"][:, :v], expected, rtol=1e-4, atol=1e-4)
+  assert abs(float(g["test_signals"].std()) - 1.0) > 0.1  # its own statistics would give 1
+  # Padding wraps around to the first voxels.
+  np.testing.assert_array_equal(g["train_signals"][:, v:], g["train_signals"][:, :g["train_signals"].shape[1] - v])
+  # Images follow the trials' presentation order.
+  np.testing.assert_array_equal(g["train_images"],
+                                np.load(f"{god}/images_256.npz")["train_images"][raw["arr_3"]])
+  assert brain.load_god(god, "sbj_1", roi="V1")["train_signals"].shape[1] == 640
+
+
+def test_loaders_refuse_bad_input_in_one_line(god, tmp_path):
+  with pytest.raises(UserError, match="ROI 'FFA' is not in"):
+    brain.load_god(god, "sbj_1", roi="FFA")
+  with pytest.raises(UserError, match="not found"):
+    brain.load_god(str(tmp_path), "sbj_1")
+  with pytest.raises(UserError, match="the model reads"):
+    brain.read_signals(f"{god}/sbj_1.npz", 100)
+
+
+def test_hcp_and_bold5000_loaders(tmp_path):
+  brain.write_hcp(str(tmp_path), ("sbj_1",), draws=1)
+  frames = brain.load_hcp(str(tmp_path), "sbj_1")
+  assert frames.shape == (len(brain.stimuli()["rest_images"]), brain.padded_voxels("sbj_1"))
+  brain.write_bold5000(str(tmp_path / "bold"), "sbj_1")
+  b = brain.load_bold5000(str(tmp_path / "bold"), "sbj_1")
+  # Repeated stimuli are the test set, one averaged row each; the rest are train.
+  assert b["test_signals"].shape[0] == 50 and b["train_signals"].shape[0] == brain.NUM_TRAIN_STIMULI
+  assert b["test_images"].shape == (50, 28, 28, 1)
+  np.testing.assert_allclose(b["train_signals"][:, :100].mean(0), 0.0, atol=1e-4)
+
+
+def test_noise_has_the_chosen_snr_and_the_ridge_decoder_sees_the_signal():
+  """Two trials of the same images differ by noise of variance 2 / snr; at a high SNR the
+  ridge decoder reads labels well above chance, at an SNR near zero it does not."""
+  s = brain.stimuli()
+  model = brain.ForwardModel.create("sbj_1", s["train_images"])
+  rng = np.random.default_rng(0)
+  vc = model.masks()["VC"]
+  a = model.responses(s["train_images"][:300], 0.5, rng)[:, vc]
+  b = model.responses(s["train_images"][:300], 0.5, rng)[:, vc]
+  assert abs(np.var(a - b) - 2 / 0.5) < 0.1
+  accuracy = {}
+  order = rng.permutation(len(s["train_images"]))  # the stimuli are sorted by label
+  for snr in (1.0, 1e-4):
+    x = model.responses(s["train_images"][order], snr, rng)[:, vc]
+    y = s["train_labels"][order]
+    predict = metrics.ridge_fit(x[:1000], y[:1000], 1e3, 10)
+    accuracy[snr] = np.mean(predict(x[1000:]) == y[1000:])
+  assert accuracy[1.0] > 0.6 and accuracy[1e-4] < 0.25, accuracy
