@@ -31,6 +31,7 @@ from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.errors import UserError
 from jaxgen.latent.autoencoder import load_autoencoder
 from jaxgen.nets.mindvis import BrainDiffusionNet
+from jaxgen.nets.unet import UNet
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
 
@@ -111,13 +112,11 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   gh, gw, zc = stage.latent_shape()
   spec, (betas, sched) = make_spec(ldm_config), make_schedule(ldm_config)
   m = ldm_config.model
-  net = BrainDiffusionNet(
-      out_channels=zc * spec.output_multiplier, patch=encoder.patch, dim=encoder.dim,
-      depth=encoder.depth, num_heads=encoder.num_heads, context_tokens=config.context_tokens,
-      context_dim=m.context_dim, base_channels=m.base_channels,
-      channel_mult=tuple(m.channel_mult), num_res_blocks=m.num_res_blocks,
-      attention_resolutions=tuple(m.attention_resolutions), dropout=m.dropout,
-      head_dim=m.get("head_dim", 32))
+  unet = UNet(zc * spec.output_multiplier, m.base_channels, tuple(m.channel_mult),
+              m.num_res_blocks, tuple(m.attention_resolutions), m.dropout,
+              head_dim=m.get("head_dim", 32))
+  net = BrainDiffusionNet(unet, encoder.patch, encoder.dim, encoder.depth, encoder.num_heads,
+                          config.context_tokens, m.context_dim)
   tx = optimizer(config)
   ema_decay = config.get("ema_decay", 0.999)
   settings = SampleSettings.from_config(config.sampler, len(betas))

@@ -347,24 +347,35 @@ def padded_voxels(subject: str, patch: int = 16) -> int:
   return voxels + (-voxels % patch)
 
 
-class BrainDigits(tfds.core.GeneratorBasedBuilder):
-  """Paired digit <-> synthetic-fMRI examples of one subject, written in the GOD layout and read
-  back through `load_god` (VC, patch 16): train, validation (the last train stimuli) and test
-  (averaged repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
+class _SubjectBuilder(tfds.core.GeneratorBasedBuilder):
+  """A builder with one config per synthetic subject and a "signal" feature of its padded VC
+  voxels; subclasses add features and splits."""
 
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"synthetic subject {s}")
                      for s in SUBJECTS]
+  _FEATURES: dict = {}
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-            "label": tfds.features.ClassLabel(num_classes=10),
-            "signal": tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
-                                           dtype=np.float32),
-        }))
+    signal = tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
+                                  dtype=np.float32)
+    return tfds.core.DatasetInfo(builder=self, description=self.__doc__,
+                                 features=tfds.features.FeaturesDict(
+                                     {**self._FEATURES, "signal": signal}))
+
+  def _generate_examples(self, **arrays):
+    """Yields (i, {name: arrays[name][i]}) over the rows."""
+    for i in range(len(arrays["signal"])):
+      yield i, {name: values[i] for name, values in arrays.items()}
+
+
+class BrainDigits(_SubjectBuilder):
+  """Paired digit <-> synthetic-fMRI examples of one subject, written in the GOD layout and read
+  back through `load_god` (VC, patch 16): train, validation (the last train trials) and test
+  (averaged repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
+
+  _FEATURES = {"image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+               "label": tfds.features.ClassLabel(num_classes=10)}
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -373,33 +384,18 @@ class BrainDigits(tfds.core.GeneratorBasedBuilder):
       write_god(tmp, (self.builder_config.name,))
       data = load_god(tmp, self.builder_config.name)
     v = NUM_TRAIN_STIMULI - NUM_RIDGE_VALIDATION
-    parts = {"train": slice(0, v), "validation": slice(v, NUM_TRAIN_STIMULI)}
-    splits = {name: self._generate_examples(data["train_images"][s], data["train_labels"][s],
-                                            data["train_signals"][s]) for name, s in parts.items()}
-    splits["test"] = self._generate_examples(data["test_images"], data["test_labels"],
-                                             data["test_signals"])
-    return splits
-
-  def _generate_examples(self, images, labels, signals):
-    for i, (image, label, signal) in enumerate(zip(images, labels, signals)):
-      yield i, {"image": image, "label": int(label), "signal": signal}
+    parts = {"train": ("train", slice(0, v)),
+             "validation": ("train", slice(v, NUM_TRAIN_STIMULI)),
+             "test": ("test", slice(None))}
+    return {name: self._generate_examples(image=data[f"{src}_images"][s],
+                                          label=data[f"{src}_labels"][s],
+                                          signal=data[f"{src}_signals"][s])
+            for name, (src, s) in parts.items()}
 
 
-class BrainRest(tfds.core.GeneratorBasedBuilder):
+class BrainRest(_SubjectBuilder):
   """Unpaired resting-state frames of one synthetic subject (HCP layout, read by `load_hcp`,
   patch 16), for masked brain modelling: train and validation (the last 5%). Feature: signal."""
-
-  VERSION = tfds.core.Version("1.0.0")
-  BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"synthetic subject {s}")
-                     for s in SUBJECTS]
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "signal": tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
-                                           dtype=np.float32),
-        }))
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -408,9 +404,5 @@ class BrainRest(tfds.core.GeneratorBasedBuilder):
       write_hcp(tmp, (self.builder_config.name,))
       frames = load_hcp(tmp, self.builder_config.name)
     cut = len(frames) * 19 // 20
-    return {"train": self._generate_examples(frames[:cut]),
-            "validation": self._generate_examples(frames[cut:])}
-
-  def _generate_examples(self, frames):
-    for i, frame in enumerate(frames):
-      yield i, {"signal": frame}
+    return {"train": self._generate_examples(signal=frames[:cut]),
+            "validation": self._generate_examples(signal=frames[cut:])}

@@ -9,8 +9,6 @@ the stage-A MAE encoder's tree) and "unet", the tree of the label-conditioned la
 model's U-Net, so both pretrained stages load by name.
 """
 
-from typing import Sequence
-
 import flax.linen as nn
 import jax
 
@@ -46,31 +44,26 @@ class SignalConditioner(nn.Module):
 class BrainDiffusionNet(nn.Module):
   """(latents [b, gh, gw, zc], t [b], signals [b, v]) -> [b, gh, gw, out_channels].
 
-  Attributes: the encoder's (patch, dim, depth, num_heads), the mapper's (context_tokens,
-  context_dim) and the U-Net's (see `UNet`), which must match the pretrained stages'.
+  Attributes:
+    unet: the denoiser, built as the pretrained latent diffusion model's (its parameters are
+      the subtree "unet").
+    patch, dim, depth, num_heads: the signal encoder's (as the stage-A MAE's).
+    context_tokens: tokens of the context the channel mapper makes.
+    context_dim: their width, the one the U-Net's cross-attention was pretrained on.
   """
 
-  out_channels: int
+  unet: UNet
   patch: int = 16
   dim: int = 128
   depth: int = 4
   num_heads: int = 4
   context_tokens: int = 8
   context_dim: int = 64
-  base_channels: int = 64
-  channel_mult: Sequence[int] = (1, 2)
-  num_res_blocks: int = 1
-  attention_resolutions: Sequence[int] = (8, 4)
-  dropout: float = 0.0
-  head_dim: int = 32
 
   @nn.compact
   def __call__(self, x: jax.Array, t: jax.Array, signals: jax.Array,
                train: bool = False) -> jax.Array:
     context, pooled = SignalConditioner(
         self.patch, self.dim, self.depth, self.num_heads, self.context_tokens, self.context_dim,
-        4 * self.base_channels, name="conditioner")(signals)
-    unet = UNet(self.out_channels, self.base_channels, tuple(self.channel_mult),
-                self.num_res_blocks, tuple(self.attention_resolutions), self.dropout,
-                head_dim=self.head_dim, name="unet")
-    return unet(x, t, None, train, context=context, extra_embedding=pooled)
+        4 * self.unet.base_channels, name="conditioner")(signals)
+    return self.unet(x, t, None, train, context=context, extra_embedding=pooled)
