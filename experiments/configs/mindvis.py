@@ -35,13 +35,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.context_tokens = 4 if tiny else 8
   c.sparsify = 0.2
   c.shuffle_pairs = False
-  c.learning_rate = 3e-3 if tiny else 2e-4
+  c.learning_rate = 3e-3 if tiny else 3e-4
   c.warmup_steps = 2 if tiny else 100
   c.grad_clip = 1.0
   c.ema_decay = 0.9 if tiny else 0.995
   c.batch_size = 32 if tiny else 64
-  c.num_train_steps = 20 if tiny else 2000
-  c.eval_every_steps = 10 if tiny else 500
+  c.num_train_steps = 20 if tiny else 1200
+  c.eval_every_steps = 10 if tiny else 400
   c.grid_size = 16 if tiny else 50
   c.fcd_num_samples = 0  # scored by experiments.brain_eval on the reconstructions
   c.sampler = ml_collections.ConfigDict(dict(kind="ddim", num_steps=5 if tiny else 50, eta=0.0,
