@@ -31,12 +31,16 @@ _SNRS = flags.DEFINE_string("snrs", "0.01,0.025,0.1,0.5",
                             "Test-signal SNRs of the sweep; empty to skip it.")
 _OUT = flags.DEFINE_string("output_dir", None, "Where to write (default: <workdir>/brain_eval).")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+_GUIDANCE = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w "
+                               "(default: each run's config.sampler.guidance_scale).")
 
 
-def reconstruct(trained, signals: np.ndarray, seed: int, chunk: int = 50) -> np.ndarray:
+def reconstruct(trained, signals: np.ndarray, seed: int, chunk: int = 50,
+                guidance_scale: float | None = None) -> np.ndarray:
   """The run's reconstructions [n, h, w, c] in [0, 1] of signals [n, v]."""
+  import functools
   import jax
-  fn = jax.jit(trained.family.reconstruct)
+  fn = jax.jit(functools.partial(trained.family.reconstruct, guidance_scale=guidance_scale))
   rng = jax.random.key(seed)
   return np.concatenate([np.asarray(fn(trained.state, {"signal": signals[i:i + chunk]},
                                        jax.random.fold_in(rng, i)))
@@ -94,7 +98,7 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, labels, seed: in
     cut = brain.NUM_TRAIN_STIMULI - brain.NUM_RIDGE_VALIDATION
     train = {"signal": g["train_signals"][:cut], "label": g["train_labels"][:cut]}
     val = {"signal": g["train_signals"][cut:], "label": g["train_labels"][cut:]}
-    recon = reconstruct(trained, g["test_signals"], seed)
+    recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_GUIDANCE.value)
     logits, _ = scorer.logits_and_features(recon)
     correct = int(np.sum(logits.argmax(1) == labels))
     from jaxgen.metrics.intervals import wilson_interval
@@ -167,7 +171,7 @@ def main(argv: list[str]) -> None:
     scorer = scorers.trained_scorer("embedded_digits", data_dir, reference_split="test")
     rows, recons = {}, {}
     for name, t in trained.items():
-      recons[name] = reconstruct(t, test["signal"], _SEED.value)
+      recons[name] = reconstruct(t, test["signal"], _SEED.value, guidance_scale=_GUIDANCE.value)
       rows[name] = score(scorer, recons[name], test["image"], test["label"], ways, _TRIALS.value)
       print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
     ridge_row = ridge(split["train"], split["validation"], test["signal"], test["label"])
@@ -178,7 +182,8 @@ def main(argv: list[str]) -> None:
     out = _OUT.value or os.path.join(_WORKDIR.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
-      json.dump({"runs": runs, "split": _SPLIT.value, "rows": rows, "ridge": ridge_row,
+      json.dump({"runs": runs, "split": _SPLIT.value, "guidance_scale": _GUIDANCE.value,
+                 "rows": rows, "ridge": ridge_row,
                  "snr_sweep": sweep}, f, indent=1)
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
       f.write(markdown(rows, ridge_row, sweep))

@@ -44,6 +44,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_every_steps = 10 if tiny else 400
   c.grid_size = 16 if tiny else 50
   c.fcd_num_samples = 0  # scored by experiments.brain_eval on the reconstructions
+  # Classifier-free guidance against the ldm's null label, as the ldm samples by default.
   c.sampler = ml_collections.ConfigDict(dict(kind="ddim", num_steps=5 if tiny else 50, eta=0.0,
-                                             guidance_scale=0.0))
+                                             guidance_scale=0.0 if tiny else 2.0))
   return c

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgen.diffusion import losses, samplers
+from jaxgen.diffusion import guidance, losses, samplers
 from jaxgen.diffusion.components import make_schedule, make_spec, optimizer
 from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.errors import UserError
@@ -78,12 +78,15 @@ def _restore(workdir: str, family: str, key: str):
 
 
 def load_ldm(workdir: str):
-  """The label-conditioned ldm run at `workdir`: (its config, its EMA U-Net params)."""
+  """The label-conditioned ldm run at `workdir`: (its config, its EMA U-Net params, the
+  embedding [context_dim] of its null label, the unconditional context of guidance)."""
   trained = _restore(workdir, "ldm", "ldm_workdir")
   if trained.config.context != "label":
     raise UserError(f"{workdir} is a text-conditioned ldm; MinD-Vis fine-tunes a label-"
                     "conditioned one (train ldm with --config.context=label)")
-  return trained.config, trained.state.ema_params["unet"]
+  params = trained.state.ema_params
+  null = params["label_embed"]["embedding"][trained.spec.num_classes]  # [context_dim]
+  return trained.config, params["unet"], null
 
 
 def load_mbm(workdir: str, signal_length: int):
@@ -100,7 +103,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   if not data_spec.signal_length or not data_spec.image_shape[0]:
     raise UserError(f"dataset {config.dataset!r} lacks paired 'image' and 'signal' features; "
                     "MinD-Vis trains on paired data (e.g. brain_digits/sbj_1)")
-  ldm_config, unet_params = load_ldm(config.ldm_workdir)
+  ldm_config, unet_params, null_embedding = load_ldm(config.ldm_workdir)
   stage, stage_state = load_autoencoder(ldm_config.autoencoder_workdir)
   if config.mbm_workdir:
     encoder, encoder_params = load_mbm(config.mbm_workdir, data_spec.signal_length)
@@ -120,6 +123,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   tx = optimizer(config)
   ema_decay = config.get("ema_decay", 0.999)
   settings = SampleSettings.from_config(config.sampler, len(betas))
+  default_w = float(config.sampler.get("guidance_scale", 0.0))
   sparsify = float(config.get("sparsify", 0.0))
 
   def apply(trained, frozen, x, t, signals, train=False, rng=None):
@@ -175,13 +179,31 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     _, aux = losses.training_loss(spec, sched, fn, x0, l_rng)
     return aux
 
-  def reconstruct(state, batch, rng):
-    """Images [b, h, w, c] in [0, 1] decoded from batch["signal"] [b, v] (EMA params)."""
-    signals = batch["signal"]
-    fn = lambda x, t: apply(state.ema_params, state.extras["frozen"], x, t, signals)
+  def reconstruct(state, batch, rng, guidance_scale: float | None = None):
+    """Images [b, h, w, c] in [0, 1] decoded from batch["signal"] [b, v] (EMA params).
+
+    With guidance_scale w > 0 (default config.sampler.guidance_scale), classifier-free
+    guidance against the pretrained ldm's null-label context (and no pooled embedding), which
+    its training taught it as the unconditional model."""
+    w = default_w if guidance_scale is None else guidance_scale
+    params = {"params": merged_params(state.ema_params, state.extras["frozen"])}
+    context, pooled = net.apply(params, batch["signal"], method=BrainDiffusionNet.condition)
+    b, m, _ = context.shape
+    if w:
+      # Conditions by index: 0..b-1 the signals', b the null one (guidance's "null label").
+      contexts = jnp.concatenate([context, jnp.broadcast_to(null_embedding, (1, m) +
+                                                            null_embedding.shape)])
+      pooleds = jnp.concatenate([pooled, jnp.zeros_like(pooled[:1])])
+      fn = guidance.classifier_free(
+          spec, lambda x, t, i: net.apply(params, x, t, contexts[i], pooleds[i],
+                                          method=BrainDiffusionNet.denoise),
+          jnp.arange(b), b, w)
+    else:
+      fn = lambda x, t: net.apply(params, x, t, context, pooled, method=BrainDiffusionNet.denoise)
     noise_rng, run_rng = jax.random.split(rng)
-    x_T = jax.random.normal(noise_rng, (signals.shape[0], gh, gw, zc), jnp.float32)
-    z0 = samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings)
+    x_T = jax.random.normal(noise_rng, (b, gh, gw, zc), jnp.float32)
+    z0 = samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings.overridden(
+        None, None, None, bool(w), len(betas)))
     return stage.decode(state.extras["first_stage"], z0)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

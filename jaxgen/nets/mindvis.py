@@ -60,10 +60,21 @@ class BrainDiffusionNet(nn.Module):
   context_tokens: int = 8
   context_dim: int = 64
 
-  @nn.compact
+  def setup(self):
+    self.conditioner = SignalConditioner(
+        self.patch, self.dim, self.depth, self.num_heads, self.context_tokens, self.context_dim,
+        4 * self.unet.base_channels)
+
+  def condition(self, signals: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """signals [b, v] -> (context [b, m, context_dim], pooled [b, 4 * base_channels])."""
+    return self.conditioner(signals)
+
+  def denoise(self, x: jax.Array, t: jax.Array, context: jax.Array, pooled: jax.Array,
+              train: bool = False) -> jax.Array:
+    """The U-Net under a given condition (e.g. the null one, for guidance)."""
+    return self.unet(x, t, None, train, context=context, extra_embedding=pooled)
+
   def __call__(self, x: jax.Array, t: jax.Array, signals: jax.Array,
                train: bool = False) -> jax.Array:
-    context, pooled = SignalConditioner(
-        self.patch, self.dim, self.depth, self.num_heads, self.context_tokens, self.context_dim,
-        4 * self.unet.base_channels, name="conditioner")(signals)
-    return self.unet(x, t, None, train, context=context, extra_embedding=pooled)
+    context, pooled = self.condition(signals)
+    return self.denoise(x, t, context, pooled, train)

@@ -86,7 +86,7 @@ def test_mindvis_trains_only_encoder_mappers_and_cross_attention(tmp_path, monke
   chex.assert_shape(images, (4, 28, 28, 1))
   # The scoring functions of experiments.brain_eval, on an untrained scorer.
   test = SplitData.open("brain_digits/sbj_1", "test").arrays()
-  recon = brain_eval.reconstruct(trained, test["signal"][:20], 0)
+  recon = brain_eval.reconstruct(trained, test["signal"][:20], 0, guidance_scale=1.5)
   row = brain_eval.score(untrained_scorer("embedded_digits", reference_split="test"), recon,
                          test["image"][:20], test["label"][:20], [2, 10], 3)
   assert 0 <= row["top1_10way"] <= 1 and 0 <= row["pairwise_ssim"] <= 1 and row["fcd"] > 0
