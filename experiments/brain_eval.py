@@ -74,12 +74,13 @@ def score(scorer, recon: np.ndarray, stimuli: np.ndarray, labels: np.ndarray,
   return out
 
 
-def ridge(train, val, test_signals, test_labels) -> dict[str, float]:
-  """The ridge label decoder (alpha tuned on validation) on the test signals."""
+def ridge(train, val, test_signals, test_labels, refit: bool = True) -> dict[str, float]:
+  """The ridge label decoder (alpha tuned on validation) on the test signals; without
+  `refit` (scoring validation itself) it is fitted on train alone."""
   from jaxgen.brain import metrics
   from jaxgen.metrics.intervals import wilson_interval
   predict, alpha = metrics.ridge_decoder(train["signal"], train["label"], val["signal"],
-                                         val["label"])
+                                         val["label"], refit=refit)
   correct = int(np.sum(predict(test_signals) == test_labels))
   low, high = wilson_interval(correct, len(test_labels))
   return {"ridge_accuracy": correct / len(test_labels), "ridge_ci95_low": low,
@@ -174,7 +175,8 @@ def main(argv: list[str]) -> None:
       recons[name] = reconstruct(t, test["signal"], _SEED.value, guidance_scale=_GUIDANCE.value)
       rows[name] = score(scorer, recons[name], test["image"], test["label"], ways, _TRIALS.value)
       print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
-    ridge_row = ridge(split["train"], split["validation"], test["signal"], test["label"])
+    ridge_row = ridge(split["train"], split["validation"], test["signal"], test["label"],
+                      refit=_SPLIT.value != "validation")
     print("ridge", ridge_row, flush=True)
     snrs = [float(s) for s in _SNRS.value.split(",") if s]
     sweep = snr_sweep(trained["mindvis"], config.dataset.partition("/")[2], snrs, scorer,

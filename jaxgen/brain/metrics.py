@@ -69,10 +69,14 @@ def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float, classes: int):
 
 def ridge_decoder(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
                   val_y: np.ndarray, classes: int = 10,
-                  alphas: tuple[float, ...] = (1e1, 1e2, 1e3, 1e4, 1e5)):
-  """The ridge label decoder with alpha chosen on validation: (predict function, alpha)."""
+                  alphas: tuple[float, ...] = (1e1, 1e2, 1e3, 1e4, 1e5), refit: bool = True):
+  """The ridge label decoder with alpha chosen on validation: (predict function, alpha).
+  With `refit` the final decoder is fitted on train and validation together (for test);
+  without, on train alone (for scoring validation itself)."""
   scores = [(np.mean(ridge_fit(train_x, train_y, a, classes)(val_x) == val_y), a)
             for a in alphas]
   alpha = max(scores)[1]
+  if not refit:
+    return ridge_fit(train_x, train_y, alpha, classes), alpha
   return ridge_fit(np.concatenate([train_x, val_x]), np.concatenate([train_y, val_y]), alpha,
                    classes), alpha
