@@ -6,7 +6,8 @@ encoder, the mappers and the U-Net's cross-attention (with its norms) train. The
   python -m experiments.main --config=experiments/configs/kl_autoencoder.py \\
       --workdir=runs/kl_autoencoder
   python -m experiments.main --config=experiments/configs/ldm.py --workdir=runs/ldm_label \\
-      --config.context=label --config.autoencoder_workdir=runs/kl_autoencoder
+      --config.context=label --config.autoencoder_workdir=runs/kl_autoencoder \\
+      --config.num_train_steps=1500
   python -m experiments.main --config=experiments/configs/mbm.py --workdir=runs/mbm
   python -m experiments.main --config=experiments/configs/mindvis.py --workdir=runs/mindvis \\
       --config.ldm_workdir=runs/ldm_label --config.mbm_workdir=runs/mbm
