@@ -87,7 +87,7 @@ def ridge(train, val, test_signals, test_labels, refit: bool = True) -> dict[str
           "ridge_ci95_high": high, "ridge_alpha": alpha}
 
 
-def snr_sweep(trained, subject: str, snrs: list[float], scorer, labels, seed: int) -> list[dict]:
+def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> list[dict]:
   """10-way accuracy and the ridge decoder with test signals at each SNR (train signals of
   the same SNR for the ridge and for the normalisation statistics)."""
   from jaxgen.data import brain
@@ -101,6 +101,8 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, labels, seed: in
     val = {"signal": g["train_signals"][cut:], "label": g["train_labels"][cut:]}
     recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_GUIDANCE.value)
     logits, _ = scorer.logits_and_features(recon)
+    # The loader's order, which is not the tfds split's: its own labels.
+    labels = g["test_labels"]
     correct = int(np.sum(logits.argmax(1) == labels))
     from jaxgen.metrics.intervals import wilson_interval
     low, high = wilson_interval(correct, len(labels))
@@ -180,7 +182,7 @@ def main(argv: list[str]) -> None:
     print("ridge", ridge_row, flush=True)
     snrs = [float(s) for s in _SNRS.value.split(",") if s]
     sweep = snr_sweep(trained["mindvis"], config.dataset.partition("/")[2], snrs, scorer,
-                      test["label"], _SEED.value) if snrs else []
+                      _SEED.value) if snrs else []
     out = _OUT.value or os.path.join(_WORKDIR.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
