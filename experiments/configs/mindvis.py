@@ -45,7 +45,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_every_steps = 10 if tiny else 400
   c.grid_size = 16 if tiny else 50
   c.fcd_num_samples = 0  # scored by experiments.brain_eval on the reconstructions
-  # Classifier-free guidance against the ldm's null label, as the ldm samples by default.
+  # Classifier-free guidance against the ldm's null label; w = 4 was the best of 1, 2, 4 on
+  # validation (experiments/results/brain/guidance_tuning_validation.json).
   c.sampler = ml_collections.ConfigDict(dict(kind="ddim", num_steps=5 if tiny else 50, eta=0.0,
-                                             guidance_scale=0.0 if tiny else 2.0))
+                                             guidance_scale=0.0 if tiny else 4.0))
   return c
