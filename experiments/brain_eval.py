@@ -186,7 +186,9 @@ def main(argv: list[str]) -> None:
     out = _OUT.value or os.path.join(_WORKDIR.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
-      json.dump({"runs": runs, "split": _SPLIT.value, "guidance_scale": _GUIDANCE.value,
+      from experiments import report
+      json.dump({"commit": report._commit(), "command": " ".join(sys.argv),  # pylint: disable=protected-access
+                 "runs": runs, "split": _SPLIT.value, "guidance_scale": _GUIDANCE.value,
                  "rows": rows, "ridge": ridge_row,
                  "snr_sweep": sweep}, f, indent=1)
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
