@@ -18,21 +18,32 @@ import json
 import os
 import sys
 import tempfile
+from types import SimpleNamespace
 
 from absl import app, flags
 import numpy as np
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A trained mindvis run.")
-_COMPARE = flags.DEFINE_string("compare", "", "name=workdir,... of other mindvis runs to score.")
-_SPLIT = flags.DEFINE_string("split", "test", "Split to reconstruct (tune on validation).")
-_WAYS = flags.DEFINE_string("ways", "2,5,10", "n of the n-way top-1 accuracies.")
-_TRIALS = flags.DEFINE_integer("trials", 200, "Random draws of the n - 1 other classes per item.")
-_SNRS = flags.DEFINE_string("snrs", "0.01,0.025,0.1,0.5",
-                            "Test-signal SNRs of the sweep; empty to skip it.")
-_OUT = flags.DEFINE_string("output_dir", None, "Where to write (default: <workdir>/brain_eval).")
-_SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
-_GUIDANCE = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w "
-                               "(default: each run's config.sampler.guidance_scale).")
+# Flags are defined when run as a program, not on import (tests import this module beside
+# other launchers that define the same names).
+_F = SimpleNamespace()
+
+
+def define_flags() -> None:
+  """Defines the command-line flags."""
+  _F.workdir = flags.DEFINE_string("workdir", None, "A trained mindvis run.")
+  _F.compare = flags.DEFINE_string("compare", "",
+                                   "name=workdir,... of other mindvis runs to score.")
+  _F.split = flags.DEFINE_string("split", "test", "Split to reconstruct (tune on validation).")
+  _F.ways = flags.DEFINE_string("ways", "2,5,10", "n of the n-way top-1 accuracies.")
+  _F.trials = flags.DEFINE_integer("trials", 200,
+                                   "Random draws of the n - 1 other classes per item.")
+  _F.snrs = flags.DEFINE_string("snrs", "0.01,0.025,0.1,0.5",
+                                "Test-signal SNRs of the sweep; empty to skip it.")
+  _F.out = flags.DEFINE_string("output_dir", None,
+                               "Where to write (default: <workdir>/brain_eval).")
+  _F.seed = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+  _F.guidance = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w "
+                                   "(default: each run's config.sampler.guidance_scale).")
 
 
 def reconstruct(trained, signals: np.ndarray, seed: int, chunk: int = 50,
@@ -99,7 +110,7 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> li
     cut = brain.NUM_TRAIN_STIMULI - brain.NUM_RIDGE_VALIDATION
     train = {"signal": g["train_signals"][:cut], "label": g["train_labels"][:cut]}
     val = {"signal": g["train_signals"][cut:], "label": g["train_labels"][cut:]}
-    recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_GUIDANCE.value)
+    recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_F.guidance.value)
     logits, _ = scorer.logits_and_features(recon)
     # The loader's order, which is not the tfds split's: its own labels.
     labels = g["test_labels"]
@@ -151,15 +162,15 @@ def main(argv: list[str]) -> None:
   from jaxgen.train import scorers
   from jaxgen.train.restore import restore_trained
   try:
-    if not _WORKDIR.value:
+    if not _F.workdir.value:
       raise UserError("--workdir is required: a trained mindvis run")
-    runs = {"mindvis": _WORKDIR.value}
-    for item in filter(None, _COMPARE.value.split(",")):
+    runs = {"mindvis": _F.workdir.value}
+    for item in filter(None, _F.compare.value.split(",")):
       name, sep, path = item.partition("=")
       if not sep:
         raise UserError(f"--compare takes name=workdir items, got {item!r}")
       runs[name] = path
-    ways = [int(w) for w in _WAYS.value.split(",")]
+    ways = [int(w) for w in _F.ways.value.split(",")]
     trained = {name: restore_trained(path) for name, path in runs.items()}
     for name, t in trained.items():
       if t.config.family != "mindvis":
@@ -167,28 +178,31 @@ def main(argv: list[str]) -> None:
     config = trained["mindvis"].config
     data_dir = config.get("data_dir") or None
     split = {s: SplitData.open(config.dataset, s, data_dir).arrays()
-             for s in ("train", "validation", _SPLIT.value)}
-    test = split[_SPLIT.value]
+             for s in ("train", "validation", _F.split.value)}
+    test = split[_F.split.value]
     # The embedded digits' scorer: the brain test stimuli are embedded_digits test digits,
     # which it never trained on; FCD against embedded_digits test, floor from validation.
     scorer = scorers.trained_scorer("embedded_digits", data_dir, reference_split="test")
     rows, recons = {}, {}
     for name, t in trained.items():
-      recons[name] = reconstruct(t, test["signal"], _SEED.value, guidance_scale=_GUIDANCE.value)
-      rows[name] = score(scorer, recons[name], test["image"], test["label"], ways, _TRIALS.value)
+      recons[name] = reconstruct(t, test["signal"], _F.seed.value,
+                                 guidance_scale=_F.guidance.value)
+      rows[name] = score(scorer, recons[name], test["image"], test["label"], ways,
+                         _F.trials.value)
       print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
     ridge_row = ridge(split["train"], split["validation"], test["signal"], test["label"],
-                      refit=_SPLIT.value != "validation")
+                      refit=_F.split.value != "validation")
     print("ridge", ridge_row, flush=True)
-    snrs = [float(s) for s in _SNRS.value.split(",") if s]
+    snrs = [float(s) for s in _F.snrs.value.split(",") if s]
     sweep = snr_sweep(trained["mindvis"], config.dataset.partition("/")[2], snrs, scorer,
-                      _SEED.value) if snrs else []
-    out = _OUT.value or os.path.join(_WORKDIR.value, "brain_eval")
+                      _F.seed.value) if snrs else []
+    out = _F.out.value or os.path.join(_F.workdir.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       from experiments import report
-      json.dump({"commit": report._commit(), "command": " ".join(sys.argv),  # pylint: disable=protected-access
-                 "runs": runs, "split": _SPLIT.value, "guidance_scale": _GUIDANCE.value,
+      commit = report._commit()  # pylint: disable=protected-access
+      json.dump({"commit": commit, "command": " ".join(sys.argv),
+                 "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,
                  "rows": rows, "ridge": ridge_row,
                  "snr_sweep": sweep}, f, indent=1)
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
@@ -206,4 +220,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

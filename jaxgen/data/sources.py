@@ -38,7 +38,8 @@ def _offline_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
   if cls.BUILDER_CONFIGS:
     names = [c.name for c in cls.BUILDER_CONFIGS]
     if config not in names:
-      raise UserError(f"dataset {name!r}: name one of its configs, {', '.join(f'{base}/{n}' for n in names)}")
+      known = ", ".join(f"{base}/{n}" for n in names)
+      raise UserError(f"dataset {name!r}: name one of its configs, {known}")
     return cls(config=config, data_dir=data_dir, file_format="array_record")
   return cls(data_dir=data_dir, file_format="array_record")
 

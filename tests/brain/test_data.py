@@ -42,7 +42,8 @@ def test_god_loader_normalises_test_with_train_statistics(god):
   np.testing.assert_allclose(g["test_signals"][:, :v], expected, rtol=1e-4, atol=1e-4)
   assert abs(float(g["test_signals"].std()) - 1.0) > 0.1  # its own statistics would give 1
   # Padding wraps around to the first voxels.
-  np.testing.assert_array_equal(g["train_signals"][:, v:], g["train_signals"][:, :g["train_signals"].shape[1] - v])
+  padded = g["train_signals"]
+  np.testing.assert_array_equal(padded[:, v:], padded[:, :padded.shape[1] - v])
   # Images follow the trials' presentation order.
   np.testing.assert_array_equal(g["train_images"],
                                 np.load(f"{god}/images_256.npz")["train_images"][raw["arr_3"]])
