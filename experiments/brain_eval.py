@@ -107,7 +107,7 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> li
     with tempfile.TemporaryDirectory() as tmp:
       brain.write_god(tmp, (subject,), snr=snr)
       g = brain.load_god(tmp, subject)
-    cut = brain.NUM_TRAIN_STIMULI - brain.NUM_RIDGE_VALIDATION
+    cut = brain.NUM_TRAIN_STIMULI - brain.NUM_VALIDATION_STIMULI
     train = {"signal": g["train_signals"][:cut], "label": g["train_labels"][:cut]}
     val = {"signal": g["train_signals"][cut:], "label": g["train_labels"][cut:]}
     recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_F.guidance.value)

@@ -15,7 +15,7 @@ import optax
 
 from jaxgen.brain import masking
 from jaxgen.errors import UserError
-from jaxgen.nets.signal_mae import SignalEncoder, SignalMAE
+from jaxgen.nets.signal_mae import SignalMAE
 from jaxgen.train import state as train_state
 from jaxgen.train.family import DataSpec, Family
 
@@ -29,11 +29,6 @@ def build_mae(config: ml_collections.ConfigDict, signal_length: int) -> SignalMA
                     "--config.model.patch")
   return SignalMAE(signal_length // m.patch, m.patch, m.dim, m.depth, m.num_heads,
                    m.decoder_dim, m.decoder_depth, m.decoder_heads)
-
-
-def build_encoder(model: ml_collections.ConfigDict) -> SignalEncoder:
-  """The MAE's encoder alone (MinD-Vis stage B reads signals through it, unmasked)."""
-  return SignalEncoder(model.patch, model.dim, model.depth, model.num_heads)
 
 
 def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:

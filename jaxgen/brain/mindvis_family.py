@@ -53,19 +53,19 @@ def split_params(params: Any) -> tuple[dict, dict]:
   return trained, frozen
 
 
-def _nest(flat: dict) -> dict:
+def _join_paths(flat: dict) -> dict:
   """A flat {path tuple: array} dict -> one level, each path joined by "." (what the state
   holds: orbax stores it as a plain dict)."""
   return {".".join(k): v for k, v in flat.items()}
 
 
-def _unnest(joined: dict) -> dict:
+def _split_paths(joined: dict) -> dict:
   return {tuple(k.split(".")): v for k, v in joined.items()}
 
 
 def merged_params(trained: dict, frozen: dict) -> dict:
   """The full parameter tree from the state's params and extras (both "."-joined)."""
-  return flax.traverse_util.unflatten_dict({**_unnest(frozen), **_unnest(trained)})
+  return flax.traverse_util.unflatten_dict({**_split_paths(frozen), **_split_paths(trained)})
 
 
 def _restore(workdir: str, family: str, key: str):
@@ -144,8 +144,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     if encoder_params is not None:
       params["conditioner"]["encoder"] = encoder_params
     trained, frozen = split_params(params)
-    return train_state.create(_nest(trained), tx, ema=True,
-                              extras={"frozen": _nest(frozen),
+    return train_state.create(_join_paths(trained), tx, ema=True,
+                              extras={"frozen": _join_paths(frozen),
                                       "first_stage": stage.freeze(stage_state)})
 
   def training_signals(batch, rng):

@@ -50,7 +50,7 @@ REST_SNR = 0.5
 TEST_REPEATS = 8
 NUM_TRAIN_STIMULI = 1200
 TEST_PER_CLASS = 5  # 50 test stimuli
-NUM_RIDGE_VALIDATION = 60  # the last train stimuli: tuning (checkpoints, ridge alpha)
+NUM_VALIDATION_STIMULI = 60  # the last train trials: tuning (checkpoints, ridge alpha, w)
 # Voxels per ROI (V1, V2, V3, V4) and outside the visual cortex, per subject.
 SUBJECTS: dict[str, tuple[int, ...]] = {
     "sbj_1": (640, 560, 480, 400, 240),
@@ -383,7 +383,7 @@ class BrainDigits(_SubjectBuilder):
     with tempfile.TemporaryDirectory() as tmp:
       write_god(tmp, (self.builder_config.name,))
       data = load_god(tmp, self.builder_config.name)
-    v = NUM_TRAIN_STIMULI - NUM_RIDGE_VALIDATION
+    v = NUM_TRAIN_STIMULI - NUM_VALIDATION_STIMULI
     parts = {"train": ("train", slice(0, v)),
              "validation": ("train", slice(v, NUM_TRAIN_STIMULI)),
              "test": ("test", slice(None))}
