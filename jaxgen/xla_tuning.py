@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from jaxgen import user_cache
+
 # The one candidate: XLA's default fusion types, less YNNPACK's individual convolutions.
 FLAG_NAME = "xla_cpu_experimental_ynn_fusion_type"
 CANDIDATE = f"--{FLAG_NAME}=-individual_convolution"
@@ -34,8 +36,8 @@ _PROBE_TIMEOUT_S = 300
 
 
 def cache_dir() -> str:
-  """$JAXGEN_CACHE, default ~/.cache/jaxgen: where measured machine settings are kept."""
-  return os.environ.get("JAXGEN_CACHE", os.path.expanduser("~/.cache/jaxgen"))
+  """Where measured machine settings are kept (`jaxgen.user_cache.root()`)."""
+  return user_cache.root()
 
 
 def machine_key() -> str:

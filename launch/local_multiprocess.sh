@@ -4,7 +4,9 @@
 #   bash launch/local_multiprocess.sh 2 --config=experiments/configs/vae.py:tiny --workdir=runs/mp
 set -euo pipefail
 n="$1"; shift
-port="${JAXGEN_COORDINATOR_PORT:-12355}"
+# The coordinator's port: $JAXGEN_COORDINATOR_PORT, or one the OS reports free right now.
+port="${JAXGEN_COORDINATOR_PORT:-$("${PYTHON:-python}" -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 pids=()
 for ((i = 0; i < n; i++)); do
   JAX_PLATFORMS=cpu "${PYTHON:-python}" -m experiments.main --distributed \

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Creates .venv (once) and installs jaxgen into it with the given extras, e.g. `test`.
-# Reinstalls only when setup.cfg or the extras change, so reruns need no network.
+# Creates .venv (once) and installs exactly the locked environment into it: every package of
+# requirements/lock.txt at its pinned version and sha256 hash (pip included), then jaxgen itself
+# (editable, no dependencies, built with the locked setuptools). Reinstalls only when the lock or
+# the package metadata change, so reruns need no network. scripts/lock.sh regenerates the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-}"
+lock=requirements/lock.txt
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "error: jaxgen needs Python >= 3.11; found $(python3 --version 2>&1)" >&2; exit 2; }
+python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || echo "warning: the lock" \
+  "was made and checked on Python 3.11; found $(python3 --version 2>&1)" >&2
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv || {
     echo "error: python3 cannot create a virtual environment; install python3-venv" >&2; exit 2; }
-  .venv/bin/python -m pip install -q --upgrade pip
 fi
-stamp=".venv/.jaxgen-installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)-${extras:-none}"
+stamp=".venv/.jaxgen-installed-$(cat "$lock" setup.cfg pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  spec="."
-  [ -n "$extras" ] && spec=".[$extras]"
-  .venv/bin/python -m pip install -q -e "$spec"
+  rm -f .venv/.jaxgen-installed-*
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  .venv/bin/python scripts/check_lock.py "$lock" --remove-extras
   touch "$stamp"
 fi

@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# Sets up .venv and runs the whole test suite (4 fake CPU devices, see tests/conftest.py).
+# Sets up .venv and runs the tests on 4 fake CPU devices (see tests/conftest.py).
+#   bash scripts/test.sh           the fast tier: every module imported, every config built and
+#                                  stepped, all unit tests, the codec and its fuzz seeds
+#   bash scripts/test.sh --full    adds the slow tier (pytest marker `slow`): end-to-end chains,
+#                                  kill -9 and two-process runs, scorer-trained report tests
+# Other arguments go to pytest (e.g. `bash scripts/test.sh tests/fractal -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test
-# A private tfds folder and scorer cache so the run is hermetic and needs no network.
+tier=(-m "not slow")
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--full" ]; then tier=(); else args+=("$arg"); fi
+done
+bash scripts/setup.sh
+# Datasets are prepared by this checkout's builders, into the checkout: hermetic, no network.
 export TFDS_DATA_DIR="${TFDS_DATA_DIR:-$PWD/.cache/tensorflow_datasets}"
-export JAXGEN_CACHE="${JAXGEN_CACHE:-$PWD/.cache/jaxgen}"
-exec .venv/bin/python -m pytest -n 2 --dist loadfile --durations=15 "$@"
+# Compiled programs and this machine's measured XLA flags outlive the checkout (a fresh clone,
+# CI's included, starts warm): $JAXGEN_CACHE, default ~/.cache/jaxgen, the compilation cache
+# bounded by $JAXGEN_COMPILE_CACHE_MAX_MB (jaxgen.compilation_cache).
+started=$(date +%s)
+status=0
+.venv/bin/python -m pytest -n 2 --dist worksteal --durations=15 "${tier[@]}" "${args[@]}" || status=$?
+echo "pytest took $(( $(date +%s) - started )) s (tier: ${tier[*]:-full})"
+exit "$status"

@@ -49,3 +49,77 @@ def trace_train_step_once(monkeypatch, family_module) -> None:
                      "train_step": chex.assert_max_traces(family.train_step, n=1)})
 
   monkeypatch.setattr(family_module, "make_family", traced_once)
+
+
+def free_port() -> str:
+  """A localhost TCP port the OS reports free now (bound as port 0, then released)."""
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return str(s.getsockname()[1])
+
+
+def shared_run(tmp_path_factory, name: str, config: ml_collections.ConfigDict) -> str:
+  """The workdir of `config` trained once per test run and shared by every xdist worker.
+
+  The first worker to ask trains it under a file lock and marks it done; the others wait on the
+  lock and reuse it. A session fixture alone would train once per worker.
+  """
+  import os
+  from jaxgen import locks
+  from jaxgen.train.loop import train_and_evaluate
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    base = base.parent  # the run's folder, above each worker's own (popen-gw0, popen-gw1, ...)
+  workdir = os.path.join(str(base), "shared_runs", name)
+  with locks.exclusive(workdir + ".lock"):
+    if not os.path.exists(os.path.join(workdir, "DONE")):
+      train_and_evaluate(config, workdir)  # resumes a run a killed worker left half done
+      open(os.path.join(workdir, "DONE"), "w").close()
+  return workdir
+
+
+def assert_plausible_images(images, max_mean: float = 0.7) -> None:
+  """Generated images [n, h, w, c], n >= 2, that a broken sampler fails: finite and in [0, 1],
+  none blank (each has contrast), not washed out (mean at most `max_mean`: digits are mostly
+  dark background) nor mostly saturated at white, and no two the same (the noise reaches every
+  sample). A range check alone passes anything clipped."""
+  import numpy as np
+  images = np.asarray(images, np.float64)
+  assert images.ndim == 4 and len(images) >= 2, images.shape
+  assert np.all(np.isfinite(images)) and images.min() >= 0.0 and images.max() <= 1.0
+  flat = images.reshape(len(images), -1)
+  assert np.all(flat.std(axis=1) > 0.02), flat.std(axis=1)  # no blank image
+  assert 0.01 < flat.mean() < max_mean, flat.mean()
+  assert np.mean(flat >= 1.0) < 0.5, np.mean(flat >= 1.0)  # not saturated white
+  gaps = np.abs(flat[:, None, :] - flat[None, :, :]).max(axis=-1)  # [n, n]
+  assert np.all(gaps[~np.eye(len(flat), dtype=bool)] > 1e-3), "two samples are identical"
+
+
+def assert_proportion_with_interval(record: dict, key: str, n: int) -> None:
+  """`record[key]` is a proportion of `n` images (a whole number of them) and its 95% Wilson
+  interval `key`_ci95_low/high is the one recomputed from that count: the figure was counted
+  over the images it claims, not merely clipped into [0, 1]."""
+  from jaxgen.metrics.intervals import wilson_interval
+  value = float(record[key])
+  hits = round(value * n)
+  assert abs(value * n - hits) < 1e-6 * n, (key, value, n)
+  if f"{key}_ci95_low" in record:
+    low, high = wilson_interval(hits, n)
+    assert abs(record[f"{key}_ci95_low"] - low) < 1e-6 and abs(record[f"{key}_ci95_high"] - high) < 1e-6
+
+
+def assert_labels_condition(sample, num: int = 4, a: int = 3, b: int = 7) -> None:
+  """`sample(labels [num]) -> images [num, h, w, c]`, drawn from one fixed key each call, is
+  conditioned by its labels: the same labels give the same images, other labels other images,
+  and each image follows its own label alone (row i of a mixed batch is row i of the batch
+  that gives every row row i's label)."""
+  import jax.numpy as jnp
+  import numpy as np
+  first, other = (np.asarray(sample(jnp.full((num,), c, jnp.int32))) for c in (a, b))
+  np.testing.assert_array_equal(first, np.asarray(sample(jnp.full((num,), a, jnp.int32))))
+  per_row = np.abs(first - other).reshape(num, -1).max(axis=1)
+  assert np.all(per_row > 1e-3), f"labels {a} and {b} gave the same image: {per_row}"
+  mixed = np.asarray(sample(jnp.array([a, b] * (num // 2), jnp.int32)))
+  np.testing.assert_allclose(mixed[0::2], first[0::2], atol=1e-5)
+  np.testing.assert_allclose(mixed[1::2], other[1::2], atol=1e-5)

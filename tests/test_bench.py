@@ -41,6 +41,7 @@ def test_hlo_instructions_are_classified_by_kind_and_conv_direction():
   assert kinds["copy.1"] == kinds["transpose_copy_fusion.2"] == "copy / transpose"
 
 
+@pytest.mark.slow
 def test_profile_of_a_real_step_adds_up_to_its_wall_time():
   env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
   out = subprocess.run([sys.executable, "-m", "experiments.bench.profile_steps", "--configs", "vae",
@@ -100,6 +101,7 @@ def test_attention_table_takes_medians_and_the_ratios_against_both_peers():
   assert "vit forward 0.75" in text and "vit forward 3.00" in text  # each round's ratio
 
 
+@pytest.mark.slow
 def test_attention_step_times_both_blocks_at_the_tiny_size():
   from experiments.bench import attention_step
   for impl in ("jaxgen", "flax"):
@@ -108,6 +110,7 @@ def test_attention_step_times_both_blocks_at_the_tiny_size():
     assert res["train"]["images_per_s_median"] > 0, res
 
 
+@pytest.mark.slow
 def test_device_benchmark_quick_rows_and_table(tmp_path):
   """The device benchmark's quick mode on CPU: matmul peaks, a family's compiled train step with
   XLA's FLOP count and MFU, "f32 only" where a network has no dtype switch, one table."""
@@ -116,7 +119,7 @@ def test_device_benchmark_quick_rows_and_table(tmp_path):
   by_key = {(r["name"], r["dtype"]): r for r in rows}
   assert {d for (n, d) in by_key if n.startswith("matmul")} == {"float32", "bfloat16"}
   vae = by_key[("vae", "float32")]
-  assert vae["images_per_s"] > 0 and vae["flops"] > 0 and 0 < vae["mfu"] < 1.5
+  assert vae["images_per_s"] > 0 and vae["flops"] > 0 and 0 < vae["mfu"] < 1.0  # of the peak
   assert by_key[("vae", "bfloat16")]["note"] == "f32 only"
   text = device.table(rows, "cpu test")
   assert text.count("\n| ") == len(rows) + 1 and "| vae | float32 |" in text

@@ -38,3 +38,35 @@ def test_no_metrics_source_names_the_train_package():
     imports = [line.strip() for line in path.read_text().splitlines()
                if line.strip().startswith(("from jaxgen.train", "import jaxgen.train"))]
     assert not imports, (path, imports)
+
+
+def _modules(package: str) -> list[str]:
+  """Every module under a package of this checkout, by dotted name."""
+  import pkgutil
+  import importlib
+  return [m.name for m in pkgutil.walk_packages(importlib.import_module(package).__path__,
+                                                 package + ".")]
+
+
+def _defines_flags_on_import(module: str) -> bool:
+  """Whether the module defines absl flags at import (two such launchers cannot share a
+  process: both define --workdir)."""
+  import importlib.util
+  import re
+  source = open(importlib.util.find_spec(module).origin).read()
+  return re.search(r"^\w+ = (flags|config_flags)\.DEFINE", source, re.M) is not None
+
+
+def test_every_module_imports():
+  """Every module of jaxgen/ and experiments/ imports in a fresh interpreter: the launchers
+  that define flags at import each in their own, the rest together."""
+  modules = _modules("jaxgen") + _modules("experiments")
+  assert len(modules) > 100 and "jaxgen.train.loop" in modules and "experiments.report" in modules
+  launchers = [m for m in modules if _defines_flags_on_import(m)]
+  assert "experiments.main" in launchers
+  groups = [[m for m in modules if m not in launchers]] + [[m] for m in launchers]
+  for group in groups:
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n  importlib.import_module(m)"
+    out = subprocess.run([sys.executable, "-c", code, *group], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]

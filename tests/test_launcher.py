@@ -8,6 +8,9 @@ import sys
 import time
 
 import numpy as np
+import pytest
+
+from tests.helpers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Single device in the subprocesses: the batch of the tiny configs must not depend on it.
@@ -27,6 +30,7 @@ def _run(args, env=None):
                         timeout=600)
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_rerun_matches_uninterrupted_run(tmp_path):
   full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
   done = _run(TRAIN + [f"--workdir={full}"])
@@ -74,6 +78,7 @@ def test_bad_flags_give_one_line_errors(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
   """The multi-host path (jax.distributed, per-process batch slices) on one machine: two
   processes of one device each end where one process of two devices ends, and a two-process
@@ -87,16 +92,15 @@ def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
   env = {**ENV, "PYTHON": sys.executable}
   launch = lambda workdir: ["bash", "launch/local_multiprocess.sh", "2",
                             f"--workdir={workdir}"] + config
-  port = 20000 + os.getpid() % 20000
   multi = subprocess.run(launch(tmp_path / "two"), cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port)})
+                         text=True, timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": free_port()})
   assert multi.returncode == 0, multi.stderr[-2000:]
   assert _final_eval(tmp_path / "two") == _final_eval(tmp_path / "one")
 
   cut = tmp_path / "cut"
   job = subprocess.Popen(launch(cut), cwd=ROOT, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 1)})
+                         env={**env, "JAXGEN_COORDINATOR_PORT": free_port()})
   first = cut / "checkpoints" / "10"
   deadline = time.time() + 300
   while not first.is_dir() and job.poll() is None and time.time() < deadline:
@@ -106,7 +110,7 @@ def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
   steps = [int(d) for d in os.listdir(cut / "checkpoints") if d.isdigit()]
   assert steps and max(steps) < 60, "the job finished before it could be killed"
   resumed = subprocess.run(launch(cut), cwd=ROOT, capture_output=True, text=True,
-                           timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": str(port + 2)})
+                           timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": free_port()})
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "resuming from step" in resumed.stdout + resumed.stderr
   assert _final_eval(cut) == _final_eval(tmp_path / "one")

@@ -16,18 +16,16 @@ from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train import scorers
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import shared_run, tiny_config
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-  """A tiny CVAE and a tiny scoring classifier standing in for the cached one."""
+def trained(tmp_path_factory, digit_scorer_workdir):
+  """A tiny CVAE and the suite's tiny digit classifier standing in for the cached scorer."""
   root = tmp_path_factory.mktemp("report")
-  cls_config = tiny_config("classifier", num_train_steps=40, eval_every_steps=40)
-  train_and_evaluate(cls_config, str(root / "cls"))
-  cls = restore_trained(str(root / "cls"))
-  model = CNNClassifier(num_classes=10, channels=tuple(cls_config.channels),
-                        feature_dim=cls_config.feature_dim)
+  cls = restore_trained(digit_scorer_workdir)
+  model = CNNClassifier(num_classes=10, channels=tuple(cls.config.channels),
+                        feature_dim=cls.config.feature_dim)
   requested = []
 
   def tiny_scorer(dataset, data_dir=None, train_split="train", reference_split="validation"):
@@ -37,11 +35,11 @@ def trained(tmp_path_factory):
                   SplitData.open(dataset, reference_split),
                   SplitData.open(dataset, held_out) if held_out else None, num_boot=50)
 
-  workdir = str(root / "cvae")
-  train_and_evaluate(tiny_config("cvae"), workdir)
+  workdir = shared_run(tmp_path_factory, "report_cvae", tiny_config("cvae"))
   return workdir, tiny_scorer, requested, root
 
 
+@pytest.mark.slow
 def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_path):
   workdir, tiny_scorer, requested, _ = trained
   monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
@@ -69,6 +67,7 @@ def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_pat
     report.report_workdir(workdir, 10, 0, "ddim:5", None, 0, results, "x", "cmd")
 
 
+@pytest.mark.slow
 def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   workdir, tiny_scorer, _, _ = trained
   monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
@@ -108,13 +107,13 @@ def test_paired_differences_cancel_what_the_images_share():
   assert len(report.paired_nll_differences([record("b", 0.0), conditional])) == 0
 
 
-def test_classifier_record_counts_the_whole_test_split(trained, tmp_path):
+@pytest.mark.slow
+def test_classifier_record_counts_the_whole_test_split(digit_scorer_workdir, tmp_path):
   """A classifier's record: accuracy over every test digit, as its own predictions count it."""
   import numpy as np
-  _, _, _, root = trained
-  cls = restore_trained(str(root / "cls"))
+  cls = restore_trained(digit_scorer_workdir)
   results = str(tmp_path / "results")
-  record = report.report_workdir(str(root / "cls"), 10, 0, None, None, 0, results, "cls_tiny",
+  record = report.report_workdir(digit_scorer_workdir, 10, 0, None, None, 0, results, "cls_tiny",
                                  "cmd")
   test = SplitData.open("embedded_digits", "test").arrays()
   model = CNNClassifier(num_classes=10, channels=tuple(cls.config.channels),
@@ -124,12 +123,13 @@ def test_classifier_record_counts_the_whole_test_split(trained, tmp_path):
   assert record["num_test"] == len(test["label"]) and record["split"] == "test"
   assert record["accuracy"] == pytest.approx(correct / len(test["label"]), abs=1e-9)
   assert record["accuracy_ci95_low"] < record["accuracy"] < record["accuracy_ci95_high"]
-  assert record["train_steps"] == 40 and record["model"] == "cnn"
+  assert record["train_steps"] == 60 and record["model"] == "cnn"
   assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
   text = report.write_tables(results, update_readme=False)
-  assert "**Classifiers**" in text and f"| cls_tiny | cnn | 40 (" in text
+  assert "**Classifiers**" in text and "| cls_tiny | cnn | 60 (" in text
 
 
+@pytest.mark.slow
 def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monkeypatch,
                                                                     tmp_path):
   """A tokenizer's record: PSNR recomputed from its own reconstructions, the scorer's figures on

@@ -41,12 +41,18 @@ def test_both_convolution_routes_give_the_same_values_and_gradients(tmp_path):
     np.testing.assert_allclose(eigen[key], ynn[key], rtol=1e-4, atol=1e-4, err_msg=key)
 
 
-def test_the_suite_measured_this_machine():
-  """tests/conftest.py measured both settings on this machine before jax started."""
+def test_the_suite_runs_under_this_machines_stored_decision():
+  """tests/conftest.py measured both settings on this machine (or found them measured) before
+  jax started, and this process runs with the setting that was stored. (How the decision is
+  taken is tested below on given timings.)"""
+  if os.environ.get(xla_tuning.ENV_VAR) == "off":
+    pytest.skip(f"{xla_tuning.ENV_VAR}=off: the suite runs with XLA's defaults, unmeasured")
+  if f"--{xla_tuning.FLAG_NAME}=" in os.environ.get("XLA_FLAGS", "").replace(
+      xla_tuning.CANDIDATE, ""):
+    pytest.skip("XLA_FLAGS names the fusion types itself: the user's choice is kept")
   decision = xla_tuning.stored_decision()
   assert decision is not None
   assert decision["default_ms"] > 0 and decision["candidate_ms"] > 0
-  assert decision["use_candidate"] == (decision["candidate_ms"] < xla_tuning.WIN_FACTOR * decision["default_ms"])
   in_use = xla_tuning.CANDIDATE in os.environ.get("XLA_FLAGS", "")
   assert in_use == decision["use_candidate"]
 

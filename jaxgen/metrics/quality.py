@@ -14,7 +14,6 @@ interval. The scoring classifier is trained (once, cached) by `jaxgen.train.scor
 module only scores.
 """
 
-import os
 from typing import Any
 
 import jax
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgen import user_cache
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics.fcd import fcd_and_sd, frechet_distance, gaussian_fit
 from jaxgen.metrics.intervals import Z95, wilson_interval
@@ -33,8 +33,8 @@ SCORER_VERSION = 2
 
 
 def cache_root() -> str:
-  """Where trained scoring classifiers are kept: $JAXGEN_CACHE or ~/.cache/jaxgen."""
-  return os.environ.get("JAXGEN_CACHE", os.path.expanduser("~/.cache/jaxgen"))
+  """Where trained scoring classifiers are kept (`jaxgen.user_cache.root()`)."""
+  return user_cache.root()
 
 
 def scorer_config(dataset: str, data_dir: str | None) -> ml_collections.ConfigDict:

@@ -114,6 +114,8 @@ class Evaluator:
 
   def _write_grids(self, state: Any, step: int, rng: jax.Array) -> None:
     num = int(self._config.get("grid_size", 64))
+    if num <= 0:  # no grids: e.g. a first stage trained only to build a model on
+      return
     if self._sample is not None:
       labels = None
       rows = None

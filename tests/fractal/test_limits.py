@@ -29,7 +29,9 @@ def test_zero_min_block_is_refused_at_once():
   t0 = time.perf_counter()
   with pytest.raises(fractal.FicFormatError, match="block sizes"):
     fractal.from_bytes(_with_crc(body))
-  assert time.perf_counter() - t0 < 0.5
+  # A generous bound (a loaded 2-core machine stalls for a second at times): the bug looped
+  # forever, a refusal takes milliseconds.
+  assert time.perf_counter() - t0 < 5.0
 
 
 def test_valid_file_declaring_a_huge_image_needs_the_override():
@@ -62,7 +64,7 @@ def test_encoder_refuses_sides_the_reader_would_refuse(shape):
   t0 = time.perf_counter()
   with pytest.raises(ValueError, match="sides of 1 to 16384"):
     fractal.encode(np.zeros(shape, np.uint8), ratio=10)
-  assert time.perf_counter() - t0 < 1.0  # refused before any search
+  assert time.perf_counter() - t0 < 5.0  # refused before any search (which takes minutes)
 
 
 def test_encoder_refuses_images_over_the_sample_cap():

@@ -4,13 +4,18 @@ import json
 import math
 import os
 
+import pytest
+
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
 from jaxgen.train import scorers
 from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
+from tests.helpers import assert_proportion_with_interval, tiny_config
+
+# End-to-end chains: the slow tier (scripts/test.sh --full, .ci/run).
+pytestmark = pytest.mark.slow
 
 
 def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch):
@@ -35,8 +40,11 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   assert requested == [("trainA+trainB", "validationA"), ("trainA+trainB", "validationB")]
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   final = [l for l in lines if l["split"] == "eval"][-1]
-  for key in ("identity_accuracy_ab", "identity_accuracy_ba"):
-    assert 0.0 <= final[key] <= 1.0
+  for key, source in (("identity_accuracy_ab", "validationA"), ("identity_accuracy_ba",
+                                                                  "validationB")):
+    # The share of the whole source split whose translation kept its label.
+    assert_proportion_with_interval(final, key, len(SplitData.open(
+        "digits_two_domain", source).arrays()["label"]))
   for key in ("fcd_ab", "fcd_ab_untranslated", "fcd_ba", "fcd_ba_untranslated"):
     assert math.isfinite(final[key]) and final[key] >= 0.0
   # Untranslated images of one domain are far from the other domain's test split, and the

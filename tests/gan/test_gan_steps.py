@@ -39,10 +39,13 @@ def _changed(a, b) -> list[bool]:
 
 
 def _assert_only(player: str, before, after) -> None:
-  """`player`'s params, Adam state and batch stats changed; the other player's did not."""
+  """Every parameter of `player` and every leaf of its Adam state (the step count and both
+  moments of each parameter) changed, and so did its batch stats; nothing of the other
+  player's did."""
   other = {"generator": "discriminator", "discriminator": "generator"}[player]
   for part in ("params", "opt_state"):
-    assert all(_changed(getattr(before, part)[player], getattr(after, part)[player])[:1])
+    changed = _changed(getattr(before, part)[player], getattr(after, part)[player])
+    assert changed and all(changed), (part, changed)
     assert not any(_changed(getattr(before, part)[other], getattr(after, part)[other]))
   stats = before.extras.get("batch_stats")
   if stats is not None:
@@ -111,6 +114,7 @@ def test_cyclegan_updates_touch_only_their_player():
   _assert_only("discriminator", state, after_d)
 
 
+@pytest.mark.slow
 def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators(digits):
   """CyCADA's term: the classifier learns A's labels in its own update, the generator update
   leaves it alone, and the term's gradient reaches both generators."""
@@ -178,6 +182,7 @@ def pixel_frechet(x: np.ndarray, y: np.ndarray) -> float:
   return float(np.sum((m1 - m2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * root_trace)
 
 
+@pytest.mark.slow
 def test_tiny_dcgan_on_real_digits_moves_samples_towards_data(digits):
   """60 sharded steps: the pixel-statistics Frechet distance to real digits drops well."""
   config = dcgan.get_config("tiny")
@@ -198,6 +203,7 @@ def test_tiny_dcgan_on_real_digits_moves_samples_towards_data(digits):
   assert after < 0.6 * before, (before, after)
 
 
+@pytest.mark.slow
 def test_tiny_cyclegan_on_real_digits_learns_to_cycle(digits):
   """Ten steps of the tiny config: cycle L1 on held-out pairs falls well below its start."""
   config = cyclegan.get_config("tiny")

@@ -137,6 +137,7 @@ def test_transgan_configs_build_and_refuse_bad_settings():
     gan_family.make_gan_steps(tiny_config("dcgan", loss="wgan_gp"), SPEC)
 
 
+@pytest.mark.slow
 def test_sharded_conditional_step_equals_single_device():
   """The whole step (n_critic critic updates on their sub-batches, gradient penalties, DiffAugment, the
   generator update and the EMA) with the batch split over 4 devices equals one device's."""
@@ -171,6 +172,7 @@ def _without_key_bias(params):
   return jax.tree_util.tree_map_with_path(clear, params)
 
 
+@pytest.mark.slow
 def test_tiny_transgan_through_the_loop_learns_digits_and_compiles_once(tmp_path, monkeypatch):
   """40 steps of the tiny config through train_and_evaluate: the EMA generator's samples move
   towards real digits, each step made 4 critic updates and one generator update, and the train

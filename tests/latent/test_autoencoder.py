@@ -55,6 +55,7 @@ def test_loss_is_mean_reconstruction_plus_weighted_kl_per_pixel():
   assert float(m["kl_per_dim"]) > 0
 
 
+@pytest.mark.slow
 def test_tiny_run_learns_and_its_scale_makes_latents_unit_variance(tiny_autoencoder):
   """30 tiny steps raise validation PSNR; the stored scale factor brings posterior samples of
   training digits to unit standard deviation; the step traced once (the loop's jit)."""
@@ -78,6 +79,7 @@ def test_missing_first_stage_is_one_line(tmp_path):
     load_autoencoder(str(tmp_path / "nothing"))
 
 
+@pytest.mark.slow
 def test_record_scores_reconstructions_and_names_the_latent(tiny_autoencoder, monkeypatch,
                                                              tmp_path):
   """The report's record of an autoencoder: PSNR over the test split, the scorer's figures on

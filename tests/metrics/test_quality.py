@@ -8,27 +8,16 @@ import pytest
 
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
-from jaxgen.metrics.quality import Scorer, trivial_generator
-from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.metrics.quality import trivial_generator
 from jaxgen.train import loop, scorers
-from jaxgen.train.loop import train_and_evaluate
-from jaxgen.train.restore import restore_trained
-from tests.helpers import tiny_config
 
 
-@pytest.fixture(scope="session")
-def scorer(tmp_path_factory):
-  workdir = str(tmp_path_factory.mktemp("scorer"))
-  config = tiny_config("classifier", num_train_steps=60, eval_every_steps=60)
-  train_and_evaluate(config, workdir)
-  trained = restore_trained(workdir)
-  model = CNNClassifier(num_classes=10, channels=tuple(config.channels),
-                        feature_dim=config.feature_dim)
-  return Scorer(model, trained.state.params, SplitData.open("embedded_digits", "train"),
-                SplitData.open("embedded_digits", "test"),
-                SplitData.open("embedded_digits", "validation"))
+@pytest.fixture
+def scorer(digit_scorer):
+  return digit_scorer
 
 
+@pytest.mark.slow
 def test_floor_is_far_below_ceiling_and_needs_held_out_digits(scorer):
   refs = scorer.references(500)
   assert 0 <= refs["fcd_floor"] < 0.25 * refs["fcd_ceiling"] and refs["fcd_floor_sd"] > 0
@@ -36,6 +25,7 @@ def test_floor_is_far_below_ceiling_and_needs_held_out_digits(scorer):
   assert scorer.max_floor_samples == 500 and "fcd_floor" not in scorer.references(501)
 
 
+@pytest.mark.slow
 def test_bootstrap_sd_matches_the_spread_over_fresh_draws(scorer):
   """The FCD's bootstrap sd over n images is the sd that independent sets of n images show:
   eight disjoint sets of 200 real train digits against the test statistics."""
@@ -48,6 +38,7 @@ def test_bootstrap_sd_matches_the_spread_over_fresh_draws(scorer):
   assert 0.5 * fresh_sd < boot_sd < 2.0 * fresh_sd
 
 
+@pytest.mark.slow
 def test_report_on_real_digits_with_labels(scorer):
   test = SplitData.open("embedded_digits", "test").arrays()
   report = scorer.report(test["image"][:500], test["label"][:500])
@@ -71,6 +62,7 @@ def test_trivial_generator_matches_pixel_statistics():
   np.testing.assert_allclose(fake.mean(0), images.mean(0), atol=0.02)
 
 
+@pytest.mark.slow
 def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
   """Scorers that share a train split train (and cache) one classifier, each with its own test
   statistics (the CycleGAN judges: both trained on trainA+trainB, tested on testA and testB)."""

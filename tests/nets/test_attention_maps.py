@@ -9,6 +9,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from PIL import Image
 
 from jaxgen.classifier.attention_maps import attention_weights, rollout, vit_attention
@@ -51,6 +52,7 @@ def test_vit_attention_shapes():
                     [(3, 10), (2, 3, 2, 17, 17), (3, 4, 4), (3, 2, 4, 4)])
 
 
+@pytest.mark.slow
 def test_script_draws_a_trained_tiny_vit(tmp_path):
   workdir = str(tmp_path / "vit")
   subprocess.run([sys.executable, "-m", "experiments.main",

@@ -1,6 +1,7 @@
 """The autoregressive baseline: the cached decode equals the uncached one, the cache's causal
 attention equals the full causal pass, and a tiny chain learns next codes."""
 
+import functools
 import json
 import os
 
@@ -8,21 +9,24 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxgen.nets.token_transformer import CausalTokenTransformer
 from jaxgen.tokens import autoregressive
 from jaxgen.tokens import autoregressive_family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import trace_train_step_once, tiny_config
+from tests.helpers import (assert_labels_condition, assert_plausible_images, tiny_config,
+                           trace_train_step_once)
 
 SHAPE = dict(num_codes=12, num_classes=3, length=9, dim=16, depth=2, num_heads=2, mlp_ratio=2.0)
 
 
 def _params():
   model = CausalTokenTransformer(**SHAPE)
-  return model, model.init(jax.random.key(0), jnp.zeros((1, 9), jnp.int32),
-                           jnp.zeros((1,), jnp.int32))["params"]
+  # Jitted: eagerly, every initialiser and layer op compiles on its own (seconds each).
+  return model, jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 9), jnp.int32),
+                                    jnp.zeros((1,), jnp.int32))["params"]
 
 
 def test_cached_steps_equal_the_full_causal_pass():
@@ -31,18 +35,19 @@ def test_cached_steps_equal_the_full_causal_pass():
   codes = jax.random.randint(jax.random.key(1), (4, 9), 0, 12)
   labels = jnp.array([0, 1, 2, 3])  # 3 is the null label
   prev = autoregressive.shift_right(codes)
-  full = model.apply({"params": params}, prev, labels)  # [4, 9, 12]
-  cache = cached.init(jax.random.key(0), jnp.zeros((4, 9), jnp.int32), labels)["cache"]
+  apply = jax.jit(model.apply)
+  full = apply({"params": params}, prev, labels)  # [4, 9, 12]
+  cache = jax.jit(cached.init)(jax.random.key(0), jnp.zeros((4, 9), jnp.int32), labels)["cache"]
+  cached_step = jax.jit(functools.partial(cached.apply, mutable=["cache"]))
   steps = []
   for i in range(9):
-    logits, mutated = cached.apply({"params": params, "cache": cache}, prev[:, i:i + 1], labels,
-                                   mutable=["cache"])
+    logits, mutated = cached_step({"params": params, "cache": cache}, prev[:, i:i + 1], labels)
     cache = mutated["cache"]
     steps.append(logits[:, 0])
   np.testing.assert_allclose(jnp.stack(steps, 1), full, rtol=1e-5, atol=1e-5)
   # Causality: changing a later code leaves the earlier positions' logits.
   later = prev.at[:, 5].set((prev[:, 5] + 1) % 12)
-  np.testing.assert_allclose(model.apply({"params": params}, later, labels)[:, :5], full[:, :5],
+  np.testing.assert_allclose(apply({"params": params}, later, labels)[:, :5], full[:, :5],
                              rtol=1e-6, atol=1e-6)
 
 
@@ -70,6 +75,7 @@ def test_cached_decode_equals_the_uncached_decode():
   assert len(np.unique(np.asarray(fast))) > 3  # it sampled, rather than repeating one code
 
 
+@pytest.mark.slow
 def test_tiny_chain_learns_next_codes_and_samples_both_ways(tmp_path, monkeypatch,
     tiny_tokenizer):
   tokenizer = tiny_tokenizer
@@ -89,3 +95,6 @@ def test_tiny_chain_learns_next_codes_and_samples_both_ways(tmp_path, monkeypatc
   slow = sample(trained.state, jax.random.key(0), 4, labels, None, False)
   chex.assert_shape(fast, (4, 28, 28, 1))
   np.testing.assert_allclose(fast, slow, atol=1e-5)  # guided (w = 1), cached or not
+  assert_plausible_images(fast)
+  assert_labels_condition(lambda labels: sample(trained.state, jax.random.key(0), 4, labels,
+                                                None, True))

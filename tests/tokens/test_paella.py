@@ -8,12 +8,14 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxgen.tokens import paella
 from jaxgen.tokens import paella_family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import trace_train_step_once, tiny_config
+from tests.helpers import (assert_labels_condition, assert_plausible_images, tiny_config,
+                           trace_train_step_once)
 
 
 def test_noise_replaces_the_scheduled_share_with_uniform_codes():
@@ -73,6 +75,7 @@ def test_typical_filter_matches_its_definition_and_drops_the_smoothing_tail():
   assert np.flatnonzero(kept).tolist() == [17]
 
 
+@pytest.mark.slow
 def test_tiny_chain_learns_to_restore_codes(tmp_path, monkeypatch,
     tiny_tokenizer):
   tokenizer = tiny_tokenizer
@@ -86,6 +89,8 @@ def test_tiny_chain_learns_to_restore_codes(tmp_path, monkeypatch,
   print([(m["step"], m["replaced_accuracy"], m["loss"]) for m in evals])
   assert evals[-1]["loss"] < evals[0]["loss"] - 0.1
   trained = restore_trained(workdir)
-  images = jax.jit(trained.family.sample, static_argnums=(2, 4))(
-      trained.state, jax.random.key(0), 4, jnp.arange(4), 3)
+  sample = jax.jit(trained.family.sample, static_argnums=(2, 4))
+  images = sample(trained.state, jax.random.key(0), 4, jnp.arange(4), 3)
   chex.assert_shape(images, (4, 28, 28, 1))
+  assert_plausible_images(images)
+  assert_labels_condition(lambda labels: sample(trained.state, jax.random.key(0), 4, labels, 3))

@@ -44,6 +44,7 @@ def test_accumulated_gradient_equals_the_full_batch_gradient():
   assert aux4["max_err"].shape == ()  # a scalar: the mean of the microbatches' maxima
 
 
+@pytest.mark.slow
 def test_family_step_with_microbatches_matches_the_large_batch_and_compiles_once():
   """The deterministic autoencoder (no binarisation, no batch statistics): one step over 4
   microbatches of 4 gives the first Adam moment (0.1 x gradient) of one batch of 16."""

@@ -19,6 +19,7 @@ def _params(workdir):
   return jax.tree.map(np.asarray, jax.device_get(restore_trained(str(workdir)).state.params))
 
 
+@pytest.mark.slow
 def test_vae_run_leaves_metrics_samples_and_checkpoints(tmp_path):
   final = train_and_evaluate(tiny_config("vae"), str(tmp_path))
   lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]

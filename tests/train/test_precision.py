@@ -23,9 +23,11 @@ def _digits(num_batches: int, batch_size: int = 32) -> list[dict]:
   return [data[i] for i in range(num_batches)]
 
 
+@pytest.mark.slow
 def test_bfloat16_loss_and_gradient_stay_close_to_float32():
   """Same float32 parameters, same noise: the loss within 2% and the gradient's direction
-  within cosine 0.99 (bfloat16 keeps 8 bits of mantissa, ~0.4% per rounding)."""
+  within cosine 0.9999 (bfloat16 keeps 8 bits of mantissa, ~0.4% per rounding, but the
+  roundings are independent: they average out over the gradient's ~50k entries)."""
   batch = _digits(1)[0]
   x0 = jnp.asarray(batch["image"][:8]) * 2 - 1
   results = {}
@@ -53,9 +55,10 @@ def test_bfloat16_loss_and_gradient_stay_close_to_float32():
   assert l16 == pytest.approx(l32, rel=0.02)
   cosine = float(g16 @ g32 / (jnp.linalg.norm(g16) * jnp.linalg.norm(g32)))
   print(f"loss f32 {l32:.5f} bf16 {l16:.5f}; gradient cosine {cosine:.5f}")
-  assert cosine > 0.99
+  assert cosine > 0.9999
 
 
+@pytest.mark.slow
 def test_tiny_bfloat16_ddpm_learns_on_digits():
   """30 steps of the bfloat16 family's train step on real digits: the noise-prediction loss
   falls from about 1 (the zero-initialised output predicts no noise)."""
