@@ -3,8 +3,10 @@
 The fast tier's guard for the whole catalogue: each config's family is built through the
 registry, its state created, and its jitted train step run on one fixed batch with one fixed key.
 On a fixed batch and key the objective is a fixed function of the parameters, so a few optimiser
-steps must lower it; a flipped loss sign, a detached gradient or a broken shape fails here in
-seconds (the end-to-end chains that show learning on fresh batches are in the slow tier).
+steps must lower it: a broken shape, a NaN, a detached gradient or an update that goes the wrong
+way fails here in seconds. (What is minimised is checked elsewhere: a flipped sign inside a loss
+still falls when minimised, and the closed-form unit tests of the losses catch it. The end-to-end
+chains that show learning on fresh batches, eval steps and samplers are in the slow tier.)
 """
 
 import jax
