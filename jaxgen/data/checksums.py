@@ -55,9 +55,9 @@ def verify(path: str, expected_sha256: str, package: str) -> str:
   found = file_sha256(path)
   if found != expected_sha256:
     raise UserError(
-        f"{path} has sha256 {found}, expected {expected_sha256}: this {package} ships different "
-        "data, which would change every split and figure; reinstall the locked environment "
-        "(`rm -rf .venv && bash scripts/setup.sh`)")
+        f"{path} has sha256 {found}, expected {expected_sha256}: the file is damaged or this "
+        f"{package} release ships other data, which would change every split and figure; "
+        "reinstall the locked environment (`rm -rf .venv && bash scripts/setup.sh`)")
   return path
 
 
