@@ -9,7 +9,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")
 os.environ.setdefault("NO_GCE_CHECK", "true")
 # This machine's measured XLA flags and the compilation cache live in the user's cache
-# (jaxgen.user_cache: $JAXGEN_CACHE or ~/.cache/jaxgen), shared by checkouts and runs.
+# (jaxgen.user_cache: $JAXGEN_CACHE, else $XDG_CACHE_HOME/jaxgen, else ~/.cache/jaxgen), shared
+# by checkouts and runs.
 
 from jaxgen import xla_tuning  # noqa: E402 (stdlib only: jax's backend has not started)
 

@@ -1,4 +1,5 @@
-"""Shared test helpers: tiny configs with overrides."""
+"""Shared test helpers: tiny configs, trained runs shared by the xdist workers, stand-in scorers,
+and the checks that generated images, counted proportions and label conditioning must pass."""
 
 import importlib
 
@@ -63,15 +64,18 @@ def shared_run(tmp_path_factory, name: str, config: ml_collections.ConfigDict) -
   """The workdir of `config` trained once per test run and shared by every xdist worker.
 
   The first worker to ask trains it under a file lock and marks it done; the others wait on the
-  lock and reuse it. A session fixture alone would train once per worker.
+  lock and reuse it. A session fixture alone would train once per worker. The folder is named by
+  `name` and a digest of the config, so two callers never share a run of another config.
   """
+  import hashlib
   import os
   from jaxgen import locks
   from jaxgen.train.loop import train_and_evaluate
   base = tmp_path_factory.getbasetemp()
   if os.environ.get("PYTEST_XDIST_WORKER"):
     base = base.parent  # the run's folder, above each worker's own (popen-gw0, popen-gw1, ...)
-  workdir = os.path.join(str(base), "shared_runs", name)
+  digest = hashlib.sha256(config.to_json_best_effort(sort_keys=True).encode()).hexdigest()[:12]
+  workdir = os.path.join(str(base), "shared_runs", f"{name}_{digest}")
   with locks.exclusive(workdir + ".lock"):
     if not os.path.exists(os.path.join(workdir, "DONE")):
       train_and_evaluate(config, workdir)  # resumes a run a killed worker left half done
@@ -97,17 +101,18 @@ def assert_plausible_images(images, max_mean: float = 0.7) -> None:
   assert np.all(gaps[~np.eye(len(flat), dtype=bool)] > 1e-3), "two samples are identical"
 
 
-def assert_proportion_with_interval(record: dict, key: str, n: int) -> None:
-  """`record[key]` is a proportion of `n` images (a whole number of them) and its 95% Wilson
-  interval `key`_ci95_low/high is the one recomputed from that count: the figure was counted
-  over the images it claims, not merely clipped into [0, 1]."""
+def assert_proportion_with_interval(record: dict, key: str, n: int, interval: bool = True) -> None:
+  """`record[key]` is a proportion of `n` (a whole number of them: the figure was counted over
+  the items it claims, not merely clipped into [0, 1]) and, with `interval`, its 95% Wilson
+  interval `key`_ci95_low/high is the one recomputed from that count."""
   from jaxgen.metrics.intervals import wilson_interval
   value = float(record[key])
   hits = round(value * n)
   assert abs(value * n - hits) < 1e-6 * n, (key, value, n)
-  if f"{key}_ci95_low" in record:
+  if interval:
     low, high = wilson_interval(hits, n)
-    assert abs(record[f"{key}_ci95_low"] - low) < 1e-6 and abs(record[f"{key}_ci95_high"] - high) < 1e-6
+    assert abs(record[f"{key}_ci95_low"] - low) < 1e-6, (key, record[f"{key}_ci95_low"], low)
+    assert abs(record[f"{key}_ci95_high"] - high) < 1e-6, (key, record[f"{key}_ci95_high"], high)
 
 
 def assert_labels_condition(sample, num: int = 4, a: int = 3, b: int = 7) -> None:

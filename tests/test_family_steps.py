@@ -9,6 +9,8 @@ still falls when minimised, and the closed-form unit tests of the losses catch i
 chains that show learning on fresh batches, eval steps and samplers are in the slow tier.)
 """
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -30,7 +32,6 @@ NUM_STEPS = 6
 
 
 def test_every_config_is_covered():
-  import os
   folder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "configs")
   names = {f[:-3] for f in os.listdir(folder) if f.endswith(".py")}
   assert names - {"__init__", "common"} - {n for n in names if n.endswith("_base")} == set(CONFIGS)

@@ -92,8 +92,8 @@ def test_two_processes_match_one_process_and_resume_after_a_kill(tmp_path):
   env = {**ENV, "PYTHON": sys.executable}
   launch = lambda workdir: ["bash", "launch/local_multiprocess.sh", "2",
                             f"--workdir={workdir}"] + config
-  multi = subprocess.run(launch(tmp_path / "two"), cwd=ROOT, capture_output=True,
-                         text=True, timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": free_port()})
+  multi = subprocess.run(launch(tmp_path / "two"), cwd=ROOT, capture_output=True, text=True,
+                         timeout=600, env={**env, "JAXGEN_COORDINATOR_PORT": free_port()})
   assert multi.returncode == 0, multi.stderr[-2000:]
   assert _final_eval(tmp_path / "two") == _final_eval(tmp_path / "one")
 

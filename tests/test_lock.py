@@ -4,7 +4,6 @@ hashes, and the checker names each difference between an environment and the loc
 import configparser
 import importlib.util
 import os
-import re
 import sys
 
 import pytest
@@ -39,11 +38,14 @@ def test_every_declared_requirement_is_pinned_within_its_range_with_hashes():
     assert name in pins, f"{name} is declared in setup.cfg but not locked: run scripts/lock.sh"
     assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
   assert {"pip", "setuptools", "wheel", "scipy", "pytest", "pytest-xdist"} <= pins.keys()
-  text = open(LOCK).read()
-  blocks = re.split(r"\n(?=[a-z0-9])", text.split("\n\n", 1)[-1])
-  for block in blocks:
-    if "==" in block.split("\n", 1)[0]:
-      assert "--hash=sha256:" in block, block.split("\n", 1)[0]
+  # Each pin's block (its line and the indented lines under it) carries at least one hash.
+  pinned, hashed = None, set()
+  for line in open(LOCK):
+    if check._PIN.match(line):  # pylint: disable=protected-access
+      pinned = check.canonical(check._PIN.match(line).group(1))  # pylint: disable=protected-access
+    elif pinned and line.startswith(" ") and "--hash=sha256:" in line:
+      hashed.add(pinned)
+  assert hashed == pins.keys(), sorted(pins.keys() - hashed)
 
 
 def test_the_checker_names_missing_other_and_unlocked_packages(tmp_path):

@@ -20,7 +20,7 @@ def base(tiny: bool) -> ml_collections.ConfigDict:
   c.max_checkpoints = 3
   # Tiny runs draw a 16-image grid: a grid of 64 from a 50-step sampler was a third of a tiny
   # diffusion run's time in the tests.
-  c.grid_size = 16 if tiny else 64  # samples in each eval's grid; 0 draws no grids
+  c.grid_size = 16 if tiny else 64  # images in each eval's grid; 0: no sample or recon grids
   c.sample_batch_size = 256
   # Samples scored by FCD / conditional accuracy at each eval (0: skip, e.g. in tiny runs).
   c.fcd_num_samples = 0 if tiny else 1000

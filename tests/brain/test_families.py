@@ -92,7 +92,7 @@ def test_mindvis_trains_only_encoder_mappers_and_cross_attention(tmp_path, monke
   assert row["fcd"] > 0
   # 10-way is one trial per stimulus: a count of 20; pair-wise, each of 20 against 19 others.
   assert_proportion_with_interval(row, "top1_10way", 20)
-  assert_proportion_with_interval(row, "pairwise_ssim", 20 * 19)
+  assert_proportion_with_interval(row, "pairwise_ssim", 20 * 19, interval=False)
   # The trained path reaches the loss: steps on one batch, with the same noise and times each
   # step, lower it steadily (seen: 0.784 to 0.774 in 15 steps at 3e-3 on the tiny ldm).
   batch = {k: jax.numpy.asarray(v[:16]) for k, v in test.items()}
