@@ -35,11 +35,6 @@ WIN_FACTOR = 0.9
 _PROBE_TIMEOUT_S = 300
 
 
-def cache_dir() -> str:
-  """Where measured machine settings are kept (`jaxgen.user_cache.root()`)."""
-  return user_cache.root()
-
-
 def machine_key() -> str:
   """A hash of what the measurement depends on: processor model and ISA flags, jax version."""
   text = platform.processor()
@@ -58,7 +53,7 @@ def machine_key() -> str:
 
 
 def _cache_file() -> str:
-  return os.path.join(cache_dir(), "xla_cpu_tuning.json")
+  return os.path.join(user_cache.root(), "xla_cpu_tuning.json")
 
 
 def stored_decision() -> dict | None:
@@ -173,7 +168,7 @@ def apply(measure_if_unknown: bool) -> dict | None:
   decision = stored_decision()
   if decision is None and measure_if_unknown:
     from jaxgen.locks import exclusive
-    with exclusive(os.path.join(cache_dir(), "xla_cpu_tuning.lock")):
+    with exclusive(os.path.join(user_cache.root(), "xla_cpu_tuning.lock")):
       decision = stored_decision()
       if decision is None:
         try:

