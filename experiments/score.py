@@ -10,6 +10,7 @@ come from `experiments.report`, which reads test.
   python -m experiments.score --workdir=runs/ddpm --settings=ddim:50:cls=1,ddim:50:cls=3 \
       --classifier_workdir=runs/noisy_classifier
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
+  python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
 Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),
 w (classifier-free guidance weight) and cls (classifier guidance scale; needs
@@ -17,6 +18,14 @@ w (classifier-free guidance weight) and cls (classifier guidance scale; needs
 cycle through the classes when the model is conditional or classifier-guided, and then
 conditional accuracy is reported. Prints a markdown table, appends one JSON line per setting
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
+
+`--samples=FILE` scores images someone already has instead (an .npz with `images`, uint8 in
+0..255 or float in [0, 1], [n, h, w, c], and optionally `labels` [n]), as
+`python -m experiments.sample` writes them; the pinned scorer makes its FCD the same on every
+machine (jaxgen/metrics/pinned/check_samples.json holds one such figure to check).
+`--record=NAME` also writes the rows as a validation record,
+experiments/results/validation/NAME.json, with the commit, the command and the settings: the
+figures a README note may quote from tuning.
 """
 
 import json
@@ -27,6 +36,12 @@ from typing import Any
 from absl import app, flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a trained ddpm-family experiment.")
+_SAMPLES = flags.DEFINE_string("samples", None, "An .npz of images (and labels) to score "
+                               "instead of a workdir's samples.")
+_DATASET = flags.DEFINE_string("dataset", "embedded_digits", "With --samples: whose scorer and "
+                               "reference split to score against.")
+_RECORD = flags.DEFINE_string("record", None, "Also write the rows as the validation record "
+                              "experiments/results/validation/NAME.json.")
 _SETTINGS = flags.DEFINE_list("settings", ["ddim:50"], "Samplers to score, KIND:STEPS[:k=v...].")
 _NUM = flags.DEFINE_integer("num_samples", 1000, "Samples per setting.")
 _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this many test "
@@ -36,7 +51,6 @@ _CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 _SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD and the NLL "
                              "(validation for tuning; test only for the final report).")
-flags.mark_flags_as_required(["workdir"])
 
 from experiments.sampler_settings import Setting, parse_setting  # noqa: E402  (re-exported)
 from jaxgen.metrics.intervals import Z95  # noqa: E402
@@ -104,7 +118,8 @@ def markdown(rows: list[dict]) -> str:
                                                f"({r['cond_accuracy_ci95_low']:.3f}-"
                                                f"{r['cond_accuracy_ci95_high']:.3f})"),
              "images/s": lambda r: f"{r['images_per_s']:.3g}"}
-  needs = {"fcd_floor": "fcd_floor", "cond_accuracy (95%)": "cond_accuracy"}
+  needs = {"fcd_floor": "fcd_floor", "cond_accuracy (95%)": "cond_accuracy",
+           "images/s": "images_per_s"}
   keys = [k for k in columns if any(needs.get(k, "setting") in r for r in rows)]
   lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
   lines += ["| " + " | ".join(columns[k](r) if needs.get(k, "setting") in r else ""
@@ -112,19 +127,75 @@ def markdown(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def load_samples(path: str) -> tuple["np.ndarray", "np.ndarray | None"]:
+  """Images [n, h, w, c] as float32 in [0, 1] and labels [n] (or None) from an .npz written by
+  experiments.sample; a one-line UserError for a file that is not such an archive."""
+  import numpy as np
+  from jaxgen.errors import UserError
+  try:
+    with np.load(path) as archive:
+      arrays = {k: archive[k] for k in archive.files}
+  except (OSError, ValueError) as e:
+    raise UserError(f"cannot read {path} as an .npz of samples ({e})") from None
+  if "images" not in arrays or arrays["images"].ndim != 4:
+    raise UserError(f"{path} needs an 'images' array [n, h, w, c]; it holds "
+                    f"{', '.join(f'{k}{list(v.shape)}' for k, v in arrays.items()) or 'nothing'}")
+  images = arrays["images"]
+  images = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else \
+      images.astype(np.float32)
+  if images.min() < 0.0 or images.max() > 1.0:
+    raise UserError(f"{path}: float images must lie in [0, 1] (got {images.min():.3g}.."
+                    f"{images.max():.3g}); write uint8 0..255 or rescale")
+  labels = arrays.get("labels")
+  if labels is not None and labels.shape != images.shape[:1]:
+    raise UserError(f"{path}: 'labels' has shape {list(labels.shape)}, needs [{len(images)}]")
+  return images, labels
+
+
+def score_samples_file(path: str, dataset: str, split: str) -> dict:
+  """The pinned (or cached) scorer's report on the images of an .npz, against `split`."""
+  from jaxgen.errors import UserError
+  from jaxgen.train.scorers import trained_scorer
+  images, labels = load_samples(path)
+  scorer = trained_scorer(dataset, None, reference_split=split)
+  if images.shape[1:] != tuple(scorer.image_shape):
+    raise UserError(f"{path} holds {list(images.shape[1:])} images; {dataset}'s are "
+                    f"{list(scorer.image_shape)}")
+  return {"setting": os.path.basename(path), "num_samples": len(images),
+          "scorer_digest": scorer.digest, **scorer.report(images, labels)}
+
+
 def main(argv: list[str]) -> None:
   del argv
   from experiments import backend
   backend.prepare()  # before the backend starts
+  from experiments import records
+  from jaxgen import provenance
   from jaxgen.errors import UserError
   from jaxgen.train.restore import restore_trained
   try:
+    if bool(_WORKDIR.value) == bool(_SAMPLES.value):
+      raise UserError("give either --workdir=DIR (sample and score a model) or --samples=FILE")
     if _NUM.value <= 0:
       raise UserError(f"--num_samples must be positive, got {_NUM.value}")
+    if _RECORD.value:
+      records.check_publishable(records.VALIDATION_DIR)
+    if _SAMPLES.value:
+      rows = [score_samples_file(_SAMPLES.value, _DATASET.value, _SPLIT.value)]
+      print(f"{_SAMPLES.value}, against {_DATASET.value}:{_SPLIT.value} "
+            f"(scorer {rows[0]['scorer_digest'][:12]})")
+      print(markdown(rows))
+      print(f"FCD {rows[0]['fcd']:.6g}")
+      if _RECORD.value:
+        _write_validation_record(rows, {"samples": _SAMPLES.value, "dataset": _DATASET.value})
+      return
     settings = [parse_setting(s) for s in _SETTINGS.value]
     trained = restore_trained(_WORKDIR.value)
     if trained.config.family != "ddpm":
       raise UserError(f"experiments.score scores ddpm-family models, not {trained.config.family}")
+    if _RECORD.value:
+      records.check_publishable(records.VALIDATION_DIR,
+                                provenance.read(os.path.abspath(_WORKDIR.value)))
     classifier = None
     if _CLASSIFIER.value:
       from jaxgen.diffusion.classifier_family import load_guide
@@ -134,11 +205,18 @@ def main(argv: list[str]) -> None:
                             reference_split=_SPLIT.value)
     rows = score_settings(trained, scorer, settings, _NUM.value, _SEED.value, _WORKDIR.value,
                           classifier)
+    for row in rows:
+      row["scorer_digest"] = scorer.digest
     if _NLL.value > 0:
       mean, se = exact_nll(trained, _NLL.value, _SEED.value, _SPLIT.value)
       key = "cond_nll_bpd" if trained.family.conditional else "nll_bpd"  # -log p(x|y)
       rows.append({"setting": f"exact NLL, {_NLL.value} {_SPLIT.value} images", key: mean,
                    key + "_se": se})
+    if _RECORD.value:
+      _write_validation_record(rows, {
+          "workdir": os.path.abspath(_WORKDIR.value), "step": trained.step,
+          "family": trained.config.family, "seed": _SEED.value,
+          "trained": provenance.read(os.path.abspath(_WORKDIR.value))})
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -152,6 +230,18 @@ def main(argv: list[str]) -> None:
       if key in row:
         print(f"{row['setting']}: {what} <= {row[key]:.4f} +- {row[key + '_se']:.4f} (SE) "
               "bits/dim")
+
+
+def _write_validation_record(rows: list[dict], settings: dict) -> None:
+  """experiments/results/validation/<--record>.json: the rows, the settings, commit, command."""
+  from experiments import records
+  record = {"name": _RECORD.value, "kind": "validation", "split": _SPLIT.value,
+            "num_samples": _NUM.value if not _SAMPLES.value else rows[0]["num_samples"],
+            **settings, "rows": [{k: (float(v) if isinstance(v, (int, float)) else v)
+                                  for k, v in r.items()} for r in rows]}
+  records.write(record, records.VALIDATION_DIR,
+                "python -m experiments.score " + " ".join(sys.argv[1:]))
+  print(f"wrote {os.path.join(records.VALIDATION_DIR, _RECORD.value)}.json")
 
 
 if __name__ == "__main__":

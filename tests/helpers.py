@@ -16,7 +16,7 @@ def tiny_config(name: str, **overrides) -> ml_collections.ConfigDict:
 
 
 def untrained_scorer(dataset: str, data_dir=None, train_split: str = "train",
-                     reference_split: str = "validation"):
+                     reference_split: str = "validation", kind: str = "cnn"):
   """A Scorer on a freshly initialised tiny classifier, standing in for `trained_scorer` where a
   test checks that figures are reported rather than what they are (it trains nothing)."""
   import jax

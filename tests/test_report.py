@@ -28,7 +28,8 @@ def trained(tmp_path_factory, digit_scorer_workdir):
                         feature_dim=cls.config.feature_dim)
   requested = []
 
-  def tiny_scorer(dataset, data_dir=None, train_split="train", reference_split="validation"):
+  def tiny_scorer(dataset, data_dir=None, train_split="train", reference_split="validation",
+                  kind="cnn"):
     requested.append(reference_split)
     held_out = scorers.held_out_split(reference_split)
     return Scorer(model, cls.state.params, SplitData.open(dataset, train_split),

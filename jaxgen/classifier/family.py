@@ -1,7 +1,7 @@
 """Training a classifier (the CNN, or a Vision Transformer) through the shared loop.
 
-Config fields: model ("cnn", the default, or "vit"), learning_rate, weight_decay, dropout;
-the CNN's channels and feature_dim; the ViT's vit.{patch, dim, depth, num_heads, mlp_ratio,
+Config fields: model ("cnn", the default, "mlp" or "vit"), learning_rate, weight_decay,
+dropout; the CNN's channels and feature_dim; the MLP's hidden and feature_dim; the ViT's vit.{patch, dim, depth, num_heads, mlp_ratio,
 pool}. The small-data recipe, all off unless set: max_shift (random shifts of the train
 images, in pixels), label_smoothing, warmup_steps with a cosine decay to 0 at num_train_steps.
 """
@@ -14,12 +14,12 @@ import optax
 
 from jaxgen.data.augment import random_shift
 from jaxgen.errors import UserError
-from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.nets.classifier import CNNClassifier, MLPClassifier
 from jaxgen.nets.vit import ViT
 from jaxgen.train import accumulate, state as state_lib
 from jaxgen.train.family import Batch, DataSpec, Family, Metrics
 
-MODELS = ("cnn", "vit")
+MODELS = ("cnn", "mlp", "vit")
 
 
 def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
@@ -27,6 +27,9 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
   kind = config.get("model", "cnn")
   if kind == "cnn":
     return CNNClassifier(num_classes=spec.num_classes, channels=tuple(config.channels),
+                         feature_dim=config.feature_dim, dropout=config.get("dropout", 0.0))
+  if kind == "mlp":
+    return MLPClassifier(num_classes=spec.num_classes, hidden=tuple(config.hidden),
                          feature_dim=config.feature_dim, dropout=config.get("dropout", 0.0))
   if kind == "vit":
     v = config.vit

@@ -10,11 +10,17 @@ reference points at the same number of images make every figure readable:
 - the ceiling: a trivial generator (independent pixels with the train split's per-pixel mean
   and variance).
 Every FCD comes with its bootstrap sd over the scored images, every accuracy with its Wilson
-interval. The scoring classifier is trained (once, cached) by `jaxgen.train.scorers`; this
-module only scores.
+interval. The scoring classifiers of the embedded data are pinned: their parameters are
+committed with their digests (`jaxgen.metrics.pinned`), so every machine scores on one scale;
+other datasets' scorers are trained once and cached by `jaxgen.train.scorers`. This module only
+scores. Every report names its scorer by the digest of its parameters.
 """
 
+import hashlib
 from typing import Any
+
+import flax
+import flax.linen as nn
 
 import jax
 import jax.numpy as jnp
@@ -24,23 +30,49 @@ import numpy as np
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics.fcd import fcd_and_sd, frechet_distance, gaussian_fit
 from jaxgen.metrics.intervals import Z95, wilson_interval
-from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.nets.classifier import CNNClassifier, MLPClassifier
 
 # Bumped whenever the scorer's training data or recipe changes, so cached scorers are not reused
 # across such changes (2: embedded_digits 2.0.0 moved 500 train digits to validation).
 SCORER_VERSION = 2
+# The scorer's kinds: "cnn" scores FCD and conditional accuracy; "mlp", a classifier on pixels,
+# is the second judge that reads the same samples (a model tuned against convolutional
+# features would pass the first judge alone).
+SCORER_KINDS = ("cnn", "mlp")
 
 
-def scorer_config(dataset: str, data_dir: str | None) -> ml_collections.ConfigDict:
-  """The fixed recipe of the scoring classifier: changing it changes every FCD."""
+def scorer_config(dataset: str, data_dir: str | None,
+                  kind: str = "cnn") -> ml_collections.ConfigDict:
+  """The fixed recipe of a scoring classifier: changing it changes every FCD."""
+  if kind not in SCORER_KINDS:
+    raise ValueError(f"unknown scorer kind {kind!r}; known: {', '.join(SCORER_KINDS)}")
   c = ml_collections.ConfigDict()
   c.family, c.dataset, c.data_dir, c.seed = "classifier", dataset, data_dir or "", 0
   c.batch_size, c.eval_batch_size, c.num_train_steps = 128, 200, 1000
   c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps = 100, 1000, 1000
   c.max_checkpoints, c.fcd_num_samples, c.grid_size = 1, 0, 0
   c.learning_rate, c.weight_decay, c.dropout = 1e-3, 1e-4, 0.3
-  c.channels, c.feature_dim = (16, 32), 128
+  c.model, c.feature_dim = kind, 128
+  if kind == "cnn":
+    c.channels = (16, 32)
+  else:
+    c.hidden = (256,)
   return c
+
+
+def scorer_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:
+  """The network of a scorer recipe (`scorer_config`), for `num_classes` classes."""
+  if config.get("model", "cnn") == "mlp":
+    return MLPClassifier(num_classes=num_classes, hidden=tuple(config.hidden),
+                         feature_dim=config.feature_dim)
+  return CNNClassifier(num_classes=num_classes, channels=tuple(config.channels),
+                       feature_dim=config.feature_dim)
+
+
+def params_digest(params: Any) -> str:
+  """sha256 (hex) of the parameters' msgpack bytes: the scorer's name in every record."""
+  return hashlib.sha256(flax.serialization.msgpack_serialize(
+      jax.tree.map(np.asarray, jax.device_get(params)))).hexdigest()
 
 
 def trivial_generator(images: np.ndarray, num: int, seed: int = 0) -> np.ndarray:
@@ -58,12 +90,16 @@ class Scorer:
   when given, holds real images disjoint from both, from which the floor is drawn.
   """
 
-  def __init__(self, model: CNNClassifier, params: Any, train: SplitData, reference: SplitData,
-               held_out: SplitData | None = None, num_boot: int = 200):
+  def __init__(self, model: nn.Module, params: Any, train: SplitData, reference: SplitData,
+               held_out: SplitData | None = None, num_boot: int = 200, pinned: bool = False):
+    self.digest = params_digest(params)  # which scorer: records carry it
+    self.pinned = pinned  # committed parameters (one scale on every machine)
+    self.kind = "mlp" if isinstance(model, MLPClassifier) else "cnn"
     self._apply = jax.jit(lambda p, x: model.apply({"params": p}, x, return_features=True))
     self._params = params
     self._num_boot = num_boot
     self._train_images = train.arrays()["image"]
+    self.image_shape = tuple(self._train_images.shape[1:])  # [h, w, c] it reads
     ref_arrays = reference.arrays()
     ref_images, ref_labels = ref_arrays["image"], ref_arrays["label"]
     logits, feats = self.logits_and_features(ref_images)

@@ -34,3 +34,32 @@ class CNNClassifier(nn.Module):
     h = nn.Dropout(self.dropout, deterministic=not train)(features)
     logits = nn.Dense(self.num_classes)(h)  # [b, num_classes]
     return (logits, features) if return_features else logits
+
+
+class MLPClassifier(nn.Module):
+  """Dense layers on the flattened pixels: a judge of another kind than the CNN, so a model
+  tuned against convolutional features shows it (no convolution, no pooling, no translation
+  invariance built in).
+
+  Attributes:
+    num_classes: number of output classes.
+    hidden: widths of the hidden layers before the feature layer.
+    feature_dim: width of the penultimate layer (its features, as the CNN's).
+  """
+
+  num_classes: int
+  hidden: Sequence[int] = (256,)
+  feature_dim: int = 128
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False,
+               return_features: bool = False) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """x: [b, h, w, c] in [0, 1] -> logits [b, num_classes] (and features [b, feature_dim])."""
+    h = (x * 2.0 - 1.0).reshape(x.shape[0], -1)  # [b, h * w * c]
+    for width in self.hidden:
+      h = nn.relu(nn.Dense(width)(h))
+    features = nn.relu(nn.Dense(self.feature_dim)(h))  # [b, feature_dim]
+    h = nn.Dropout(self.dropout, deterministic=not train)(features)
+    logits = nn.Dense(self.num_classes)(h)  # [b, num_classes]
+    return (logits, features) if return_features else logits

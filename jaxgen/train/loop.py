@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgen import provenance
 from jaxgen.data.pipeline import (PairedSplit, SplitData, global_step_index, local_batch_size,
                                    to_global)
 from jaxgen.errors import UserError
@@ -177,6 +178,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     ckpt.close()
     raise
   start = int(jax.device_get(state.step))
+  if jax.process_index() == 0 and start < int(config.num_train_steps):
+    provenance.record_start(workdir, start)  # the code that trains from here
 
   train_step = jax.jit(family.train_step, in_shardings=(repl, data_sharding, repl),
                        out_shardings=(repl, repl), donate_argnums=(0,))

@@ -1,4 +1,5 @@
-"""The scoring classifiers: trained once per dataset through the loop, cached, then loaded.
+"""The scoring classifiers: pinned (committed parameters) for the embedded data; for other
+datasets trained once through the loop, cached, then loaded.
 
 This lives beside the loop (not in `jaxgen.metrics`) because training the scorer is a run of
 the loop; `jaxgen.metrics.quality.Scorer` only scores.
@@ -11,8 +12,7 @@ from jax.experimental import multihost_utils
 
 from jaxgen import locks, user_cache
 from jaxgen.data.pipeline import SplitData
-from jaxgen.metrics import quality
-from jaxgen.nets.classifier import CNNClassifier
+from jaxgen.metrics import pinned, quality
 
 
 def held_out_split(reference_split: str) -> str | None:
@@ -27,25 +27,45 @@ def held_out_split(reference_split: str) -> str | None:
 
 
 def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str = "train",
-                   reference_split: str = "validation") -> quality.Scorer:
-  """Loads the dataset's scoring classifier, training it once (cached) if needed, with
-  `reference_split`'s statistics and, where one exists, a held-out split for the floor."""
+                   reference_split: str = "validation", kind: str = "cnn") -> quality.Scorer:
+  """The dataset's scoring classifier of `kind` ("cnn": FCD and accuracy; "mlp": the second
+  judge) with `reference_split`'s statistics and, where one exists, a held-out split for the
+  floor. Pinned parameters are loaded where they exist (jaxgen.metrics.pinned); otherwise the
+  classifier is trained once through the loop and cached in the user's cache."""
+  config = quality.scorer_config(dataset, data_dir, kind)
+  train = SplitData.open(dataset, train_split, data_dir)
+  model = quality.scorer_model(config, train.num_classes)
+  held_out = held_out_split(reference_split)
+  pinned_entry = pinned.entry(dataset, train_split, kind)
+  if pinned_entry is not None:
+    expected = jax.eval_shape(model.init, jax.random.key(0),
+                              jax.ShapeDtypeStruct((1, *train.image_shape), "float32"))["params"]
+    params = pinned.load_params(pinned_entry, expected)
+  else:
+    params = _cached_training(config, dataset, train_split, kind)
+  return quality.Scorer(
+      model, params, train, SplitData.open(dataset, reference_split, data_dir),
+      SplitData.open(dataset, held_out, data_dir) if held_out else None,
+      pinned=pinned_entry is not None)
+
+
+def _cached_training(config, dataset: str, train_split: str, kind: str):
+  """The parameters of an unpinned scorer, trained through the loop once per machine (cached
+  under the user's cache, keyed by SCORER_VERSION, dataset, train split and kind)."""
   from jaxgen.train.loop import train_and_evaluate  # the loop's evaluation imports this module
   from jaxgen.train.restore import restore_trained
-  config = quality.scorer_config(dataset, data_dir)
   # The classifier depends on its train split alone: one training serves every reference split
   # (each Scorer measures its own statistics), so the cache is keyed by it. Its in-training
   # eval then uses a split every caller agrees on.
   default = train_split == "train"
   config.train_split = train_split
   config.eval_split = "validation" if default else train_split
-  name = dataset if default else f"{dataset}_{train_split}".replace("+", "_and_")
+  name = pinned.scorer_name(dataset, train_split, kind)
   workdir = os.path.join(user_cache.root(), "scorers", f"v{quality.SCORER_VERSION}", name)
 
   def train_once():
     if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
-      print(f"training the scoring classifier for {dataset} once, cached in {workdir}",
-            flush=True)
+      print(f"training the scoring classifier {name} once, cached in {workdir}", flush=True)
       train_and_evaluate(config, workdir)
 
   if jax.process_count() == 1:
@@ -54,11 +74,4 @@ def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str =
   else:  # every process takes part in the (collective) training; a lock would deadlock
     multihost_utils.sync_global_devices(f"scorer {name}")
     train_once()
-  trained = restore_trained(workdir)
-  model = CNNClassifier(num_classes=trained.spec.num_classes, channels=tuple(config.channels),
-                        feature_dim=config.feature_dim)
-  held_out = held_out_split(reference_split)
-  return quality.Scorer(
-      model, trained.state.params, SplitData.open(dataset, train_split, data_dir),
-      SplitData.open(dataset, reference_split, data_dir),
-      SplitData.open(dataset, held_out, data_dir) if held_out else None)
+  return restore_trained(workdir).state.params

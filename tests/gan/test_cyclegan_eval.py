@@ -28,7 +28,8 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
                         feature_dim=config.feature_dim)
   requested = []
 
-  def tiny_judge(dataset, data_dir=None, train_split="train", reference_split="validation"):
+  def tiny_judge(dataset, data_dir=None, train_split="train", reference_split="validation",
+                 kind="cnn"):
     requested.append((train_split, reference_split))
     return quality.Scorer(model, judge.state.params, SplitData.open(dataset, train_split),
                           SplitData.open(dataset, reference_split))

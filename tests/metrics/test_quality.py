@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxgen.data.pipeline import SplitData
-from jaxgen.metrics import quality
+from jaxgen.metrics import pinned, quality
 from jaxgen.metrics.quality import trivial_generator
 from jaxgen.train import loop, scorers
 
@@ -69,8 +69,8 @@ def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
   monkeypatch.setenv("JAXGEN_CACHE", str(tmp_path))
   recipe = quality.scorer_config
 
-  def seconds_long_recipe(dataset, data_dir):
-    c = recipe(dataset, data_dir)
+  def seconds_long_recipe(dataset, data_dir, kind="cnn"):
+    c = recipe(dataset, data_dir, kind)
     c.num_train_steps = c.eval_every_steps = c.checkpoint_every_steps = 10
     return c
 
@@ -82,6 +82,7 @@ def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
     return real_train(config, workdir)
 
   monkeypatch.setattr(quality, "scorer_config", seconds_long_recipe)
+  monkeypatch.setattr(pinned, "manifest", lambda: {})  # as for a dataset nothing is pinned for
   monkeypatch.setattr(loop, "train_and_evaluate", counted_train)
   a = scorers.trained_scorer("digits_two_domain", None, "trainA+trainB", "testA")
   b = scorers.trained_scorer("digits_two_domain", None, "trainA+trainB", "testB")

@@ -1,0 +1,69 @@
+"""Which code made a result: the checkout's commit, whether its tree was dirty, the diff's digest.
+
+Standard library only. The loop appends one entry per (re)start to `<workdir>/provenance.json`,
+so a run resumed from another commit says so; `experiments.report` copies the entries into the
+record and refuses to publish a record from a dirty tree.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+from typing import Any
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILE_NAME = "provenance.json"
+
+
+def _git(*args: str) -> str:
+  return subprocess.run(["git", *args], cwd=REPO_ROOT, text=True, capture_output=True,
+                        check=True).stdout
+
+
+def checkout_state() -> dict[str, Any]:
+  """{"commit": full hash or "unknown", "dirty": tracked files differ from it,
+  "diff_sha256": sha256 of `git diff HEAD` (None when clean or unknown)}.
+
+  Untracked files do not make a tree dirty: results and run folders live beside the code.
+  """
+  try:
+    commit = _git("rev-parse", "HEAD").strip()
+    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff")
+  except (OSError, subprocess.CalledProcessError):
+    return {"commit": "unknown", "dirty": True, "diff_sha256": None}
+  return {"commit": commit, "dirty": bool(diff),
+          "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
+
+
+def describe(state: dict[str, Any]) -> str:
+  """A commit in the form records print: 10 hex digits, '+changes' when the tree was dirty."""
+  return state["commit"][:10] + ("+changes" if state["dirty"] else "")
+
+
+def record_start(workdir: str, start_step: int) -> dict[str, Any]:
+  """Appends this checkout's state and the step training (re)starts from to
+  workdir/provenance.json; returns the entry."""
+  entry = {**checkout_state(), "start_step": int(start_step),
+           "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+  entries = read(workdir)
+  path = os.path.join(workdir, FILE_NAME)
+  with open(path + ".tmp", "w") as f:
+    json.dump(entries + [entry], f, indent=2)
+    f.write("\n")
+  os.replace(path + ".tmp", path)  # never a half-written file after a crash
+  return entry
+
+
+def read(workdir: str) -> list[dict[str, Any]]:
+  """The workdir's training provenance entries, oldest first ([] for runs made before it)."""
+  path = os.path.join(workdir, FILE_NAME)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return json.load(f)
+
+
+def trained_dirty(entries: list[dict[str, Any]]) -> bool:
+  """Whether any part of the training ran from a dirty or unknown tree (or is unrecorded)."""
+  return not entries or any(e["dirty"] for e in entries)
