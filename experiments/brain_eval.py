@@ -200,7 +200,7 @@ def main(argv: list[str]) -> None:
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       from experiments import report
-      commit = report._commit()  # pylint: disable=protected-access
+      commit = provenance.describe(provenance.checkout_state())
       json.dump({"commit": commit, "command": " ".join(sys.argv),
                  "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,
                  "rows": rows, "ridge": ridge_row,

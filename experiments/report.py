@@ -28,7 +28,6 @@ hold nothing that no record backs.
 import glob
 import json
 import os
-import subprocess
 import sys
 from types import SimpleNamespace
 from typing import Any
@@ -62,6 +61,9 @@ def define_flags() -> None:
   _F.results = flags.DEFINE_string(
       "results_dir", os.path.join(os.path.dirname(__file__), "results"), "Where records live.")
   _F.seed = flags.DEFINE_integer("seed", 0, "Sampling and likelihood seed.")
+  _F.scratch = flags.DEFINE_bool(
+      "scratch", False, "Write the record to runs/scratch_results/ (allowed from a dirty tree or "
+      "a model trained from one) instead of experiments/results/.")
 
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
@@ -71,19 +73,6 @@ GROUPS = {"vae": "Autoencoders", "gan": "GANs", "ddpm": "Diffusion",
           "ncsn": "Diffusion", "ldm": "Diffusion", "diffae_latent": "Diffusion",
           "maskgit": "Code models",
           "maskgit_ar": "Code models", "paella": "Code models"}
-
-
-def _commit() -> str:
-  """The checkout's commit, with '+changes' when the working tree differs from it."""
-  root = os.path.dirname(README)
-  try:
-    head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, text=True,
-                          capture_output=True, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           text=True, capture_output=True, check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-  return head + ("+changes" if dirty else "")
 
 
 def training_time(workdir: str) -> dict[str, float]:
@@ -120,6 +109,10 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   from jaxgen.train.mesh import make_mesh
   from jaxgen.train.restore import restore_trained
   from jaxgen.train.scorers import trained_scorer
+  from experiments import records
+  from jaxgen import provenance
+  trained_code = provenance.read(os.path.abspath(workdir))
+  records.check_publishable(results_dir, trained_code)
   trained = restore_trained(workdir)
   config, family = trained.config, trained.family
   if config.family == "classifier":
@@ -177,15 +170,21 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir)
   timing: dict[str, float] = {}
   samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
+  samples = np.round(np.clip(samples, 0, 1) * 255).astype(np.float32) / 255  # as saved, uint8
+  judged = scorer.report(samples, labels)
   record: dict[str, Any] = {
-      "name": name, "family": config.family, "variant": config.get("variant", ""),
+      "name": name, "family": config.family, "dataset": config.dataset,
+      "variant": config.get("variant", ""),
       "conditional": bool(family.conditional), "workdir": os.path.abspath(workdir),
       "step": trained.step, **training_time(workdir), "split": "test",
       "sampler": sampler_name,
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
-      **{k: float(v) for k, v in scorer.report(samples, labels).items()},
+      **{k: float(v) for k, v in judged.items()}, "scorer_digest": scorer.digest,
+      **second_judge(config.dataset, data_dir, "test", samples, labels),
   }
+  if labels is not None:  # per-sample correctness: McNemar's test pairs two records on it
+    record["cond_correct"] = correct_bits(scorer, samples, labels)
   if nll_examples > 0 and family.nll_per_image is not None:
     test = SplitData.open(config.dataset, "test", data_dir)
     with tqdm.tqdm(total=nll_examples, desc="likelihood", unit="image", file=sys.stdout) as bar:
@@ -207,6 +206,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     record["decoding"] = decoding_cost(family, trained.state, options, trained.spec.num_classes,
                                        seed)
   os.makedirs(results_dir, exist_ok=True)
+  record["samples"] = save_samples(results_dir, name, samples, labels)
   record["grid"] = name + ".png"
   rows = trained.spec.num_classes if labelled and num >= trained.spec.num_classes else None
   images.save_grid(os.path.join(results_dir, record["grid"]),
@@ -251,33 +251,77 @@ def _token_defaults(config) -> dict[str, Any]:
 
 
 def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:
-  """Adds the commit and command to `record` and writes results_dir/<name>.json."""
-  record["commit"], record["command"] = _commit(), command
-  os.makedirs(results_dir, exist_ok=True)
-  with open(os.path.join(results_dir, record["name"] + ".json"), "w") as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-    f.write("\n")
-  return record
+  """Adds the training provenance (the workdir's provenance.json), the checkout's commit and
+  the command to `record` and writes results_dir/<name>.json."""
+  from experiments import records
+  from jaxgen import provenance
+  trained = provenance.read(record["workdir"]) if "workdir" in record else []
+  record["trained"] = trained
+  record["trained_commits"] = list(dict.fromkeys(provenance.describe(e) for e in trained))
+  return records.write(record, results_dir, command)
+
+
+def correct_bits(scorer: Any, images: Any, labels: Any) -> str:
+  """'1'/'0' per image: whether `scorer` reads it as its label (what McNemar's test pairs)."""
+  import numpy as np
+  read = scorer.logits_and_features(images)[0].argmax(-1)
+  return "".join("1" if c else "0" for c in read == np.asarray(labels))
+
+
+def second_judge(dataset: str, data_dir: str | None, split: str, images: Any,
+                 labels: Any) -> dict[str, Any]:
+  """The MLP judge's reading of labelled images (judge2_cond_accuracy with its Wilson interval),
+  its accuracy on the real `split` digits and its digest; {} without labels. A model tuned
+  against the CNN scorer's kind of features shows it as a gap between the two judges."""
+  import numpy as np
+  from jaxgen.metrics.intervals import wilson_interval
+  from jaxgen.train.scorers import trained_scorer
+  if labels is None:
+    return {}
+  judge = trained_scorer(dataset, data_dir, reference_split=split, kind="mlp")
+  correct = int(correct_bits(judge, images, labels).count("1"))
+  low, high = wilson_interval(correct, len(images))
+  return {"judge2_cond_accuracy": correct / len(images), "judge2_cond_accuracy_ci95_low": low,
+          "judge2_cond_accuracy_ci95_high": high,
+          "judge2_test_accuracy": judge.reference_accuracy, "judge2_digest": judge.digest,
+          "judge2_kind": judge.kind}
+
+
+def save_samples(results_dir: str, name: str, samples: Any, labels: Any) -> str:
+  """Writes the scored samples (uint8) and labels as results_dir/<name>.samples.npz, so a paired
+  FCD comparison (experiments.compare) or any later scorer can read the same images."""
+  import numpy as np
+  file_name = name + ".samples.npz"
+  arrays = {"images": np.round(np.clip(samples, 0, 1) * 255).astype(np.uint8)}
+  if labels is not None:
+    arrays["labels"] = np.asarray(labels, np.int32)
+  np.savez_compressed(os.path.join(results_dir, file_name), **arrays)
+  return file_name
 
 
 def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
-  """A classifier's test accuracy over the whole test split, with its Wilson interval, and its
-  training steps and time."""
+  """A classifier's test accuracy over the whole test split, with its Wilson interval, its
+  per-digit correctness (for McNemar's test against another classifier on the same digits),
+  and its training steps and time."""
   import jax
+  import numpy as np
+  from jaxgen.classifier.family import build_model
   from jaxgen.data.pipeline import SplitData
   from jaxgen.metrics.intervals import wilson_interval
-  from jaxgen.train.evaluation import Evaluator
-  from jaxgen.train.mesh import make_mesh
   config = trained.config
-  test = SplitData.open(config.dataset, "test", config.get("data_dir") or None)
-  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
-  accuracy = evaluator.split_metrics(trained.state, jax.random.key(seed))["accuracy"]
-  correct = round(accuracy * len(test))
-  low, high = wilson_interval(correct, len(test))
+  test = SplitData.open(config.dataset, "test", config.get("data_dir") or None).arrays()
+  model = build_model(config, trained.spec)
+  apply = jax.jit(lambda p, x: model.apply({"params": p}, x).argmax(-1))
+  read = np.concatenate([np.asarray(apply(trained.state.params, test["image"][i:i + 500]))
+                         for i in range(0, len(test["image"]), 500)])
+  hits = read == test["label"]
+  correct, n = int(hits.sum()), len(hits)
+  low, high = wilson_interval(correct, n)
   return {"family": "classifier", "model": config.get("model", "cnn"),
           "workdir": os.path.abspath(workdir), "step": trained.step, **training_time(workdir),
-          "split": "test", "num_test": len(test), "accuracy": correct / len(test),
-          "accuracy_ci95_low": low, "accuracy_ci95_high": high}
+          "split": "test", "num_test": n, "accuracy": correct / n,
+          "accuracy_ci95_low": low, "accuracy_ci95_high": high,
+          "correct": "".join("1" if h else "0" for h in hits)}
 
 
 # Families whose record is their reconstructions: the VQ tokenizer and the KL autoencoder.
@@ -285,10 +329,15 @@ FIRST_STAGES = ("vqvae", "kl_autoencoder")
 
 
 def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
-  """A tokenizer's or autoencoder's reconstructions of the whole test split: PSNR with its
-  standard error, the scorer's FCD (interval, floor, ceiling) and accuracy against the true
-  labels on them, and the latent: the share of the codebook used (vqvae), or the latent shape
-  and scale factor (kl_autoencoder); `_pairs` holds originals and reconstructions for a grid."""
+  """A tokenizer's or autoencoder's reconstructions of the test split, scored without leakage.
+
+  Per image, over the whole test split: PSNR, and the scorer-feature distance between each
+  reconstruction and its original (mean and SE each). FCD: the reconstructions of the first
+  half of test against the statistics of the second half (which holds no original of them),
+  with the floor at the same n from validation digits against the same half, and the
+  scorer's accuracy against the true labels on them. The latent: the share of the codebook
+  used (vqvae), or the latent shape and scale factor (kl_autoencoder); `_pairs` holds
+  originals and reconstructions for a grid."""
   import jax
   import numpy as np
   from jaxgen.data.pipeline import SplitData
@@ -303,9 +352,13 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   originals, recon, labels = evaluator.reconstruct_split(trained.state, test)
   mse = np.mean(np.square(recon - originals), axis=(1, 2, 3))  # [n]
   psnr, psnr_se = mean_and_se(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10)))
-  # The floor at n: as many held-out validation digits as reconstructions, at most all of them.
-  scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
-  n = min(len(recon), scorer.max_floor_samples)
+  half = len(recon) // 2
+  scorer = trained_scorer(config.dataset, data_dir, reference_split=f"test[{half}:]")
+  features = lambda x: scorer.logits_and_features(x)[1]
+  distance, distance_se = mean_and_se(np.linalg.norm(features(recon) - features(originals),
+                                                     axis=-1))
+  # The floor at n: as many held-out validation digits as scored reconstructions.
+  n = min(half, scorer.max_floor_samples)
   quality = scorer.report(recon[:n], labels[:n])
   if config.family == "vqvae":
     latent = {**trained.family.evaluate(trained.state, test, jax.random.key(seed)),
@@ -318,8 +371,11 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   pairs = np.stack([originals[:32], recon[:32]], axis=1).reshape((-1,) + recon.shape[1:])
   return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
           **training_time(workdir), "split": "test", "num_test": len(recon),
-          "psnr": float(psnr), "psnr_se": float(psnr_se), "num_scored": n,
-          **{f"recon_{k}": float(v) for k, v in quality.items()}, **latent, "_pairs": pairs}
+          "psnr": float(psnr), "psnr_se": float(psnr_se),
+          "feature_distance": float(distance), "feature_distance_se": float(distance_se),
+          "num_scored": n, "fcd_reference": f"test[{half}:]",
+          **{f"recon_{k}": float(v) for k, v in quality.items()},
+          "scorer_digest": scorer.digest, **latent, "_pairs": pairs}
 
 
 # Edit amounts, in units of the normalised code along the attribute's direction.
@@ -410,12 +466,13 @@ def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
                      SplitData.open(config.dataset, config.eval_split_b, data_dir))
   evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
   print(f"translating {config.eval_split} and {config.eval_split_b} ...", flush=True)
-  reports = evaluator.translation_reports(trained.state)
+  reports = evaluator.translation_reports(trained.state, second_judge=True)
   return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
           **training_time(workdir), "split": "test",
           "semantic_weight": float(config.get("semantic_weight", 0.0)),
           **{f"{d}_{k}": float(v) for d, r in reports.items() for k, v in r.items()},
           **{f"num_{d}": len(getattr(test, d[0])) for d in reports},
+          "scorer_digest": evaluator.judge_digest(),
           "_grid": evaluator.translation_grid(trained.state)}
 
 
@@ -478,21 +535,50 @@ def _fmt_minutes(seconds: float | None) -> str:
   return "" if seconds is None else f"{seconds / 60:.0f} min"
 
 
+def is_current(record: dict) -> bool:
+  """Whether a record was scored by a pinned scorer (classifiers' records need no scorer)."""
+  from jaxgen.metrics import pinned
+  if record["family"] == "classifier":
+    return True
+  return record.get("scorer_digest") in {e["sha256"] for e in pinned.manifest().values()}
+
+
 def markdown_tables(records: list[dict]) -> str:
-  """One markdown table per family group; every number comes from a record."""
+  """The tables of the records scored by the pinned scorers, then those of older records in a
+  section of their own (their scorer was retrained per machine: another scale); every number
+  comes from a record."""
+  from jaxgen.metrics import pinned
+  current = [r for r in records if is_current(r)]
+  older = [r for r in records if not is_current(r)]
+  digests = ", ".join(f"{name} `{e['sha256'][:8]}`" for name, e in sorted(
+      pinned.manifest().items()))
+  out = [f"Scored by the pinned scorers ({digests}; sha256 prefixes of their parameters).", "",
+         _tables(current, "")]
+  if older:
+    out += ["**Scored by an older scorer.** The records below were scored by a classifier "
+            "retrained on each machine before the scorer was pinned: their FCDs and accuracies "
+            "compare with nothing above, and with each other only where floor and ceiling "
+            "match. They move up when rescored or retrained.", "", _tables(older, ", older scorer")]
+  return "\n".join(out)
+
+
+def _tables(records: list[dict], suffix: str) -> str:
+  """One markdown table per family group of `records`; `suffix` follows each group's name."""
   out = []
   for group in dict.fromkeys(GROUPS.values()):
     rows = [r for r in records if GROUPS.get(r["family"]) == group]
     if not rows:
       continue
-    out += [f"**{group}** (test split; ± is a 95% interval: FCD bootstrap, accuracy Wilson, "
+    out += [f"**{group}{suffix}** (test split; ± is a 95% interval: FCD bootstrap, accuracy Wilson, "
             "NLL 1.96 SE; smallest class: the smallest share of the samples the scorer gives one "
             "digit, 0.1 when balanced)", "",
             "| model | steps (train time) | sampler | n | FCD | floor | ceiling | "
-            "smallest class | cond. accuracy | NLL | images/s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "smallest class | cond. accuracy | 2nd judge (MLP) | NLL | images/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["name"]):
       acc = _fmt_accuracy(r, "cond_accuracy") if "cond_accuracy" in r else ""
+      judge2 = (_fmt_accuracy(r, "judge2_cond_accuracy") if "judge2_cond_accuracy" in r
+                else "")
       # Mode coverage, for the records made since it was measured.
       share = f"{r['min_class_share']:.3f}" if "min_class_share" in r else ""
       out.append(
@@ -500,7 +586,8 @@ def markdown_tables(records: list[dict]) -> str:
           f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
           f"{r['num_samples']} | {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
-          f"{share} | {acc} | {_fmt_nll(r.get('nll'))} | {_fmt_rate(r['images_per_s'])} |")
+          f"{share} | {acc} | {judge2} | {_fmt_nll(r.get('nll'))} | "
+          f"{_fmt_rate(r['images_per_s'])} |")
     out.append("")
     out += [f"- {r['name']} samples {r['speed_vs_pixel']['speedup']:.1f}x as fast as "
             f"pixel-space CFG DDPM at the same {r['speed_vs_pixel']['steps']} DDIM steps "
@@ -516,7 +603,7 @@ def markdown_tables(records: list[dict]) -> str:
       out += paired + [""]
   decoding = sorted((r for r in records if "decoding" in r), key=lambda r: r["name"])
   if decoding:
-    out += ["**Decoding cost** (the code models' records above; network calls made one after "
+    out += [f"**Decoding cost{suffix}** (the code models' records above; network calls made one after "
             "another; FLOPs per image as XLA counts them, guidance's second pass included; "
             "images/s: median of timed calls, compilation apart, on this machine)", "",
             "| model | sampler | network calls | GFLOPs/image | images/s, batch 1 | "
@@ -530,41 +617,53 @@ def markdown_tables(records: list[dict]) -> str:
     out.append("")
   translators = sorted((r for r in records if "ab_cond_accuracy" in r), key=lambda r: r["name"])
   if translators:
-    out += ["**Translators** (test split, each domain translated whole; identity: the share "
+    out += [f"**Translators{suffix}** (test split, each domain translated whole; identity: the share "
             "of digits the target domain's judge reads as their own label, with its Wilson "
-            "interval; FCD to the target domain's test digits ± bootstrap 95%, its floor from "
-            "held-out real digits of that domain, and the untranslated source's FCD)", "",
-            "| model | steps (train time) | direction | n | identity kept | FCD | floor | "
-            "untranslated FCD |", "|---|---|---|---|---|---|---|---|"]
+            "interval, by the CNN judge and by the MLP second judge, each with its accuracy on "
+            "the target domain's real test digits; FCD to the target domain's test digits ± "
+            "bootstrap 95%, its floor from held-out real digits of that domain, and the "
+            "untranslated source's FCD)", "",
+            "| model | steps (train time) | direction | n | identity kept (CNN judge; on real) | "
+            "identity kept (MLP judge; on real) | FCD | floor | untranslated FCD |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in translators:
       for d, arrow in (("ab", "A->B"), ("ba", "B->A")):
         floor = (f"{r[d + '_fcd_floor']:.1f} ± {Z95 * r[d + '_fcd_floor_sd']:.1f}"
                  if d + "_fcd_floor" in r else "")
+        judge2 = (f"{_fmt_accuracy(r, d + '_judge2_cond_accuracy')}; "
+                  f"{r[d + '_judge2_test_accuracy']:.3f}" if d + "_judge2_cond_accuracy" in r
+                  else "")
         out.append(
             f"| {r['name']} | {r.get('train_steps', r['step'])} "
             f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {arrow} | "
-            f"{r['num_' + d]} | {_fmt_accuracy(r, d + '_cond_accuracy')} | "
+            f"{r['num_' + d]} | {_fmt_accuracy(r, d + '_cond_accuracy')}; "
+            f"{r[d + '_classifier_test_accuracy']:.3f} | {judge2} | "
             f"{r[d + '_fcd']:.1f} ± {Z95 * r[d + '_fcd_sd']:.1f} | {floor} | "
             f"{r[d + '_fcd_untranslated']:.1f} |")
     out.append("")
   stages = sorted((r for r in records if r["family"] in FIRST_STAGES), key=lambda r: r["name"])
   if stages:
-    out += ["**Tokenizers and autoencoders** (test split; reconstructions: PSNR ± 1.96 SE, FCD "
-            "± bootstrap 95% and the scorer's accuracy against the true labels with its Wilson "
-            "interval; latent: codebook usage, the share of codes some test image uses, or the "
-            "latent shape and its scale factor)", "",
-            "| model | steps (train time) | PSNR (dB) | n | recon FCD | floor | recon accuracy | "
-            "latent |", "|---|---|---|---|---|---|---|---|"]
+    out += [f"**Tokenizers and autoencoders{suffix}** (test split; per image over all test "
+            "digits: PSNR and the distance between the scorer's features of reconstruction and "
+            "original, ± 1.96 SE; recon FCD: reconstructions of the first half of test against "
+            "the second half's statistics, which hold none of their originals, ± bootstrap 95%, "
+            "with the floor of as many validation digits against the same half; the scorer's "
+            "accuracy against the true labels with its Wilson interval; latent: codebook usage, "
+            "the share of codes some test image uses, or the latent shape and its scale factor)",
+            "", "| model | steps (train time) | PSNR (dB) | feature distance | n | recon FCD | "
+            "floor | recon accuracy | latent |", "|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r.get('train_steps', r['step'])} "
             f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | "
-            f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | {r['num_scored']} | "
+            f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | "
+            + (f"{r['feature_distance']:.2f} ± {Z95 * r['feature_distance_se']:.2f}"
+               if "feature_distance" in r else "") + f" | {r['num_scored']} | "
             f"{r['recon_fcd']:.1f} ± {Z95 * r['recon_fcd_sd']:.1f} | "
             f"{r['recon_fcd_floor']:.1f} ± {Z95 * r['recon_fcd_floor_sd']:.1f} | "
             f"{_fmt_accuracy(r, 'recon_cond_accuracy')} | {_fmt_latent(r)} |" for r in stages]
     out.append("")
   diffaes = sorted((r for r in records if r["family"] == "diffae"), key=lambda r: r["name"])
   if diffaes:
-    out += ["**Diffusion autoencoders** (first n test digits; PSNR of decode(z_sem, x_T), x_T "
+    out += [f"**Diffusion autoencoders{suffix}** (first n test digits; PSNR of decode(z_sem, x_T), x_T "
             "by DDIM inversion, ± 1.96 SE; from z_sem alone: decoded from a random x_T, the "
             "label kept (Wilson interval) and FCD ± bootstrap 95% with its floor; edit sweep: "
             "mean ink mass at each step along the thickness direction, and the label kept)", "",
@@ -582,7 +681,7 @@ def markdown_tables(records: list[dict]) -> str:
     out.append("")
   classifiers = sorted((r for r in records if r["family"] == "classifier"), key=lambda r: r["name"])
   if classifiers:
-    out += ["**Classifiers** (test split; accuracy with its 95% Wilson interval)", "",
+    out += [f"**Classifiers{suffix}** (test split; accuracy with its 95% Wilson interval)", "",
             "| model | network | steps (train time) | n | accuracy |", "|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r['model']} | {r.get('train_steps', r['step'])} "
             f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['num_test']} | "
@@ -605,7 +704,7 @@ def paired_nll_differences(records: list[dict]) -> list[str]:
   not, same test images) by the mean and 95% interval of their per-image differences: the
   same digits' difficulty cancels, so the interval is far narrower than either SE."""
   import numpy as np
-  from jaxgen.metrics.intervals import mean_and_se
+  from jaxgen.metrics.compare import paired_difference
   with_values = sorted((r for r in records if r.get("nll", {}).get("per_image")),
                        key=lambda r: r["name"])
   lines = []
@@ -615,9 +714,10 @@ def paired_nll_differences(records: list[dict]) -> list[str]:
       if (na["unit"], na["conditional"], na["images"]) != (nb["unit"], nb["conditional"],
                                                            nb["images"]):
         continue
-      diff, se = mean_and_se(np.asarray(na["per_image"]) - np.asarray(nb["per_image"]))
-      lines.append(f"- NLL {a['name']} - {b['name']}: {diff:+.3f} ± {Z95 * se:.3f} "
-                   f"{na['unit']} (paired over the same {na['images']} test images)")
+      d = paired_difference(np.asarray(na["per_image"]), np.asarray(nb["per_image"]))
+      lines.append(f"- NLL {a['name']} - {b['name']}: {d['difference']:+.3f} ± "
+                   f"{Z95 * d['difference_se']:.3f} {na['unit']} (paired over the same "
+                   f"{na['images']} test images)")
   return lines
 
 

@@ -127,7 +127,7 @@ def test_classifier_record_counts_the_whole_test_split(digit_scorer_workdir, tmp
   assert record["train_steps"] == 60 and record["model"] == "cnn"
   assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
   text = report.write_tables(results, update_readme=False)
-  assert "**Classifiers**" in text and "| cls_tiny | cnn | 60 (" in text
+  assert "**Classifiers" in text and "| cls_tiny | cnn | 60 (" in text
 
 
 @pytest.mark.slow
@@ -151,10 +151,14 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   assert record["num_test"] == len(test)
   assert record["psnr"] == pytest.approx(np.mean(10 * np.log10(1 / mse)), abs=1e-3)
   assert record["recon_fcd_floor"] < record["recon_fcd_ceiling"]
+  # FCD against the other half of test, which holds none of the scored reconstructions'
+  # originals; the scorer-feature distance to each original is paired per image.
+  assert record["fcd_reference"] == "test[500:]" and record["num_scored"] <= 500
+  assert record["feature_distance"] > 0 and record["feature_distance_se"] > 0
   assert 0 < record["codebook_usage"] <= 1
   # The scorer reads as many reconstructions as there are held-out digits for the floor at n.
   held_out = len(SplitData.open("embedded_digits", "validation").arrays()["image"])
   assert_proportion_with_interval(record, "recon_cond_accuracy", min(len(test), held_out))
   assert os.path.exists(os.path.join(results, "vq_tiny.png"))
   text = report.write_tables(results, update_readme=False)
-  assert "**Tokenizers and autoencoders**" in text and "| vq_tiny | 20 (" in text
+  assert "**Tokenizers and autoencoders" in text and "| vq_tiny | 20 (" in text

@@ -12,7 +12,6 @@ once first).
 Prints one JSON line: images/s of each and their ratio (latent / pixel).
 """
 
-import statistics
 from typing import Any
 
 
@@ -24,7 +23,6 @@ def pixel_vs_latent(trained: Any, num_steps: int, batch: int, reps: int = 3,
   calls each, compilation excluded."""
   import jax
   import jax.numpy as jnp
-  from experiments.bench.unet_step import timed
   from experiments.configs import cfg
   from jaxgen.train.family import make_family
   w = float(trained.config.sampler.get("guidance_scale", 0.0))
@@ -37,18 +35,13 @@ def pixel_vs_latent(trained: Any, num_steps: int, batch: int, reps: int = 3,
   labels = jnp.arange(batch, dtype=jnp.int32) % trained.spec.num_classes
   key = jax.random.key(1)
   options = dict(kind="ddim", num_steps=num_steps, guidance_scale=w)
+  from experiments.bench.alternate import time_alternately
   runs = {}
   for name, family, state in (("latent", trained.family, trained.state),
                               ("pixel", pixel, pixel_state)):
     fn = jax.jit(lambda s, k, y, f=family: f.sample(s, k, batch, y, **options))
-    jax.block_until_ready(fn(state, key, labels))  # compile and run once
-    runs[name] = (fn, state)
-  seconds: dict[str, list[float]] = {"latent": [], "pixel": []}
-  for i in range(reps):
-    for name, (fn, state) in runs.items():
-      k = jax.random.fold_in(key, i)
-      seconds[name] += [t for t, _ in timed(lambda: fn(state, k, labels), n=1, warmup=0)]
-  rate = {n: batch / statistics.median(s) for n, s in seconds.items()}
+    runs[name] = lambda i, fn=fn, state=state: fn(state, jax.random.fold_in(key, i), labels)
+  rate = {n: batch / s for n, s in time_alternately(runs, reps).items()}
   return {"steps": num_steps, "batch": batch, "guidance_scale": w, "reps": reps,
           "latent_images_per_s": round(rate["latent"], 2),
           "pixel_images_per_s": round(rate["pixel"], 2),

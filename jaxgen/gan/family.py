@@ -5,7 +5,8 @@ network modules, and hands them to `adversarial.GanSteps` or `cycle.CycleSteps`.
 
 "gan" config fields: model ("mlp", "dcgan" or "transgan"), conditional (bool; CGAN when true),
 latent_dim, learning_rate, optional loss ("non_saturating", "least_squares" or "wgan_gp"), adam_b1,
-adam_b2, n_critic, gp_weight, drift_weight, ema_decay (absent or None: no EMA) and diffaugment (a
+adam_b2, n_critic, gp_weight, drift_weight, ema_decay (absent or None: no EMA), ema_warmup
+(default True: the decay ramps up as (1 + step) / (10 + step)) and diffaugment (a
 list of policies); "mlp" and "dcgan" read generator_width and discriminator_width ("dcgan" also
 optional num_doublings, upsample_to_image and discriminator_layers), "transgan"
 its `transgan` dict (g_widths, g_depths, g_heads, g_window, d_patch, d_dim, d_depth, d_heads,
@@ -94,7 +95,8 @@ def make_gan_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Ga
                          b2=config.get("adam_b2", 0.999), n_critic=n_critic,
                          gp_weight=config.get("gp_weight", 10.0),
                          drift_weight=config.get("drift_weight", 1e-3),
-                         ema_decay=config.get("ema_decay", None), augment=augment)
+                         ema_decay=config.get("ema_decay", None),
+                         ema_warmup=config.get("ema_warmup", True), augment=augment)
   return GanSteps(generator, discriminator, settings)
 
 

@@ -107,6 +107,7 @@ class Scorer:
     self.test_accuracy = self.reference_accuracy  # the name the loop's metrics have always used
     self.reference_size = len(ref_images)
     self._ref_stats = gaussian_fit(feats)
+    self.reference_features = feats  # [n, d]: a paired FCD comparison resamples them
     self._held_out = None if held_out is None else held_out.arrays()["image"]
     self._references: dict[int, dict[str, float]] = {}
 

@@ -46,7 +46,7 @@ class Evaluator:
     self._gather = jax.jit(lambda x: x, out_shardings=repl)
     self._translate = (jax.jit(family.translate, static_argnums=(2,), out_shardings=repl)
                        if family.translate else None)
-    self._domain_scorers = None
+    self._domain_scorers: dict[str, tuple] = {}  # kind -> (judge of A, judge of B)
     self._writes_files = jax.process_index() == 0  # every process computes, one writes
 
   def _save_grid(self, name: str, grid_images: np.ndarray, rows: int | None) -> None:
@@ -204,22 +204,40 @@ class Evaluator:
       rows.append(np.stack([real, moved, cycled], axis=1).reshape((-1,) + real.shape[1:]))
     return np.concatenate(rows)
 
-  def translation_reports(self, state: Any) -> dict[str, dict[str, float]]:
+  def translation_reports(self, state: Any, second_judge: bool = False
+                          ) -> dict[str, dict[str, float]]:
     """Per direction ("ab", "ba"), the eval split's whole source domain translated and read by
     the target domain's judge: its `Scorer.report` (cond_accuracy is the share of digits that
     kept their label; FCD against the target domain with its interval, floor where one exists,
-    and ceiling) and fcd_untranslated, the source images' own FCD to the target domain."""
+    and ceiling) and fcd_untranslated, the source images' own FCD to the target domain. With
+    `second_judge`, also the MLP judge's reading (judge2_cond_accuracy with its Wilson
+    interval) and its accuracy on the target domain's real digits (judge2_test_accuracy): a
+    translator trained against a CNN classifier would pass the CNN judge alone."""
+    from jaxgen.metrics.intervals import wilson_interval
     judges = dict(zip("ab", self._judges()))
+    second = dict(zip("ab", self._judges("mlp"))) if second_judge else {}
     out = {}
     for source, target in (("a", "b"), ("b", "a")):
       real = getattr(self._test, source).arrays()
       moved = self._translate_all(state, real["image"], source + target)
       out[source + target] = {**judges[target].report(moved, real["label"]),
                               "fcd_untranslated": judges[target].fcd(real["image"])}
+      if second:
+        judge = second[target]
+        correct = int(np.sum(judge.logits_and_features(moved)[0].argmax(-1) == real["label"]))
+        low, high = wilson_interval(correct, len(moved))
+        out[source + target].update(
+            judge2_cond_accuracy=correct / len(moved), judge2_cond_accuracy_ci95_low=low,
+            judge2_cond_accuracy_ci95_high=high, judge2_test_accuracy=judge.reference_accuracy)
     return out
 
-  def _judges(self):
-    """Digit judges for translated images, one per target domain (each trained once, cached).
+  def judge_digest(self) -> str:
+    """The digest of the (CNN) judges' parameters, one classifier for both target domains."""
+    return self._judges()[0].digest
+
+  def _judges(self, kind: str = "cnn"):
+    """Digit judges for translated images, one per target domain (pinned for the embedded
+    two-domain digits; otherwise each trained once, cached).
 
     Each is trained on both domains' train splits, so it reads any writer's digits in either
     style; its FCD statistics come from its own domain's test split. A judge trained on one
@@ -227,13 +245,14 @@ class Evaluator:
     MNIST test digits even when they are rendered exactly through its 8x8 pipeline, which
     would measure writer shift rather than what translation kept.
     """
-    if self._domain_scorers is None:
+    if kind not in self._domain_scorers:
       c = self._config
       both = f"{c.train_split}+{c.train_split_b}"
-      self._domain_scorers = tuple(  # trained once (cached)
-          scorers.trained_scorer(c.dataset, c.get("data_dir") or None, both, c[f"eval_split{s}"])
+      self._domain_scorers[kind] = tuple(
+          scorers.trained_scorer(c.dataset, c.get("data_dir") or None, both,
+                                 c[f"eval_split{s}"], kind=kind)
           for s in ("", "_b"))
-    return self._domain_scorers
+    return self._domain_scorers[kind]
 
   def _translate_all(self, state: Any, images: np.ndarray, direction: str) -> np.ndarray:
     chunk = int(self._config.get("sample_batch_size", 256))

@@ -22,8 +22,10 @@ def held_out_split(reference_split: str) -> str | None:
   scoring classifier nor the reference has seen. Against validation (training and tuning) no
   such split exists without reading test, which only the report may, so there is no floor.
   """
-  return reference_split.replace("test", "validation", 1) if reference_split.startswith(
-      "test") else None
+  if not reference_split.startswith("test"):
+    return None
+  # A slice of test (the other half, for reconstructions) still takes the whole held-out split.
+  return reference_split.replace("test", "validation", 1).split("[")[0]
 
 
 def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str = "train",

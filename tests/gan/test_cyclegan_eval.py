@@ -30,7 +30,7 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
 
   def tiny_judge(dataset, data_dir=None, train_split="train", reference_split="validation",
                  kind="cnn"):
-    requested.append((train_split, reference_split))
+    requested.append((train_split, reference_split) + (() if kind == "cnn" else (kind,)))
     return quality.Scorer(model, judge.state.params, SplitData.open(dataset, train_split),
                           SplitData.open(dataset, reference_split))
 
@@ -59,7 +59,12 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   import numpy as np
   requested.clear()
   record = report.translator_record(restore_trained(workdir), workdir)
-  assert requested == [("trainA+trainB", "testA"), ("trainA+trainB", "testB")]
+  # The CNN judges, then the MLP second judges (another kind of classifier) of the same domains.
+  assert requested == [("trainA+trainB", "testA"), ("trainA+trainB", "testB"),
+                       ("trainA+trainB", "testA", "mlp"), ("trainA+trainB", "testB", "mlp")]
+  for d in ("ab", "ba"):
+    assert_proportion_with_interval(record, f"{d}_judge2_cond_accuracy", record[f"num_{d}"])
+    assert 0.0 <= record[f"{d}_judge2_test_accuracy"] <= 1.0
   test_a = SplitData.open("digits_two_domain", "testA").arrays()
   assert record["split"] == "test" and record["num_ab"] == len(test_a["image"])
   trained = restore_trained(workdir)
@@ -74,4 +79,4 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   assert record["_grid"].shape[0] == 48
   table = report.markdown_tables([{k: v for k, v in record.items() if k != "_grid"} | {
       "name": "cyclegan"}])
-  assert "**Translators**" in table and "| cyclegan | 10 " in table and "B->A" in table
+  assert "**Translators" in table and "MLP judge" in table and "| cyclegan | 10 " in table and "B->A" in table

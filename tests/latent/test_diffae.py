@@ -86,7 +86,7 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
   assert_proportion_with_interval(record, "from_code_cond_accuracy", 12)
   assert os.path.exists(os.path.join(results, "diffae_tiny.png"))
   text = report.write_tables(results, update_readme=False)
-  assert "**Diffusion autoencoders**" in text and "| diffae_tiny | 20 (" in text
+  assert "**Diffusion autoencoders" in text and "| diffae_tiny | 20 (" in text
 
   latent = str(tmp_path / "diffae_latent")
   train_and_evaluate(tiny_config("diffae_latent", diffae_workdir=workdir), latent)

@@ -143,6 +143,6 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   # Without guidance a step is one network pass rather than two: half the guided step's FLOPs.
   assert flops[1] - cost(1, guidance_scale=0.0) == pytest.approx(per_step / 2, rel=0.05)
   text = report.markdown_tables(report.load_records(str(tmp_path / "res")))
-  assert "**Code models**" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
+  assert "**Code models" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
   with pytest.raises(UserError, match="steps=8"):
     report.report_workdir(workdir, 20, 0, "ddim:50", None, 0, str(tmp_path / "res"), "x", "cmd")

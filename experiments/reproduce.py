@@ -1,0 +1,266 @@
+"""One command for every record: the manifest of trainings and reports, run in order.
+
+  python -m experiments.reproduce --list            # each record's state
+  python -m experiments.reproduce                   # train what is missing, report, tables
+  python -m experiments.reproduce --only=dcgan      # one record (and the trainings it needs)
+  python -m experiments.reproduce --dry_run         # print the commands only
+
+The manifest below names every default config's training (with the first stages it builds
+on), every record made from it with its report settings, and the comparisons the README
+quotes. A run trains what has no finished workdir under --runs_dir (resuming a half-done one;
+one at a time, in the chains' order), writes the records that are not current, then the
+comparisons and `experiments.report --tables --update_readme`. States in --list:
+- current: scored by a pinned scorer, made and trained from committed code;
+- dirty: the record or its model comes from uncommitted changes (never published: the report
+  refuses to write one);
+- stale scorer: scored by an older, unpinned scorer (rescore it: its workdir must exist);
+- no training commit: made from a commit, but before the loop wrote the training commit
+  (provenance.json); retraining makes it current;
+- missing: no record yet.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+from absl import app, flags
+
+_LIST = flags.DEFINE_bool("list", False, "Show each record's state and stop.")
+_ONLY = flags.DEFINE_string("only", None, "Reproduce this record alone (with its trainings).")
+_RUNS = flags.DEFINE_string("runs_dir", "runs", "Where the trainings' workdirs live.")
+_DRY = flags.DEFINE_bool("dry_run", False, "Print the commands instead of running them.")
+_REDO = flags.DEFINE_bool("redo_current", False, "Rewrite records that are already current.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+  """One training run: a config file, its overrides, and the trainings it builds on (first
+  stages, named in the overrides by their workdirs)."""
+
+  name: str
+  config: str
+  overrides: tuple[str, ...] = ()
+  needs: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+  """One record: the training it scores and the tool's settings (experiments.report, or
+  experiments.brain_eval for the brain chain)."""
+
+  name: str
+  training: str
+  args: tuple[str, ...] = ()
+  tool: str = "report"
+
+
+def _first(flag: str, training: str) -> str:
+  return f"--config.{flag}={{runs}}/{training}"
+
+
+TRAININGS = {t.name: t for t in (
+    Training("ae", "ae"), Training("vae", "vae"), Training("cvae", "cvae"),
+    Training("vampprior", "vampprior"),
+    Training("gan", "gan"), Training("dcgan", "dcgan"), Training("cgan", "cgan"),
+    Training("transgan", "transgan"), Training("ctransgan", "ctransgan"),
+    Training("cyclegan", "cyclegan"),
+    Training("cyclegan_plain", "cyclegan", ("--config.semantic_weight=0",)),
+    Training("vqvae", "vqvae"), Training("kl_autoencoder", "kl_autoencoder"),
+    Training("ddpm", "ddpm"), Training("cfg", "cfg"), Training("iddpm", "iddpm"),
+    Training("ncsn", "ncsn"),
+    Training("ldm", "ldm", (_first("autoencoder_workdir", "kl_autoencoder"),),
+             ("kl_autoencoder",)),
+    Training("diffae", "diffae"),
+    Training("diffae_latent", "diffae_latent", (_first("diffae_workdir", "diffae"),),
+             ("diffae",)),
+    Training("maskgit", "maskgit", (_first("tokenizer_workdir", "vqvae"),), ("vqvae",)),
+    Training("maskgit_ar", "maskgit_ar", (_first("tokenizer_workdir", "vqvae"),), ("vqvae",)),
+    Training("paella", "paella", (_first("tokenizer_workdir", "vqvae"),), ("vqvae",)),
+    Training("vit", "vit"),
+    Training("cnn_matched", "classifier", ("--config.num_train_steps=3500",)),
+    # The brain chain (MinD-Vis), in its order.
+    Training("ldm_label", "ldm", ("--config.context=label",
+                                  _first("autoencoder_workdir", "kl_autoencoder"),
+                                  "--config.num_train_steps=1500"), ("kl_autoencoder",)),
+    Training("mbm", "mbm"),
+    Training("mindvis", "mindvis", (_first("ldm_workdir", "ldm_label"),
+                                    _first("mbm_workdir", "mbm")), ("ldm_label", "mbm")),
+    Training("mindvis_scratch", "mindvis", (_first("ldm_workdir", "ldm_label"),
+                                            "--config.mbm_workdir="), ("ldm_label",)),
+    Training("mindvis_shuffled", "mindvis", (_first("ldm_workdir", "ldm_label"),
+                                             _first("mbm_workdir", "mbm"),
+                                             "--config.shuffle_pairs=True"), ("ldm_label", "mbm")),
+)}
+
+_CODE_SAMPLES = ("--num_samples=500",)
+RECORDS = {r.name: r for r in (
+    *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
+                             "transgan", "ctransgan", "cyclegan", "cyclegan_plain", "vqvae",
+                             "kl_autoencoder", "ddpm", "cfg", "iddpm", "ldm", "vit",
+                             "cnn_matched", "maskgit_ar")),
+    Record("ddpm_ddim50", "ddpm", ("--num_samples=200", "--nll_examples=0",
+                                   "--setting=ddim:50")),
+    Record("ddpm_ddpm1000", "ddpm", ("--num_samples=200", "--nll_examples=0",
+                                     "--setting=ddpm:1000")),
+    Record("ncsn", "ncsn", ("--num_samples=100",)),
+    Record("diffae", "diffae", ("--num_samples=200",)),
+    Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
+    *(Record(f"maskgit_s{s}", "maskgit", (f"--setting=steps={s}",)) for s in (1, 2, 4, 8, 12)),
+    *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
+      for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
+    Record("brain_eval", "mindvis", (
+        "--guidance_scale=4", "--compare=no_pretraining={runs}/mindvis_scratch,"
+        "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval"),
+)}
+# Comparison records (experiments.compare; speed: experiments.bench.speed_compare), made after
+# the records they read.
+COMPARISONS = {
+    "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
+    "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
+    "vae_vs_vampprior": ("compare", ("--a=vae", "--b=vampprior")),
+    "cyclegan_vs_cyclegan_plain": ("compare", ("--a=cyclegan", "--b=cyclegan_plain")),
+    "vit_vs_cnn_speed": ("bench.speed_compare", (
+        "--entry=vit={runs}/vit", "--entry=cnn_matched={runs}/cnn_matched",
+        "--batch_sizes=1,500")),
+    "code_decoding_speed": ("bench.speed_compare", (
+        "--entry=maskgit_ar={runs}/maskgit_ar", *(f"--entry=maskgit_s{s}={{runs}}/maskgit:"
+                                                   f"steps={s}" for s in (1, 4, 8, 12)),
+        "--entry=paella_s12_w4={runs}/paella:steps=12:w=4:typical=0.2")),
+}
+COMPARISON_NEEDS = {"vit_vs_cnn_speed": ("vit", "cnn_matched"),
+                    "code_decoding_speed": ("maskgit_ar", "maskgit", "paella")}
+
+
+def trainings_for(record: Record) -> list[str]:
+  """The trainings a record needs, first stages first."""
+  order: list[str] = []
+
+  def visit(name: str) -> None:
+    for need in TRAININGS[name].needs:
+      visit(need)
+    if name not in order:
+      order.append(name)
+
+  visit(record.training)
+  if record.tool == "brain_eval":
+    for extra in ("mindvis_scratch", "mindvis_shuffled"):
+      visit(extra)
+  return order
+
+
+def finished(runs: str, training: str) -> bool:
+  """Whether runs/<training> holds its config's final checkpoint."""
+  workdir = os.path.join(runs, training)
+  try:
+    with open(os.path.join(workdir, "config.json")) as f:
+      steps = json.load(f)["num_train_steps"]
+  except (OSError, ValueError, KeyError):
+    return False
+  return os.path.isdir(os.path.join(workdir, "checkpoints", str(steps)))
+
+
+def record_state(results_dir: str, name: str) -> str:
+  """current, dirty, stale scorer, no training commit or missing (see the module docstring)."""
+  from experiments.report import is_current
+  path = os.path.join(results_dir, "brain" if name == "brain_eval" else "", name + ".json")
+  if not os.path.exists(path):
+    return "missing"
+  with open(path) as f:
+    record = json.load(f)
+  commits = [record.get("commit", "unknown"), *record.get("trained_commits", [])]
+  if any("+changes" in c or c.startswith("unknown") for c in commits):
+    return "dirty"
+  if name != "brain_eval" and not is_current(record):
+    return "stale scorer"
+  if not record.get("trained_commits"):
+    return "no training commit"
+  return "current"
+
+
+def train_command(training: Training, runs: str) -> list[str]:
+  """The experiments.main command of a training, first stages under `runs`."""
+  return [sys.executable, "-m", "experiments.main",
+          f"--config=experiments/configs/{training.config}.py",
+          f"--workdir={os.path.join(runs, training.name)}",
+          *(o.format(runs=runs) for o in training.overrides)]
+
+
+def record_command(record: Record, runs: str) -> list[str]:
+  """The experiments.report (or brain_eval) command of a record."""
+  workdir = os.path.join(runs, record.training)
+  if record.tool == "brain_eval":
+    return [sys.executable, "-m", "experiments.brain_eval", f"--workdir={workdir}",
+            *(a.format(runs=runs) for a in record.args)]
+  return [sys.executable, "-m", "experiments.report", f"--workdir={workdir}",
+          f"--name={record.name}", *(a.format(runs=runs) for a in record.args)]
+
+
+def comparison_command(name: str, runs: str) -> list[str]:
+  """The experiments.compare / bench.speed_compare command of a comparison record."""
+  tool, args = COMPARISONS[name]
+  return [sys.executable, "-m", f"experiments.{tool}", f"--name={name}",
+          *(a.format(runs=runs) for a in args)]
+
+
+def _run(command: list[str], dry: bool) -> None:
+  from jaxgen.errors import UserError
+  shown = ["python"] + command[1:] if command[0] == sys.executable else command
+  print("$ " + " ".join(shown), flush=True)
+  if dry:
+    return
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  if subprocess.run(command, cwd=root).returncode:
+    raise UserError(f"`{' '.join(command[1:])}` failed; fix it and rerun (finished trainings "
+                    "and records are kept)")
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  from experiments import records
+  from jaxgen.errors import UserError
+  runs = os.path.abspath(_RUNS.value)
+  try:
+    if _ONLY.value and _ONLY.value not in RECORDS and _ONLY.value not in COMPARISONS:
+      raise UserError(f"--only={_ONLY.value} names no record; records: "
+                      f"{', '.join(sorted(RECORDS))}; comparisons: {', '.join(COMPARISONS)}")
+    if _LIST.value:
+      width = max(map(len, [*RECORDS, *COMPARISONS]))
+      for name in sorted(RECORDS):
+        trained = all(finished(runs, t) for t in trainings_for(RECORDS[name]))
+        print(f"{name:<{width}}  {record_state(records.RESULTS_DIR, name):<18}  "
+              f"workdir {'trained' if trained else 'absent or unfinished'}")
+      for name in COMPARISONS:
+        exists = os.path.exists(os.path.join(records.RESULTS_DIR, "comparisons", name + ".json"))
+        print(f"{name:<{width}}  {'comparison' if exists else 'missing':<18}")
+      return
+    if not _DRY.value:
+      records.check_publishable(records.RESULTS_DIR)
+    wanted = [_ONLY.value] if _ONLY.value in RECORDS else ([] if _ONLY.value else list(RECORDS))
+    for name in wanted:
+      record = RECORDS[name]
+      if record_state(records.RESULTS_DIR, name) == "current" and not _REDO.value:
+        continue
+      for training in trainings_for(record):
+        if not finished(runs, training):
+          _run(train_command(TRAININGS[training], runs), _DRY.value)
+      _run(record_command(record, runs), _DRY.value)
+    comparisons = [_ONLY.value] if _ONLY.value in COMPARISONS else (
+        [] if _ONLY.value else list(COMPARISONS))
+    for name in comparisons:
+      needs = COMPARISON_NEEDS.get(name, ())
+      if all(finished(runs, t) for t in needs) or _DRY.value:
+        _run(comparison_command(name, runs), _DRY.value)
+      else:
+        print(f"skipping {name}: it times trained models ({', '.join(needs)}) that are not "
+              f"all in {runs}", flush=True)
+    _run([sys.executable, "-m", "experiments.report", "--tables", "--update_readme"],
+         _DRY.value)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  app.run(main)
