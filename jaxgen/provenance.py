@@ -14,6 +14,8 @@ from typing import Any
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILE_NAME = "provenance.json"
+# Paths whose changes do not make a checkout dirty (git pathspecs, from the repository root).
+NOT_CODE = ("experiments/results", "*.md")
 
 
 def _git(*args: str) -> str:
@@ -25,11 +27,15 @@ def checkout_state() -> dict[str, Any]:
   """{"commit": full hash or "unknown", "dirty": tracked files differ from it,
   "diff_sha256": sha256 of `git diff HEAD` (None when clean or unknown)}.
 
-  Untracked files do not make a tree dirty: results and run folders live beside the code.
+  Untracked files do not make a tree dirty (run folders live beside the code), nor do changes
+  to the records under experiments/results/ and to Markdown pages: they are what the code
+  writes (a reproduce run writes one record after another, then the README's tables), not
+  what makes a result.
   """
   try:
     commit = _git("rev-parse", "HEAD").strip()
-    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff")
+    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", "--", ".",
+                *(f":(exclude){p}" for p in NOT_CODE))
   except (OSError, subprocess.CalledProcessError):
     return {"commit": "unknown", "dirty": True, "diff_sha256": None}
   return {"commit": commit, "dirty": bool(diff),
