@@ -89,8 +89,37 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
     rows.append({"setting": setting.name, "num_samples": num,
                  "images_per_s": round(timing["images_per_s"], 3),
                  "first_chunk_s": round(timing["first_chunk_s"], 1),
-                 **scorer.report(samples, labels)})
+                 **scorer.report(samples, labels), "_samples": samples, "_labels": labels})
   return rows
+
+
+def compare_to_first(scorer: Any, rows: list[dict], num_boot: int = 200) -> list[dict]:
+  """Each setting after the first against the first, paired on the same seed and labels: the
+  FCD difference by the joint bootstrap (both sample sets and the reference resampled
+  together) and, for labelled samples, McNemar's test on the scorer's readings. Reads and then
+  drops the rows' private `_samples` / `_labels`."""
+  import numpy as np
+  from jaxgen.metrics import compare
+  scored = [r for r in rows if "_samples" in r]
+  out = []
+  if len(scored) >= 2:
+    logits, feats = zip(*(scorer.logits_and_features(r["_samples"]) for r in scored))
+    first = scored[0]
+    for i, row in enumerate(scored[1:], start=1):
+      d = compare.fcd_difference(feats[i], feats[0], scorer.reference_features, num_boot)
+      entry = {"a": row["setting"], "b": first["setting"], "fcd": {
+          **d, "verdict": compare.verdict(d["difference_ci95_low"], d["difference_ci95_high"])}}
+      if row["_labels"] is not None and first["_labels"] is not None and np.array_equal(
+          row["_labels"], first["_labels"]):
+        m = compare.mcnemar_exact(logits[i].argmax(-1) == row["_labels"],
+                                  logits[0].argmax(-1) == first["_labels"])
+        entry["cond_accuracy"] = {**m, "verdict": compare.verdict(
+            m["difference_ci95_low"], m["difference_ci95_high"], m["p_value"])}
+      out.append(entry)
+  for r in rows:
+    r.pop("_samples", None)
+    r.pop("_labels", None)
+  return out
 
 
 def exact_nll(trained: Any, num: int, seed: int, split: str = "validation") -> tuple[float, float]:
@@ -205,6 +234,7 @@ def main(argv: list[str]) -> None:
                             reference_split=_SPLIT.value)
     rows = score_settings(trained, scorer, settings, _NUM.value, _SEED.value, _WORKDIR.value,
                           classifier)
+    comparisons = compare_to_first(scorer, rows)
     for row in rows:
       row["scorer_digest"] = scorer.digest
     if _NLL.value > 0:
@@ -214,6 +244,7 @@ def main(argv: list[str]) -> None:
                    key + "_se": se})
     if _RECORD.value:
       _write_validation_record(rows, {
+          "comparisons": comparisons,
           "workdir": os.path.abspath(_WORKDIR.value), "step": trained.step,
           "family": trained.config.family, "seed": _SEED.value,
           "trained": provenance.read(os.path.abspath(_WORKDIR.value))})
@@ -225,6 +256,16 @@ def main(argv: list[str]) -> None:
       f.write(json.dumps({"step": trained.step, **row}) + "\n")
   print(f"step {trained.step} of {_WORKDIR.value}, against {_SPLIT.value}")
   print(markdown([r for r in rows if "fcd" in r]))
+  for c in comparisons:  # paired on the same seed and labels
+    f = c["fcd"]
+    line = (f"{c['a']} - {c['b']}: FCD {f['difference']:+.1f} ({f['difference_ci95_low']:+.1f} "
+            f"to {f['difference_ci95_high']:+.1f}), {f['verdict']}")
+    if "cond_accuracy" in c:
+      m = c["cond_accuracy"]
+      line += (f"; accuracy {m['difference']:+.3f} ({m['difference_ci95_low']:+.3f} to "
+               f"{m['difference_ci95_high']:+.3f}), McNemar p = {m['p_value']:.3g}, "
+               f"{m['verdict']}")
+    print(line)
   for row in rows:
     for key, what in (("nll_bpd", "-log p(x)"), ("cond_nll_bpd", "-log p(x|y)")):
       if key in row:

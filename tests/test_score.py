@@ -67,6 +67,11 @@ def test_score_settings_report_fcd_and_accuracy(trained_cfg_and_scorer):
   settings = [score.Setting("ddim", 5), score.Setting("ddpm", 50, w=1.0)]
   rows = score.score_settings(trained, scorer, settings, 20, 0, workdir)
   assert [r["setting"] for r in rows] == ["ddim5", "ddpm50 w=1"]
+  # The second setting against the first, paired on the same seed and labels.
+  [paired] = score.compare_to_first(scorer, rows, num_boot=20)
+  assert (paired["a"], paired["b"]) == ("ddpm50 w=1", "ddim5")
+  assert paired["fcd"]["difference"] == pytest.approx(rows[1]["fcd"] - rows[0]["fcd"], rel=1e-6)
+  assert paired["cond_accuracy"]["n"] == 20 and "_samples" not in rows[0]
   for row in rows:
     assert row["num_samples"] == 20 and math.isfinite(row["fcd"])
     assert row["fcd_floor"] < row["fcd_ceiling"]
