@@ -110,7 +110,10 @@ def _walk(value, out: list[float]) -> None:
     if math.isfinite(value):
       out.append(abs(float(value)))
   elif isinstance(value, str):
-    out.extend(float(t) for t in NUMBER_IN_TEXT.findall(value))
+    if len(value) >= 32 and set(value) <= set("0123456789abcdef"):
+      return  # a digest, or a record's per-sample correctness bits: no figures in them
+    out.extend(x for x in map(float, NUMBER_IN_TEXT.findall(value))
+               if math.isfinite(x) and abs(x) < 1e12)
   elif isinstance(value, dict):
     for k, v in value.items():
       _walk(k, out)
