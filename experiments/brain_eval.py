@@ -199,9 +199,13 @@ def main(argv: list[str]) -> None:
     out = _F.out.value or os.path.join(_F.workdir.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
-      from experiments import report
+      from jaxgen import provenance
       commit = provenance.describe(provenance.checkout_state())
+      trained_commits = list(dict.fromkeys(
+          provenance.describe(e) for w in runs.values()
+          for e in provenance.read(os.path.abspath(w))))
       json.dump({"commit": commit, "command": " ".join(sys.argv),
+                 "trained_commits": trained_commits, "scorer_digest": scorer.digest,
                  "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,
                  "rows": rows, "ridge": ridge_row,
                  "snr_sweep": sweep}, f, indent=1)

@@ -273,7 +273,6 @@ def second_judge(dataset: str, data_dir: str | None, split: str, images: Any,
   """The MLP judge's reading of labelled images (judge2_cond_accuracy with its Wilson interval),
   its accuracy on the real `split` digits and its digest; {} without labels. A model tuned
   against the CNN scorer's kind of features shows it as a gap between the two judges."""
-  import numpy as np
   from jaxgen.metrics.intervals import wilson_interval
   from jaxgen.train.scorers import trained_scorer
   if labels is None:

@@ -156,7 +156,7 @@ def markdown(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
-def load_samples(path: str) -> tuple["np.ndarray", "np.ndarray | None"]:
+def load_samples(path: str) -> tuple[Any, Any]:
   """Images [n, h, w, c] as float32 in [0, 1] and labels [n] (or None) from an .npz written by
   experiments.sample; a one-line UserError for a file that is not such an archive."""
   import numpy as np

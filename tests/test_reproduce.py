@@ -1,7 +1,6 @@
 """The reproduce manifest: every record has a recipe, every recipe a config, and the states."""
 
 import glob
-import json
 import os
 import subprocess
 import sys
