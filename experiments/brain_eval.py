@@ -171,6 +171,11 @@ def main(argv: list[str]) -> None:
         raise UserError(f"--compare takes name=workdir items, got {item!r}")
       runs[name] = path
     ways = [int(w) for w in _F.ways.value.split(",")]
+    from experiments import records
+    from jaxgen import provenance
+    out = _F.out.value or os.path.join(_F.workdir.value, "brain_eval")
+    for path in runs.values():  # under experiments/results/: committed code only
+      records.check_publishable(out, provenance.read(os.path.abspath(path)))
     trained = {name: restore_trained(path) for name, path in runs.items()}
     for name, t in trained.items():
       if t.config.family != "mindvis":
@@ -196,10 +201,8 @@ def main(argv: list[str]) -> None:
     snrs = [float(s) for s in _F.snrs.value.split(",") if s]
     sweep = snr_sweep(trained["mindvis"], config.dataset.partition("/")[2], snrs, scorer,
                       _F.seed.value) if snrs else []
-    out = _F.out.value or os.path.join(_F.workdir.value, "brain_eval")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
-      from jaxgen import provenance
       commit = provenance.describe(provenance.checkout_state())
       trained_commits = list(dict.fromkeys(
           provenance.describe(e) for w in runs.values()

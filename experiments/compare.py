@@ -35,6 +35,8 @@ def load_record(results_dir: str, name: str) -> dict[str, Any]:
   """results_dir/<name>.json, or a one-line UserError naming what exists."""
   from jaxgen.errors import UserError
   path = os.path.join(results_dir, name + ".json")
+  if not os.path.isdir(results_dir):
+    raise UserError(f"{results_dir} does not exist; pass the folder that holds the records")
   if not os.path.exists(path):
     known = sorted(f[:-5] for f in os.listdir(results_dir) if f.endswith(".json"))
     raise UserError(f"no record {name!r} in {results_dir}; records: {', '.join(known)}")
@@ -76,13 +78,16 @@ def compare_records(a: dict, b: dict, results_dir: str, num_boot: int) -> dict[s
                   "verdict": compare.verdict(d["difference_ci95_low"],
                                              d["difference_ci95_high"])}
   if same_scorer and all(os.path.isfile(p) for p in samples):
-    from experiments.score import load_samples
+    from experiments.sample import load_samples
     from jaxgen.train.scorers import trained_scorer
     scorer = trained_scorer(a.get("dataset", "embedded_digits"), None, reference_split="test")
     if scorer.digest != a["scorer_digest"]:
       raise UserError(f"{a['name']} and {b['name']} were scored by {a['scorer_digest'][:8]}, "
                       f"not the pinned scorer {scorer.digest[:8]}; rescore them first")
     feats = [scorer.logits_and_features(load_samples(p)[0])[1] for p in samples]
+    if len(feats[0]) != len(feats[1]):  # FCD's finite-n bias differs with n
+      raise UserError(f"{a['name']} has {len(feats[0])} samples and {b['name']} "
+                      f"{len(feats[1])}: an FCD comparison needs as many of each")
     d = compare.fcd_difference(feats[0], feats[1], scorer.reference_features, num_boot)
     out["fcd"] = {**d, "n_a": len(feats[0]), "n_b": len(feats[1]),
                   "verdict": compare.verdict(d["difference_ci95_low"],

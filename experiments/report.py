@@ -25,7 +25,6 @@ calls in sequence, FLOPs per image and images/s at batch 1 and 64.
 hold nothing that no record backs.
 """
 
-import glob
 import json
 import os
 import sys
@@ -111,8 +110,13 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   from jaxgen.train.scorers import trained_scorer
   from experiments import records
   from jaxgen import provenance
-  trained_code = provenance.read(os.path.abspath(workdir))
-  records.check_publishable(results_dir, trained_code)
+  from jaxgen.train.restore import load_config
+  # The model and every first stage it builds on (named by the config's *_workdir keys) must
+  # come from committed code.
+  config_keys = load_config(workdir)
+  for path in [workdir] + [config_keys[k] for k in sorted(config_keys)
+                           if k.endswith("_workdir") and config_keys[k]]:
+    records.check_publishable(results_dir, provenance.read(os.path.abspath(path)))
   trained = restore_trained(workdir)
   config, family = trained.config, trained.family
   if config.family == "classifier":
@@ -273,15 +277,11 @@ def second_judge(dataset: str, data_dir: str | None, split: str, images: Any,
   """The MLP judge's reading of labelled images (judge2_cond_accuracy with its Wilson interval),
   its accuracy on the real `split` digits and its digest; {} without labels. A model tuned
   against the CNN scorer's kind of features shows it as a gap between the two judges."""
-  from jaxgen.metrics.intervals import wilson_interval
   from jaxgen.train.scorers import trained_scorer
   if labels is None:
     return {}
   judge = trained_scorer(dataset, data_dir, reference_split=split, kind="mlp")
-  correct = int(correct_bits(judge, images, labels).count("1"))
-  low, high = wilson_interval(correct, len(images))
-  return {"judge2_cond_accuracy": correct / len(images), "judge2_cond_accuracy_ci95_low": low,
-          "judge2_cond_accuracy_ci95_high": high,
+  return {**{f"judge2_{k}": v for k, v in judge.label_accuracy(images, labels).items()},
           "judge2_test_accuracy": judge.reference_accuracy, "judge2_digest": judge.digest,
           "judge2_kind": judge.kind}
 
@@ -340,6 +340,7 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   import jax
   import numpy as np
   from jaxgen.data.pipeline import SplitData
+  from jaxgen.errors import UserError
   from jaxgen.metrics.intervals import mean_and_se
   from jaxgen.train.evaluation import Evaluator
   from jaxgen.train.mesh import make_mesh
@@ -358,6 +359,8 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
                                                      axis=-1))
   # The floor at n: as many held-out validation digits as scored reconstructions.
   n = min(half, scorer.max_floor_samples)
+  if n == 0:
+    raise UserError(f"{config.dataset} has no held-out split for the reconstructions' floor")
   quality = scorer.report(recon[:n], labels[:n])
   if config.family == "vqvae":
     latent = {**trained.family.evaluate(trained.state, test, jax.random.key(seed)),
@@ -443,6 +446,9 @@ def diffae_record(trained: Any, workdir: str, num: int, seed: int) -> dict[str, 
           "ddim_steps": auto.num_steps, "inversion_psnr": float(psnr),
           "inversion_psnr_se": float(psnr_se),
           **{f"from_code_{k}": float(v) for k, v in quality.items()},
+          "scorer_digest": scorer.digest,
+          **{f"from_code_{k}": v for k, v in second_judge(config.dataset, data_dir, "test",
+                                                           from_code, labels).items()},
           "edit_attribute": "ink mass (stroke thickness)", "edit_sweep": sweep,
           "edit_monotonic": editing.is_monotonic([e["ink_mass"] for e in sweep]),
           "_grid": np.concatenate(rows)}
@@ -744,7 +750,8 @@ def mosaic(records: list[dict], results_dir: str, path: str) -> None:
 
 def load_records(results_dir: str) -> list[dict]:
   """Every record in results_dir."""
-  return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(results_dir, "*.json")))]
+  from experiments import records
+  return records.load(results_dir)
 
 
 def write_tables(results_dir: str, update_readme: bool) -> str:
@@ -781,14 +788,16 @@ def main(argv: list[str]) -> None:
       raise UserError("--num_samples must be positive and --nll_examples not negative")
     name = _F.name.value or os.path.basename(os.path.normpath(_F.workdir.value))
     command = "python -m experiments.report " + " ".join(sys.argv[1:])
+    from experiments import records
+    results_dir = records.SCRATCH_DIR if _F.scratch.value else _F.results.value
     record = report_workdir(_F.workdir.value, _F.num.value, _F.nll.value, _F.setting.value,
-                            _F.classifier.value, _F.seed.value, _F.results.value, name, command)
+                            _F.classifier.value, _F.seed.value, results_dir, name, command)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(json.dumps(record, indent=2, sort_keys=True))
   written = ".json and .png" if record.get("grid") else ".json"
-  print(f"wrote {os.path.join(_F.results.value, name)}{written}")
+  print(f"wrote {os.path.join(results_dir, name)}{written}")
 
 
 if __name__ == "__main__":

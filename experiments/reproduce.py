@@ -111,7 +111,7 @@ RECORDS = {r.name: r for r in (
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
     Record("brain_eval", "mindvis", (
-        "--guidance_scale=4", "--compare=no_pretraining={runs}/mindvis_scratch,"
+        "--output_dir={results}/brain", "--guidance_scale=4", "--compare=no_pretraining={runs}/mindvis_scratch,"
         "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval"),
 )}
 # Comparison records (experiments.compare; speed: experiments.bench.speed_compare), made after
@@ -148,6 +148,12 @@ def trainings_for(record: Record) -> list[str]:
     for extra in ("mindvis_scratch", "mindvis_shuffled"):
       visit(extra)
   return order
+
+
+def from_committed_code(runs: str, training: str) -> bool:
+  """Whether runs/<training> was trained from committed code throughout (provenance.json)."""
+  from jaxgen import provenance
+  return not provenance.trained_dirty(provenance.read(os.path.join(runs, training)))
 
 
 def finished(runs: str, training: str) -> bool:
@@ -191,8 +197,9 @@ def record_command(record: Record, runs: str) -> list[str]:
   """The experiments.report (or brain_eval) command of a record."""
   workdir = os.path.join(runs, record.training)
   if record.tool == "brain_eval":
+    from experiments import records
     return [sys.executable, "-m", "experiments.brain_eval", f"--workdir={workdir}",
-            *(a.format(runs=runs) for a in record.args)]
+            *(a.format(runs=runs, results=records.RESULTS_DIR) for a in record.args)]
   return [sys.executable, "-m", "experiments.report", f"--workdir={workdir}",
           f"--name={record.name}", *(a.format(runs=runs) for a in record.args)]
 
@@ -238,25 +245,39 @@ def main(argv: list[str]) -> None:
     if not _DRY.value:
       records.check_publishable(records.RESULTS_DIR)
     wanted = [_ONLY.value] if _ONLY.value in RECORDS else ([] if _ONLY.value else list(RECORDS))
+    failed = []
     for name in wanted:
       record = RECORDS[name]
       if record_state(records.RESULTS_DIR, name) == "current" and not _REDO.value:
         continue
-      for training in trainings_for(record):
-        if not finished(runs, training):
-          _run(train_command(TRAININGS[training], runs), _DRY.value)
-      _run(record_command(record, runs), _DRY.value)
+      try:
+        for training in trainings_for(record):
+          if not finished(runs, training):
+            _run(train_command(TRAININGS[training], runs), _DRY.value)
+          elif not from_committed_code(runs, training) and not _DRY.value:
+            raise UserError(f"{runs}/{training} was trained before provenance.json or from "
+                            "uncommitted changes; move it aside to retrain it")
+        _run(record_command(record, runs), _DRY.value)
+      except UserError as e:  # the others go on: one failure loses nothing finished
+        print(f"{name}: {e}", file=sys.stderr, flush=True)
+        failed.append(name)
     comparisons = [_ONLY.value] if _ONLY.value in COMPARISONS else (
         [] if _ONLY.value else list(COMPARISONS))
     for name in comparisons:
       needs = COMPARISON_NEEDS.get(name, ())
       if all(finished(runs, t) for t in needs) or _DRY.value:
-        _run(comparison_command(name, runs), _DRY.value)
+        try:
+          _run(comparison_command(name, runs), _DRY.value)
+        except UserError as e:
+          print(f"{name}: {e}", file=sys.stderr, flush=True)
+          failed.append(name)
       else:
         print(f"skipping {name}: it times trained models ({', '.join(needs)}) that are not "
               f"all in {runs}", flush=True)
     _run([sys.executable, "-m", "experiments.report", "--tables", "--update_readme"],
          _DRY.value)
+    if failed:
+      raise UserError(f"{len(failed)} record(s) not made: {', '.join(failed)} (reasons above)")
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -101,6 +101,30 @@ def save(out: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
         from None
 
 
+def load_samples(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+  """Images [n, h, w, c] as float32 in [0, 1] and labels [n] (or None) from an .npz that `save`
+  wrote (or any with the same arrays); a one-line UserError for a file that is not one."""
+  from jaxgen.errors import UserError
+  try:
+    with np.load(path) as archive:
+      arrays = {k: archive[k] for k in archive.files}
+  except (OSError, ValueError) as e:
+    raise UserError(f"cannot read {path} as an .npz of samples ({e})") from None
+  if "images" not in arrays or arrays["images"].ndim != 4:
+    raise UserError(f"{path} needs an 'images' array [n, h, w, c]; it holds "
+                    f"{', '.join(f'{k}{list(v.shape)}' for k, v in arrays.items()) or 'nothing'}")
+  images = arrays["images"]
+  images = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else \
+      images.astype(np.float32)
+  if images.min() < 0.0 or images.max() > 1.0:
+    raise UserError(f"{path}: float images must lie in [0, 1] (got {images.min():.3g}.."
+                    f"{images.max():.3g}); write uint8 0..255 or rescale")
+  labels = arrays.get("labels")
+  if labels is not None and labels.shape != images.shape[:1]:
+    raise UserError(f"{path}: 'labels' has shape {list(labels.shape)}, needs [{len(images)}]")
+  return images, labels
+
+
 def reconstruct_signals(trained) -> np.ndarray:
   """A mindvis model's reconstructions (uint8 [n, h, w, c]) of the --signals file."""
   import jax

@@ -27,19 +27,27 @@ def checkout_state() -> dict[str, Any]:
   """{"commit": full hash or "unknown", "dirty": tracked files differ from it,
   "diff_sha256": sha256 of `git diff HEAD` (None when clean or unknown)}.
 
-  Untracked files do not make a tree dirty (run folders live beside the code), nor do changes
+  Untracked files that git does not ignore count (their contents enter the digest); ignored
+  ones (run folders, caches) do not, nor do changes
   to the records under experiments/results/ and to Markdown pages: they are what the code
   writes (a reproduce run writes one record after another, then the README's tables), not
   what makes a result.
   """
   try:
     commit = _git("rev-parse", "HEAD").strip()
-    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", "--", ".",
-                *(f":(exclude){p}" for p in NOT_CODE))
+    paths = ("--", ".", *(f":(exclude){p}" for p in NOT_CODE))
+    diff = _git("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", *paths)
+    # A new config or module not yet committed made the result as much as an edit did (run
+    # folders, caches and venvs are git-ignored, so they do not count).
+    untracked = _git("ls-files", "--others", "--exclude-standard", *paths)
   except (OSError, subprocess.CalledProcessError):
     return {"commit": "unknown", "dirty": True, "diff_sha256": None}
-  return {"commit": commit, "dirty": bool(diff),
-          "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
+  changes = diff
+  for name in untracked.splitlines():
+    with open(os.path.join(REPO_ROOT, name), "rb") as f:
+      changes += f"\nuntracked {name} {hashlib.sha256(f.read()).hexdigest()}"
+  return {"commit": commit, "dirty": bool(changes),
+          "diff_sha256": hashlib.sha256(changes.encode()).hexdigest() if changes else None}
 
 
 def describe(state: dict[str, Any]) -> str:

@@ -68,5 +68,17 @@ def test_records_and_pages_do_not_make_a_checkout_dirty(tmp_path, monkeypatch):
   (tmp_path / "experiments" / "results" / "a.json").write_text('{"fcd": 1}')
   (tmp_path / "README.md").write_text("tables")
   assert not provenance.checkout_state()["dirty"]
+  (tmp_path / ".gitignore").write_text("runs/\n")
+  git("add", ".gitignore")
+  git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ignore runs")
+  (tmp_path / "runs").mkdir()
+  (tmp_path / "runs" / "metrics.jsonl").write_text("{}")  # ignored: not code
+  assert not provenance.checkout_state()["dirty"]
+  (tmp_path / "new_config.py").write_text("c = 1")  # untracked code: it made the result
+  untracked = provenance.checkout_state()
+  assert untracked["dirty"]
+  (tmp_path / "new_config.py").write_text("c = 2")
+  assert provenance.checkout_state()["diff_sha256"] != untracked["diff_sha256"]
+  (tmp_path / "new_config.py").unlink()
   (tmp_path / "code.py").write_text("x = 2")
   assert provenance.checkout_state()["dirty"]

@@ -64,6 +64,8 @@ def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int],
     options = parse_token_setting(config.family, setting)
   elif setting:
     s = parse_setting(setting)
+    if s.cls:
+      raise UserError(f"{setting!r}: classifier guidance is not timed here; drop cls=")
     options = dict(kind=s.kind, num_steps=s.steps, eta=s.eta, guidance_scale=s.w)
   labels = jnp.arange(batch, dtype=jnp.int32) % max(trained.spec.num_classes, 1)
   sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
@@ -108,6 +110,9 @@ def main(argv: list[str]) -> None:
   out_dir = _OUT.value or os.path.join(records.RESULTS_DIR, "comparisons")
   try:
     entries = [parse_entry(e) for e in _ENTRIES.value]
+    names = [n for n, _, _ in entries]
+    if len(set(names)) < len(names):
+      raise UserError(f"--entry names repeat ({', '.join(names)}); give each its own")
     if len(entries) < 2:
       raise UserError("give two or more --entry=NAME=WORKDIR[:SETTING] to compare")
     batch_sizes = [int(b) for b in _BATCHES.value]

@@ -158,9 +158,20 @@ class Scorer:
            **self.references(len(samples)), "classifier_test_accuracy": self.reference_accuracy,
            "min_class_share": float(counts.min() / len(samples))}
     if labels is not None:
-      correct = int(np.sum(logits.argmax(-1) == np.asarray(labels)))  # of n
-      out["cond_accuracy"] = correct / len(samples)
-      out["cond_accuracy_ci95_low"], out["cond_accuracy_ci95_high"] = wilson_interval(
-          correct, len(samples))
+      out.update(accuracy_with_interval(logits.argmax(-1) == np.asarray(labels)))
       out["cond_accuracy_chance"] = 1.0 / logits.shape[-1]
     return out
+
+  def label_accuracy(self, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The share of images [n, h, w, c] read as their labels [n] (cond_accuracy) with its
+    Wilson interval (cond_accuracy_ci95_low / _high)."""
+    return accuracy_with_interval(
+        self.logits_and_features(images)[0].argmax(-1) == np.asarray(labels))
+
+
+def accuracy_with_interval(hits: np.ndarray) -> dict[str, float]:
+  """cond_accuracy = the share of True in hits [n], with its 95% Wilson interval."""
+  correct = int(np.sum(hits))
+  low, high = wilson_interval(correct, len(hits))
+  return {"cond_accuracy": correct / len(hits), "cond_accuracy_ci95_low": low,
+          "cond_accuracy_ci95_high": high}

@@ -213,7 +213,6 @@ class Evaluator:
     `second_judge`, also the MLP judge's reading (judge2_cond_accuracy with its Wilson
     interval) and its accuracy on the target domain's real digits (judge2_test_accuracy): a
     translator trained against a CNN classifier would pass the CNN judge alone."""
-    from jaxgen.metrics.intervals import wilson_interval
     judges = dict(zip("ab", self._judges()))
     second = dict(zip("ab", self._judges("mlp"))) if second_judge else {}
     out = {}
@@ -224,11 +223,9 @@ class Evaluator:
                               "fcd_untranslated": judges[target].fcd(real["image"])}
       if second:
         judge = second[target]
-        correct = int(np.sum(judge.logits_and_features(moved)[0].argmax(-1) == real["label"]))
-        low, high = wilson_interval(correct, len(moved))
         out[source + target].update(
-            judge2_cond_accuracy=correct / len(moved), judge2_cond_accuracy_ci95_low=low,
-            judge2_cond_accuracy_ci95_high=high, judge2_test_accuracy=judge.reference_accuracy)
+            {f"judge2_{k}": v for k, v in judge.label_accuracy(moved, real["label"]).items()},
+            judge2_test_accuracy=judge.reference_accuracy)
     return out
 
   def judge_digest(self) -> str:
