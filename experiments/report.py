@@ -610,7 +610,9 @@ def _tables(records: list[dict], suffix: str) -> str:
   if decoding:
     out += [f"**Decoding cost{suffix}** (the code models' records above; network calls made one after "
             "another; FLOPs per image as XLA counts them, guidance's second pass included; "
-            "images/s: median of timed calls, compilation apart, on this machine)", "",
+            "images/s: median of timed calls, compilation apart, each record timed in its own "
+            "run under its own load: compare speeds only in a Speed table below, whose "
+            "contenders were timed alternately in one run)", "",
             "| model | sampler | network calls | GFLOPs/image | images/s, batch 1 | "
             "images/s, batch 64 | FCD | cond. accuracy |", "|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r['sampler']} | {r['decoding']['network_calls']} | "
@@ -696,6 +698,34 @@ def _tables(records: list[dict], suffix: str) -> str:
   return "\n".join(out)
 
 
+def comparison_tables(comparisons: list[dict]) -> str:
+  """The comparison records: each paired test's sentence, and each alternated speed record as
+  a table (images/s per batch size and the ratio to its first entry)."""
+  out = []
+  paired = [c for c in comparisons if c.get("kind") == "comparison"]
+  if paired:
+    out += ["**Paired comparisons** (experiments/results/comparisons/; McNemar's exact test on "
+            "the same images, per-image likelihood differences, FCD differences by a joint "
+            "bootstrap of both sample sets and the reference; 95% intervals)", ""]
+    out += [f"- {c['a']} against {c['b']}, {s}" for c in paired for s in c["sentences"]]
+    out.append("")
+  for c in (c for c in comparisons if c.get("kind") == "speed"):
+    names = list(c["entries"])
+    batches = c["batch_sizes"]
+    out += [f"**Speed: {c['name']}** (images/s, median of {c['reps']} calls each, the "
+            f"contenders called alternately in one run on {c['cpu_count']} cores, compilation "
+            f"apart; ratio to {names[0]})", "",
+            "| model | setting | " + " | ".join(f"batch {b} | ratio" for b in batches) + " |",
+            "|---|---|" + "---|---|" * len(batches)]
+    for name in names:
+      e = c["entries"][name]
+      out.append(f"| {name} | {e['setting']} | " + " | ".join(
+          f"{_fmt_rate(e[f'images_per_s_b{b}'])} | {e[f'ratio_to_{names[0]}_b{b}']:.2f}"
+          for b in batches) + " |")
+    out.append("")
+  return "\n".join(out)
+
+
 def _fmt_latent(record: dict) -> str:
   """The latent cell of a first stage's row."""
   if record["family"] == "vqvae":
@@ -759,6 +789,9 @@ def write_tables(results_dir: str, update_readme: bool) -> str:
   from jaxgen.errors import UserError
   records = load_records(results_dir)
   text = markdown_tables(records)
+  comparisons = load_records(os.path.join(results_dir, "comparisons"))
+  if comparisons:
+    text += "\n" + comparison_tables(comparisons)
   with open(os.path.join(results_dir, "TABLES.md"), "w") as f:
     f.write("<!-- made by `python -m experiments.report --tables`; do not edit -->\n\n" + text)
   mosaic(records, results_dir, os.path.join(results_dir, "mosaic.png"))

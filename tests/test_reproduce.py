@@ -100,3 +100,18 @@ def test_compare_pairs_records_on_the_same_labels_images_and_scorer(tmp_path):
               None, "other")
   with pytest.raises(UserError, match="share no paired measure"):
     compare.compare_records(a, c, str(tmp_path), num_boot=10)
+
+
+def test_comparison_records_make_sentences_and_speed_tables():
+  from experiments import report
+  text = report.comparison_tables([
+      {"kind": "speed", "name": "code", "reps": 7, "batch_sizes": [1, 64], "cpu_count": 2,
+       "entries": {"ar": {"setting": "default", "images_per_s_b1": 40.0, "ratio_to_ar_b1": 1.0,
+                          "images_per_s_b64": 70.0, "ratio_to_ar_b64": 1.0},
+                   "mg8": {"setting": "steps=8", "images_per_s_b1": 30.0,
+                           "ratio_to_ar_b1": 0.75, "images_per_s_b64": 35.0,
+                           "ratio_to_ar_b64": 0.5}}},
+      {"kind": "comparison", "a": "vit", "b": "cnn", "sentences": ["test accuracy: ..."]}])
+  assert "- vit against cnn, test accuracy: ..." in text
+  assert "| mg8 | steps=8 | 30 | 0.75 | 35 | 0.50 |" in text
+  assert "alternately in one run" in text
