@@ -537,7 +537,9 @@ def _fmt_rate(per_s: float) -> str:
 
 
 def _fmt_minutes(seconds: float | None) -> str:
-  return "" if seconds is None else f"{seconds / 60:.0f} min"
+  if seconds is None:
+    return ""
+  return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
 def is_current(record: dict) -> bool:
