@@ -39,6 +39,11 @@ class CycleSettings:
   b1: float = 0.5
   b2: float = 0.999
   semantic_weight: float = 0.0  # 0: plain CycleGAN; > 0 needs CycleSteps.classifier
+  # Std of Gaussian noise (in [-1, 1] units) added to every image the semantic classifier reads,
+  # in its training and in the generators' semantic term. A translator can satisfy a fixed
+  # classifier with low-amplitude patterns no other reader sees (CycleGAN's steganography,
+  # Chu et al. 2017); noise drowns them, so the label has to travel in visible strokes.
+  semantic_noise: float = 0.0
 
 
 def _to_unit(x: jax.Array) -> jax.Array:
@@ -92,9 +97,17 @@ class CycleSteps:
     """The semantic classifier on images [b, h, w, c] in [-1, 1] -> logits [b, classes]."""
     return self.classifier.apply({"params": params}, _to_unit(images))
 
-  def semantic_update(self, state: TrainState, a: jax.Array, labels_a: jax.Array):
+  def _noisy(self, images: jax.Array, rng: jax.Array | None) -> jax.Array:
+    """images [b, h, w, c] with the semantic classifier's input noise (none when 0)."""
+    if not self.settings.semantic_noise or rng is None:
+      return images
+    return images + self.settings.semantic_noise * jax.random.normal(rng, images.shape)
+
+  def semantic_update(self, state: TrainState, a: jax.Array, labels_a: jax.Array,
+                      rng: jax.Array | None = None):
     """One cross-entropy update of the semantic classifier on real A images [b, h, w, c] in
-    [-1, 1] with their labels [b]; returns (state, (loss, accuracy))."""
+    [-1, 1] (with its input noise) and their labels [b]; returns (state, (loss, accuracy))."""
+    a = self._noisy(a, rng)
 
     def loss_fn(params):
       logits = self._logits(params, a)  # [b, classes]
@@ -105,17 +118,19 @@ class CycleSteps:
     return self._apply(state, "semantic", grads), (loss, accuracy)
 
   def semantic_terms(self, params, labels_a: jax.Array, b: jax.Array, fake_a: jax.Array,
-                     fake_b: jax.Array) -> dict[str, jax.Array]:
+                     fake_b: jax.Array, rng: jax.Array | None = None) -> dict[str, jax.Array]:
     """CyCADA's semantic consistency with the classifier `params` held fixed: G(a) [b, h, w, c]
-    should read as a's label [b]; F(b) as the class the classifier reads in b itself."""
+    should read as a's label [b]; F(b) as the class the classifier reads in b itself (each
+    translation read through the classifier's input noise, drawn from `rng`)."""
     params = jax.lax.stop_gradient(params)
     read_b = jnp.argmax(self._logits(params, b), -1)  # [b]: a pseudo-label, no gradient
+    key_ab, key_ba = jax.random.split(rng) if rng is not None else (None, None)
     ce = optax.softmax_cross_entropy_with_integer_labels
-    return {"semantic_ab": ce(self._logits(params, fake_b), labels_a).mean(),
-            "semantic_ba": ce(self._logits(params, fake_a), read_b).mean()}
+    return {"semantic_ab": ce(self._logits(params, self._noisy(fake_b, key_ab)), labels_a).mean(),
+            "semantic_ba": ce(self._logits(params, self._noisy(fake_a, key_ba)), read_b).mean()}
 
   def generator_update(self, state: TrainState, a: jax.Array, b: jax.Array,
-                       labels_a: jax.Array | None = None):
+                       labels_a: jax.Array | None = None, rng: jax.Array | None = None):
     """One update of both generators on a, b [b, h, w, c] in [-1, 1] against the current
     discriminators (and, with semantic_weight, the semantic classifier on a's labels [b]);
     returns (state, (loss, named terms, fake A, fake B)).
@@ -139,7 +154,7 @@ class CycleSteps:
         terms["identity_b"] = losses.identity_loss(b, self._g(g["ab"], b))
         total += s.identity_weight * (terms["identity_a"] + terms["identity_b"])
       if s.semantic_weight:
-        terms |= self.semantic_terms(state.params["semantic"], labels_a, b, fake_a, fake_b)
+        terms |= self.semantic_terms(state.params["semantic"], labels_a, b, fake_a, fake_b, rng)
         total += s.semantic_weight * (terms["semantic_ab"] + terms["semantic_ba"])
       return total, (terms, fake_a, fake_b)
 
@@ -173,15 +188,20 @@ class CycleSteps:
   def train_step(self, state: TrainState, batch: Batch, rng: jax.Array):
     """Both generators against the current discriminators, then both discriminators on fakes
     drawn through the history pools (the reference implementation's order)."""
-    key_a, key_b = jax.random.split(jax.random.fold_in(rng, state.step))
+    step_rng = jax.random.fold_in(rng, state.step)
+    key_a, key_b = jax.random.split(step_rng)
+    # Only the semantic noise draws from these (the pools' keys stay as they were without it).
+    key_cls, key_gen = jax.random.split(jax.random.fold_in(step_rng, 7))
+    if not self.settings.semantic_noise:
+      key_cls = key_gen = None
     a = batch["image"] * 2.0 - 1.0  # [b, h, w, c] domain A in [-1, 1]
     b = batch["image_b"] * 2.0 - 1.0  # [b, h, w, c] domain B
     extra = {}
     if self.settings.semantic_weight:  # the classifier first, so G meets this step's reading
       state, (extra["semantic_loss"], extra["semantic_accuracy_a"]) = self.semantic_update(
-          state, a, batch["label"])
+          state, a, batch["label"], key_cls)
     state, (g_loss, terms, fake_a, fake_b) = self.generator_update(state, a, b,
-                                                                  batch.get("label"))
+                                                                  batch.get("label"), key_gen)
     pool_a, fake_a = pool.query(state.extras["pool_a"], fake_a, key_a)
     pool_b, fake_b = pool.query(state.extras["pool_b"], fake_b, key_b)
     state, (d_loss, d_terms) = self.discriminator_update(state, a, b, fake_a, fake_b)

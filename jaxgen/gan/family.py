@@ -13,7 +13,8 @@ its `transgan` dict (g_widths, g_depths, g_heads, g_window, d_patch, d_dim, d_de
 mlp_ratio).
 "cyclegan" config fields: generator_features, num_res_blocks, discriminator_features,
 discriminator_layers, cycle_weight, identity_weight, pool_size, learning_rate, optional loss,
-optional semantic_weight with semantic_channels (the in-run classifier of domain A's labels).
+optional semantic_weight with semantic_channels (the in-run classifier of domain A's labels)
+and semantic_noise (the std of the noise on every image it reads).
 """
 
 import ml_collections
@@ -116,7 +117,8 @@ def make_cycle_steps(config: ml_collections.ConfigDict, data_spec: DataSpec) -> 
                            identity_weight=config.identity_weight, pool_size=config.pool_size,
                            loss=_loss(config, AdversarialLoss.LEAST_SQUARES),
                            b1=config.get("adam_b1", 0.5),
-                           semantic_weight=config.get("semantic_weight", 0.0))
+                           semantic_weight=config.get("semantic_weight", 0.0),
+                           semantic_noise=config.get("semantic_noise", 0.0))
   classifier = None
   if settings.semantic_weight:
     if not data_spec.num_classes:

@@ -183,9 +183,12 @@ class Evaluator:
     self._save_grid(f"translate_step_{step:06d}.png", self.translation_grid(state), rows=16)
     if not self._config.get("score_identity", False):
       return {}
-    reports = self.translation_reports(state)
+    reports = self.translation_reports(state, second_judge=True)
     judge_a, judge_b = self._judges()
     return {**{f"identity_accuracy_{d}": r["cond_accuracy"] for d, r in reports.items()},
+            # The MLP judges' reading: a translator tuned against the CNN kind shows a gap.
+            **{f"identity_accuracy_{d}_judge2": r["judge2_cond_accuracy"]
+               for d, r in reports.items()},
             # FCD to the target domain's split, before and after translation: translation has
             # moved the images towards the other domain when the second is the lower.
             **{f"fcd_{d}": r["fcd"] for d, r in reports.items()},

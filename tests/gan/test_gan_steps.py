@@ -1,6 +1,8 @@
 """GAN and CycleGAN steps: each update touches only its own player, steps compile once,
 sharded equals single-device, and tiny runs on real digits improve their metric."""
 
+import dataclasses
+
 import chex
 import flax.linen as nn
 import jax
@@ -137,6 +139,32 @@ def test_semantic_cyclegan_trains_its_classifier_apart_and_steers_the_generators
   assert float(loss) < 0.5 * float(first_loss) and float(accuracy) > 0.5
   with pytest.raises(ValueError, match="needs a classifier"):
     CycleSteps(_PixelMap(), nn.Conv(1, (1, 1)), CycleSettings(1e-3, semantic_weight=1.0))
+
+
+def test_semantic_noise_reaches_only_what_the_classifier_reads():
+  """With semantic_noise the classifier reads noisy translations (another draw, another term);
+  without a key, or at 0, it reads them clean, so the default trains exactly as before."""
+  from jaxgen.nets.classifier import CNNClassifier
+  classifier = CNNClassifier(num_classes=10, channels=(4,), feature_dim=16)
+  noisy = CycleSteps(_PixelMap(), nn.Conv(1, (1, 1)),
+                     CycleSettings(1e-3, pool_size=4, semantic_weight=1.0, semantic_noise=0.3),
+                     classifier)
+  clean = dataclasses.replace(noisy, settings=dataclasses.replace(noisy.settings,
+                                                                  semantic_noise=0.0))
+  a = jax.random.uniform(jax.random.key(0), (4, 8, 8, 1)) * 2 - 1
+  b = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1)) * 2 - 1
+  labels = jnp.arange(4)
+  state = run_once(noisy.create_state, jax.random.key(2), {"image": a})
+  terms = lambda steps, rng: steps.semantic_terms(state.params["semantic"], labels, b, a, b, rng)
+  key = jax.random.key(3)
+  assert terms(noisy, None) == terms(clean, key)  # no key or no noise: clean reads
+  assert terms(noisy, key)["semantic_ab"] != terms(clean, key)["semantic_ab"]
+  assert terms(noisy, key) == terms(noisy, key)  # one key, one draw
+  batch = {"image": (a + 1) / 2, "image_b": (b + 1) / 2, "label": labels}
+  step = jax.jit(chex.assert_max_traces(noisy.train_step, n=1))
+  for i in range(2):
+    state, metrics = step(state, batch, jax.random.key(i))
+  assert all(jnp.isfinite(v) for v in metrics.values())
 
 
 def test_mlp_gan_tiny_config_steps_once_compiled(digits):
