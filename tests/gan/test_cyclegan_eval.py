@@ -37,8 +37,11 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   monkeypatch.setattr(scorers, "trained_scorer", tiny_judge)
   workdir = str(tmp_path / "cyclegan")
   train_and_evaluate(tiny_config("cyclegan", score_identity=True), workdir)
-  # One judge per target domain, each reading both domains' handwriting.
-  assert requested == [("trainA+trainB", "validationA"), ("trainA+trainB", "validationB")]
+  # One judge per target domain, each reading both domains' handwriting; then the MLP second
+  # judges of the same domains.
+  assert requested == [("trainA+trainB", "validationA"), ("trainA+trainB", "validationB"),
+                       ("trainA+trainB", "validationA", "mlp"),
+                       ("trainA+trainB", "validationB", "mlp")]
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   final = [l for l in lines if l["split"] == "eval"][-1]
   for key, source in (("identity_accuracy_ab", "validationA"), ("identity_accuracy_ba",
@@ -46,6 +49,8 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
     # The share of the whole source split whose translation kept its label.
     assert_proportion_with_interval(final, key, len(SplitData.open(
         "digits_two_domain", source).arrays()["label"]), interval=False)
+  for key in ("identity_accuracy_ab_judge2", "identity_accuracy_ba_judge2"):
+    assert 0.0 <= final[key] <= 1.0
   for key in ("fcd_ab", "fcd_ab_untranslated", "fcd_ba", "fcd_ba_untranslated"):
     assert math.isfinite(final[key]) and final[key] >= 0.0
   # Untranslated images of one domain are far from the other domain's test split, and the
