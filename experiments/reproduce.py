@@ -119,6 +119,7 @@ RECORDS = {r.name: r for r in (
 COMPARISONS = {
     "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
     "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
+    "dcgan_vs_gan": ("compare", ("--a=dcgan", "--b=gan")),
     "vae_vs_vampprior": ("compare", ("--a=vae", "--b=vampprior")),
     "cyclegan_vs_cyclegan_plain": ("compare", ("--a=cyclegan", "--b=cyclegan_plain")),
     "vit_vs_cnn_speed": ("bench.speed_compare", (
