@@ -712,8 +712,12 @@ def comparison_tables(comparisons: list[dict]) -> str:
     out += [f"- {c['a']} against {c['b']}, {s}" for c in paired for s in c["sentences"]]
     out.append("")
   for c in (c for c in comparisons if c.get("kind") == "speed"):
-    names = list(c["entries"])
     batches = c["batch_sizes"]
+    # The entries in the order given (records are written with sorted keys): the reference,
+    # the one the ratios divide by, first.
+    first_key = next(k for k in next(iter(c["entries"].values())) if k.startswith("ratio_to_"))
+    reference = first_key[len("ratio_to_"):].rsplit("_b", 1)[0]
+    names = c.get("order") or [reference] + sorted(n for n in c["entries"] if n != reference)
     out += [f"**Speed: {c['name']}** (images/s, median of {c['reps']} calls each, the "
             f"contenders called alternately in one run on {c['cpu_count']} cores, compilation "
             f"apart; ratio to {names[0]})", "",

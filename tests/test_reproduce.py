@@ -106,6 +106,7 @@ def test_comparison_records_make_sentences_and_speed_tables():
   from experiments import report
   text = report.comparison_tables([
       {"kind": "speed", "name": "code", "reps": 7, "batch_sizes": [1, 64], "cpu_count": 2,
+       # Sorted keys put mg8 after ar here; in the order given the reference comes first.
        "entries": {"ar": {"setting": "default", "images_per_s_b1": 40.0, "ratio_to_ar_b1": 1.0,
                           "images_per_s_b64": 70.0, "ratio_to_ar_b64": 1.0},
                    "mg8": {"setting": "steps=8", "images_per_s_b1": 30.0,
@@ -114,4 +115,12 @@ def test_comparison_records_make_sentences_and_speed_tables():
       {"kind": "comparison", "a": "vit", "b": "cnn", "sentences": ["test accuracy: ..."]}])
   assert "- vit against cnn, test accuracy: ..." in text
   assert "| mg8 | steps=8 | 30 | 0.75 | 35 | 0.50 |" in text
+  assert text.index("| ar | default") < text.index("| mg8 |")
+  # Written with sorted keys, the reference (the ratios' divisor) sorting after another entry.
+  text = report.comparison_tables([{
+      "kind": "speed", "name": "v", "reps": 3, "batch_sizes": [1], "cpu_count": 2,
+      "entries": {"cnn": {"setting": "default", "images_per_s_b1": 20.0, "ratio_to_vit_b1": 2.0},
+                  "vit": {"setting": "default", "images_per_s_b1": 10.0,
+                          "ratio_to_vit_b1": 1.0}}}])
+  assert text.index("| vit |") < text.index("| cnn |") and "ratio to vit" in text
   assert "alternately in one run" in text

@@ -129,7 +129,8 @@ def main(argv: list[str]) -> None:
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  record = {"name": _NAME.value, "kind": "speed", "entries": speeds, "reps": _REPS.value,
+  record = {"name": _NAME.value, "kind": "speed", "entries": speeds,
+            "order": [n for n, _, _ in entries], "reps": _REPS.value,
             "batch_sizes": batch_sizes, "cpu_count": os.cpu_count(),
             "timing": "alternating calls in one run, medians, compilation apart"}
   records.write(record, out_dir, "python -m experiments.bench.speed_compare " +
