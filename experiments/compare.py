@@ -44,39 +44,31 @@ def load_record(results_dir: str, name: str) -> dict[str, Any]:
     return json.load(f)
 
 
-def _bits(text: str):
-  import numpy as np
-  return np.frombuffer(text.encode(), np.uint8) == ord("1")
-
-
 def compare_records(a: dict, b: dict, results_dir: str, num_boot: int) -> dict[str, Any]:
   """Every paired test that records a and b support; a UserError when they support none."""
   import numpy as np
+  from experiments import records
   from jaxgen.errors import UserError
   from jaxgen.metrics import compare
   out: dict[str, Any] = {}
   if "correct" in a and "correct" in b:  # classifiers on the same test digits
     if len(a["correct"]) != len(b["correct"]):
       raise UserError(f"{a['name']} and {b['name']} read different numbers of test digits")
-    m = compare.mcnemar_exact(_bits(a["correct"]), _bits(b["correct"]))
-    out["accuracy"] = {**m, "verdict": compare.verdict(m["difference_ci95_low"],
-                                                       m["difference_ci95_high"], m["p_value"])}
+    out["accuracy"] = compare.mcnemar_exact(records.decode_bits(a["correct"]),
+                                            records.decode_bits(b["correct"]))
   same_scorer = a.get("scorer_digest") and a.get("scorer_digest") == b.get("scorer_digest")
   samples = [os.path.join(results_dir, r.get("samples", "")) for r in (a, b)]
   if "cond_correct" in a and "cond_correct" in b and same_scorer:
     labels = [np.load(p)["labels"] if os.path.isfile(p) else None for p in samples]
     if labels[0] is not None and labels[1] is not None and np.array_equal(*labels):
-      m = compare.mcnemar_exact(_bits(a["cond_correct"]), _bits(b["cond_correct"]))
-      out["cond_accuracy"] = {**m, "verdict": compare.verdict(
-          m["difference_ci95_low"], m["difference_ci95_high"], m["p_value"])}
+      out["cond_accuracy"] = compare.mcnemar_exact(records.decode_bits(a["cond_correct"]),
+                                                   records.decode_bits(b["cond_correct"]))
   na, nb = a.get("nll", {}), b.get("nll", {})
   if (na.get("per_image") and nb.get("per_image") and
       (na["unit"], na["conditional"], na["images"]) == (nb["unit"], nb["conditional"],
                                                         nb["images"])):
     d = compare.paired_difference(np.asarray(na["per_image"]), np.asarray(nb["per_image"]))
-    out["nll"] = {**d, "unit": na["unit"], "conditional": na["conditional"],
-                  "verdict": compare.verdict(d["difference_ci95_low"],
-                                             d["difference_ci95_high"])}
+    out["nll"] = {**d, "unit": na["unit"], "conditional": na["conditional"]}
   if same_scorer and all(os.path.isfile(p) for p in samples):
     from experiments.sample import load_samples
     from jaxgen.train.scorers import trained_scorer
@@ -89,9 +81,7 @@ def compare_records(a: dict, b: dict, results_dir: str, num_boot: int) -> dict[s
       raise UserError(f"{a['name']} has {len(feats[0])} samples and {b['name']} "
                       f"{len(feats[1])}: an FCD comparison needs as many of each")
     d = compare.fcd_difference(feats[0], feats[1], scorer.reference_features, num_boot)
-    out["fcd"] = {**d, "n_a": len(feats[0]), "n_b": len(feats[1]),
-                  "verdict": compare.verdict(d["difference_ci95_low"],
-                                             d["difference_ci95_high"])}
+    out["fcd"] = {**d, "n_a": len(feats[0]), "n_b": len(feats[1])}
   if not out:
     raise UserError(f"{a['name']} and {b['name']} share no paired measure (same test digits, "
                     "same labels and scorer with saved samples, or per-image likelihoods)")

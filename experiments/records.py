@@ -55,6 +55,17 @@ def write(record: dict[str, Any], results_dir: str, command: str) -> dict[str, A
   return record
 
 
+def encode_bits(hits) -> str:
+  """A record's per-item correctness: '1'/'0' per item of a bool array [n] (compact JSON)."""
+  return "".join("1" if h else "0" for h in hits)
+
+
+def decode_bits(text: str):
+  """The bool array [n] that `encode_bits` wrote."""
+  import numpy as np
+  return np.frombuffer(text.encode(), np.uint8) == ord("1")
+
+
 def load(results_dir: str) -> list[dict[str, Any]]:
   """Every record in results_dir (not its subfolders), by file name."""
   return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(results_dir, "*.json")))]

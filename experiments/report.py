@@ -155,8 +155,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     if setting.cls and config.family == "ldm":
       raise UserError("classifier guidance (cls=) applies to pixel-space ddpm models, not ldm")
     sampler_name = setting.name
-    options = dict(kind=setting.kind, num_steps=setting.steps, eta=setting.eta,
-                   guidance_scale=setting.w)
+    options = setting.sampler_options()
     if setting.cls:
       if not classifier_workdir:
         raise UserError(f"setting {setting.name!r} needs --classifier_workdir")
@@ -268,8 +267,9 @@ def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dic
 def correct_bits(scorer: Any, images: Any, labels: Any) -> str:
   """'1'/'0' per image: whether `scorer` reads it as its label (what McNemar's test pairs)."""
   import numpy as np
-  read = scorer.logits_and_features(images)[0].argmax(-1)
-  return "".join("1" if c else "0" for c in read == np.asarray(labels))
+  from experiments import records
+  return records.encode_bits(scorer.logits_and_features(images)[0].argmax(-1) ==
+                             np.asarray(labels))
 
 
 def second_judge(dataset: str, data_dir: str | None, split: str, images: Any,
@@ -304,6 +304,7 @@ def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   and its training steps and time."""
   import jax
   import numpy as np
+  from experiments import records
   from jaxgen.classifier.family import build_model
   from jaxgen.data.pipeline import SplitData
   from jaxgen.metrics.intervals import wilson_interval
@@ -320,7 +321,7 @@ def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
           "workdir": os.path.abspath(workdir), "step": trained.step, **training_time(workdir),
           "split": "test", "num_test": n, "accuracy": correct / n,
           "accuracy_ci95_low": low, "accuracy_ci95_high": high,
-          "correct": "".join("1" if h else "0" for h in hits)}
+          "correct": records.encode_bits(hits)}
 
 
 # Families whose record is their reconstructions: the VQ tokenizer and the KL autoencoder.
@@ -784,18 +785,13 @@ def mosaic(records: list[dict], results_dir: str, path: str) -> None:
   Image.fromarray(canvas).save(path)
 
 
-def load_records(results_dir: str) -> list[dict]:
-  """Every record in results_dir."""
-  from experiments import records
-  return records.load(results_dir)
-
-
 def write_tables(results_dir: str, update_readme: bool) -> str:
   """Writes TABLES.md and mosaic.png (and the README section); returns the markdown."""
   from jaxgen.errors import UserError
-  records = load_records(results_dir)
+  from experiments.records import load
+  records = load(results_dir)
   text = markdown_tables(records)
-  comparisons = load_records(os.path.join(results_dir, "comparisons"))
+  comparisons = load(os.path.join(results_dir, "comparisons"))
   if comparisons:
     text += "\n" + comparison_tables(comparisons)
   with open(os.path.join(results_dir, "TABLES.md"), "w") as f:

@@ -18,6 +18,11 @@ class Setting:
   w: float = 0.0
   cls: float = 0.0
 
+  def sampler_options(self) -> dict:
+    """The diffusion sampler's keyword arguments for this setting (cls= is added by the caller,
+    which holds the classifier)."""
+    return dict(kind=self.kind, num_steps=self.steps, eta=self.eta, guidance_scale=self.w)
+
   @property
   def name(self) -> str:
     """e.g. 'ddim50', 'ddim50 w=1', 'ddpm1000'."""

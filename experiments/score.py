@@ -76,8 +76,7 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
   for setting in settings:
     if setting.cls and classifier is None:
       raise UserError(f"setting {setting.name!r} needs --classifier_workdir")
-    options: dict[str, Any] = dict(kind=setting.kind, num_steps=setting.steps, eta=setting.eta,
-                                   guidance_scale=setting.w)
+    options: dict[str, Any] = setting.sampler_options()
     if setting.cls:
       options.update(classifier=classifier, classifier_scale=setting.cls)
     labelled = trained.family.conditional or bool(setting.cls)
@@ -106,15 +105,12 @@ def compare_to_first(scorer: Any, rows: list[dict], num_boot: int = 200) -> list
     logits, feats = zip(*(scorer.logits_and_features(r["_samples"]) for r in scored))
     first = scored[0]
     for i, row in enumerate(scored[1:], start=1):
-      d = compare.fcd_difference(feats[i], feats[0], scorer.reference_features, num_boot)
-      entry = {"a": row["setting"], "b": first["setting"], "fcd": {
-          **d, "verdict": compare.verdict(d["difference_ci95_low"], d["difference_ci95_high"])}}
+      entry = {"a": row["setting"], "b": first["setting"], "fcd": compare.fcd_difference(
+          feats[i], feats[0], scorer.reference_features, num_boot)}
       if row["_labels"] is not None and first["_labels"] is not None and np.array_equal(
           row["_labels"], first["_labels"]):
-        m = compare.mcnemar_exact(logits[i].argmax(-1) == row["_labels"],
-                                  logits[0].argmax(-1) == first["_labels"])
-        entry["cond_accuracy"] = {**m, "verdict": compare.verdict(
-            m["difference_ci95_low"], m["difference_ci95_high"], m["p_value"])}
+        entry["cond_accuracy"] = compare.mcnemar_exact(logits[i].argmax(-1) == row["_labels"],
+                                                       logits[0].argmax(-1) == first["_labels"])
       out.append(entry)
   for r in rows:
     r.pop("_samples", None)

@@ -66,7 +66,7 @@ def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int],
     s = parse_setting(setting)
     if s.cls:
       raise UserError(f"{setting!r}: classifier guidance is not timed here; drop cls=")
-    options = dict(kind=s.kind, num_steps=s.steps, eta=s.eta, guidance_scale=s.w)
+    options = s.sampler_options()
   labels = jnp.arange(batch, dtype=jnp.int32) % max(trained.spec.num_classes, 1)
   sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
   key = jax.random.key(0)

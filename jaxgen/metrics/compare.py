@@ -25,7 +25,7 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, flo
   correct_a, correct_b: bool [n]. Returns n, the accuracies, the discordant counts (a_only: A
   right and B wrong; b_only), the two-sided exact p-value (binomial on the discordant pairs
   with p = 1/2) and the difference accuracy_a - accuracy_b with its 95% Wald interval for
-  paired proportions.
+  paired proportions, and the verdict.
   """
   a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
   if a.shape != b.shape or a.ndim != 1 or a.size == 0:
@@ -40,9 +40,11 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, flo
   p_value = min(1.0, float(fractions.Fraction(2 * tail, 2 ** discordant))) if discordant else 1.0
   diff = (a_only - b_only) / n
   se = math.sqrt(max(discordant - (a_only - b_only) ** 2 / n, 0.0)) / n
+  low, high = diff - Z95 * se, diff + Z95 * se
   return {"n": n, "accuracy_a": float(a.mean()), "accuracy_b": float(b.mean()),
           "a_only": a_only, "b_only": b_only, "p_value": p_value, "difference": diff,
-          "difference_ci95_low": diff - Z95 * se, "difference_ci95_high": diff + Z95 * se}
+          "difference_ci95_low": low, "difference_ci95_high": high,
+          "verdict": verdict(low, high, p_value)}
 
 
 def paired_difference(values_a: np.ndarray, values_b: np.ndarray) -> dict[str, float]:
@@ -52,9 +54,10 @@ def paired_difference(values_a: np.ndarray, values_b: np.ndarray) -> dict[str, f
   if a.shape != b.shape or a.ndim != 1:
     raise ValueError(f"paired values need equal 1-D shapes, got {a.shape} and {b.shape}")
   mean, se = mean_and_se(a - b)
+  low, high = mean - Z95 * se, mean + Z95 * se
   return {"n": int(a.size), "mean_a": float(a.mean()), "mean_b": float(b.mean()),
-          "difference": mean, "difference_se": se, "difference_ci95_low": mean - Z95 * se,
-          "difference_ci95_high": mean + Z95 * se}
+          "difference": mean, "difference_se": se, "difference_ci95_low": low,
+          "difference_ci95_high": high, "verdict": verdict(low, high)}
 
 
 def fcd_difference(features_a: np.ndarray, features_b: np.ndarray, reference: np.ndarray,
@@ -85,9 +88,10 @@ def fcd_difference(features_a: np.ndarray, features_b: np.ndarray, reference: np
   sd = float(diffs.std(ddof=1))
   diff = fcd_a - fcd_b
   centred = diffs - diffs.mean() + diff
+  low, high = diff - Z95 * sd, diff + Z95 * sd
   return {"fcd_a": fcd_a, "fcd_b": fcd_b, "difference": diff, "difference_sd": sd,
-          "difference_ci95_low": diff - Z95 * sd, "difference_ci95_high": diff + Z95 * sd,
-          "share_a_lower": float(np.mean(centred < 0))}
+          "difference_ci95_low": low, "difference_ci95_high": high,
+          "share_a_lower": float(np.mean(centred < 0)), "verdict": verdict(low, high)}
 
 
 def verdict(low: float, high: float, p_value: float | None = None) -> str:

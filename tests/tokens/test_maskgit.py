@@ -16,7 +16,7 @@ from jaxgen.tokens import maskgit
 from jaxgen.tokens import maskgit_family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from experiments import report
+from experiments import records, report
 from jaxgen.train import scorers
 from tests.helpers import (assert_labels_condition, assert_plausible_images, tiny_config,
                            trace_train_step_once, untrained_scorer)
@@ -142,7 +142,7 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   assert per_step > 0 and flops[3] - flops[2] == pytest.approx(per_step, rel=0.02)
   # Without guidance a step is one network pass rather than two: half the guided step's FLOPs.
   assert flops[1] - cost(1, guidance_scale=0.0) == pytest.approx(per_step / 2, rel=0.05)
-  text = report.markdown_tables(report.load_records(str(tmp_path / "res")))
+  text = report.markdown_tables(records.load(str(tmp_path / "res")))
   assert "**Code models" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
   with pytest.raises(UserError, match="steps=8"):
     report.report_workdir(workdir, 20, 0, "ddim:50", None, 0, str(tmp_path / "res"), "x", "cmd")
