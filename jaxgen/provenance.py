@@ -44,8 +44,13 @@ def checkout_state() -> dict[str, Any]:
     return {"commit": "unknown", "dirty": True, "diff_sha256": None}
   changes = diff
   for name in untracked.splitlines():
-    with open(os.path.join(REPO_ROOT, name), "rb") as f:
-      changes += f"\nuntracked {name} {hashlib.sha256(f.read()).hexdigest()}"
+    path = os.path.join(REPO_ROOT, name)
+    if os.path.islink(path):  # git keeps a link as its target's name: so does the digest
+      content = os.readlink(path).encode()
+    else:
+      with open(path, "rb") as f:
+        content = f.read()
+    changes += f"\nuntracked {name} {hashlib.sha256(content).hexdigest()}"
   return {"commit": commit, "dirty": bool(changes),
           "diff_sha256": hashlib.sha256(changes.encode()).hexdigest() if changes else None}
 

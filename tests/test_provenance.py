@@ -80,5 +80,10 @@ def test_records_and_pages_do_not_make_a_checkout_dirty(tmp_path, monkeypatch):
   (tmp_path / "new_config.py").write_text("c = 2")
   assert provenance.checkout_state()["diff_sha256"] != untracked["diff_sha256"]
   (tmp_path / "new_config.py").unlink()
+  # An untracked link to a folder (a venv linked into a clone) is digested by its target.
+  (tmp_path / "venv_link").symlink_to(tmp_path / "runs")
+  linked = provenance.checkout_state()
+  assert linked["dirty"] and linked["diff_sha256"] != untracked["diff_sha256"]
+  (tmp_path / "venv_link").unlink()
   (tmp_path / "code.py").write_text("x = 2")
   assert provenance.checkout_state()["dirty"]
