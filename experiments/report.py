@@ -181,6 +181,11 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       "conditional": bool(family.conditional), "workdir": os.path.abspath(workdir),
       "step": trained.step, **training_time(workdir), "split": "test",
       "sampler": sampler_name,
+      # The respaced diffusion chain, where one was set: the sampler-grid table reads these.
+      **({"sampler_setting": {"kind": setting.kind, "steps": setting.steps, "eta": setting.eta,
+                              "spacing": setting.spacing or config.sampler.get("spacing",
+                                                                               "linspace")}}
+         if setting is not None and not (setting.w or setting.cls) else {}),
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
       **{k: float(v) for k, v in judged.items()}, "scorer_digest": scorer.digest,
@@ -609,6 +614,7 @@ def _tables(records: list[dict], suffix: str) -> str:
     paired = paired_nll_differences(rows)
     if paired:
       out += paired + [""]
+  out += sampler_grids(records, suffix)
   decoding = sorted((r for r in records if "decoding" in r), key=lambda r: r["name"])
   if decoding:
     out += [f"**Decoding cost{suffix}** (the code models' records above; network calls made one after "
@@ -699,6 +705,35 @@ def _tables(records: list[dict], suffix: str) -> str:
             for r in classifiers]
     out.append("")
   return "\n".join(out)
+
+
+def sampler_grids(records: list[dict], suffix: str) -> list[str]:
+  """DDIM's Table 1 shape for each trained model sampled at several settings: FCD ± 95% by
+  steps (rows) and DDIM eta or ancestral DDPM (columns), one spacing per table."""
+  groups: dict[tuple[str, str], list[dict]] = {}
+  for r in records:
+    if "sampler_setting" in r:
+      key = (os.path.basename(r["workdir"]), r["sampler_setting"]["spacing"])
+      groups.setdefault(key, []).append(r)
+  out = []
+  for (training, spacing), rows in sorted(groups.items()):
+    if len(rows) < 3:
+      continue
+    column = lambda s: "DDPM (ancestral)" if s["kind"] == "ddpm" else f"DDIM eta={s['eta']:g}"
+    columns = sorted({column(r["sampler_setting"]) for r in rows},
+                     key=lambda c: (c.startswith("DDPM"), c))
+    cells = {(r["sampler_setting"]["steps"], column(r["sampler_setting"])): r for r in rows}
+    n = sorted({r["num_samples"] for r in rows})
+    out += [f"**Sampler grid: {training}{suffix}** (FCD ± 95% bootstrap on test, n = "
+            f"{', '.join(map(str, n))}; {spacing} spacing of the kept timesteps; one trained "
+            f"model, floor {rows[0]['fcd_floor']:.1f})", "",
+            "| steps | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for steps in sorted({r["sampler_setting"]["steps"] for r in rows}):
+      out.append(f"| {steps} | " + " | ".join(
+          f"{cells[steps, c]['fcd']:.1f} ± {Z95 * cells[steps, c]['fcd_sd']:.1f}"
+          if (steps, c) in cells else "" for c in columns) + " |")
+    out.append("")
+  return out
 
 
 def comparison_tables(comparisons: list[dict]) -> str:

@@ -10,28 +10,37 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-  """One sampler configuration: kind, respaced steps, DDIM eta, CFG weight, classifier scale."""
+  """One sampler configuration: kind, respaced steps, DDIM eta, CFG weight, classifier scale,
+  and which timesteps a respaced chain keeps (None: the config's)."""
 
   kind: str
   steps: int
   eta: float = 0.0
   w: float = 0.0
   cls: float = 0.0
+  spacing: str | None = None
 
   def sampler_options(self) -> dict:
     """The diffusion sampler's keyword arguments for this setting (cls= is added by the caller,
     which holds the classifier)."""
-    return dict(kind=self.kind, num_steps=self.steps, eta=self.eta, guidance_scale=self.w)
+    options = dict(kind=self.kind, num_steps=self.steps, eta=self.eta, guidance_scale=self.w)
+    if self.spacing:
+      options["spacing"] = self.spacing
+    return options
 
   @property
   def name(self) -> str:
-    """e.g. 'ddim50', 'ddim50 w=1', 'ddpm1000'."""
+    """e.g. 'ddim50', 'ddim50 w=1', 'ddpm1000', 'ddim50 spacing=quadratic'."""
     extras = [f"{k}={getattr(self, k):g}" for k in ("eta", "w", "cls") if getattr(self, k)]
+    if self.spacing:
+      extras.append(f"spacing={self.spacing}")
     return " ".join([f"{self.kind}{self.steps}"] + extras)
 
 
 def parse_setting(text: str):
-  """'ddim:50:w=1' -> Setting; raises UserError naming the bad part."""
+  """'ddim:50:w=1' (or ':spacing=quadratic', ...) -> Setting; raises UserError naming the bad
+  part."""
+  from jaxgen.diffusion.schedules import SPACINGS
   from jaxgen.errors import UserError
   parts = text.strip().split(":")
   if len(parts) < 2 or parts[0] not in ("ddpm", "ddim") or not parts[1].isdigit() \
@@ -40,8 +49,14 @@ def parse_setting(text: str):
   values = {}
   for part in parts[2:]:
     key, _, value = part.partition("=")
+    if key == "spacing":
+      if value not in SPACINGS:
+        raise UserError(f"--settings item {text!r}: spacing must be one of {', '.join(SPACINGS)}")
+      values[key] = value
+      continue
     if key not in ("eta", "w", "cls"):
-      raise UserError(f"--settings item {text!r}: unknown key {key!r}; use eta, w or cls")
+      raise UserError(f"--settings item {text!r}: unknown key {key!r}; use eta, w, cls or "
+                      "spacing")
     try:
       values[key] = float(value)
     except ValueError:

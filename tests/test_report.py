@@ -91,6 +91,23 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
     report.write_tables(results, update_readme=True)
 
 
+def test_sampler_grid_puts_each_setting_in_its_cell():
+  """DDIM's Table 1 shape from one model's records: steps by eta (and ancestral), per spacing;
+  fewer than three settings of a model make no grid."""
+  def record(kind, steps, eta, fcd, spacing="linspace"):
+    return {"workdir": "/runs/ddpm", "num_samples": 500, "fcd": fcd, "fcd_sd": 1.0,
+            "fcd_floor": 20.0, "sampler_setting": {"kind": kind, "steps": steps, "eta": eta,
+                                                   "spacing": spacing}}
+  rows = [record("ddim", 50, 0.0, 60.0), record("ddim", 50, 1.0, 70.0),
+          record("ddim", 10, 0.0, 90.0), record("ddpm", 1000, 0.0, 50.0),
+          record("ddim", 50, 0.0, 55.0, "quadratic")]
+  text = "\n".join(report.sampler_grids(rows, ""))
+  assert text.count("**Sampler grid: ddpm**") == 1 and "linspace spacing" in text
+  assert "| steps | DDIM eta=0 | DDIM eta=1 | DDPM (ancestral) |" in text
+  assert "| 50 | 60.0 ± 2.0 | 70.0 ± 2.0 |  |" in text and "| 10 | 90.0 ± 2.0 |  |  |" in text
+  assert "| 1000 |  |  | 50.0 ± 2.0 |" in text and "55.0" not in text
+
+
 def test_paired_differences_cancel_what_the_images_share():
   import numpy as np
   rng = np.random.default_rng(0)

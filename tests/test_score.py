@@ -29,7 +29,12 @@ def test_parse_setting():
   assert score.parse_setting("ddim:50") == score.Setting("ddim", 50)
   assert score.parse_setting("ddpm:1000:w=1.5:cls=2") == score.Setting("ddpm", 1000, w=1.5, cls=2)
   assert score.parse_setting("ddim:25:eta=1").name == "ddim25 eta=1"
-  for bad in ["ddim", "euler:50", "ddim:0", "ddim:50:zeta=1", "ddim:50:w=high"]:
+  quad = score.parse_setting("ddim:50:spacing=quadratic")
+  assert quad.name == "ddim50 spacing=quadratic"
+  assert quad.sampler_options()["spacing"] == "quadratic"
+  assert "spacing" not in score.parse_setting("ddim:50").sampler_options()  # the config's
+  for bad in ["ddim", "euler:50", "ddim:0", "ddim:50:zeta=1", "ddim:50:w=high",
+              "ddim:50:spacing=cubic"]:
     with pytest.raises(UserError, match="--settings item"):
       score.parse_setting(bad)
 

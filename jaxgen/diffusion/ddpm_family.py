@@ -97,7 +97,8 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     return to_unit(samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings, cond_fn))
 
   def sample(state, rng, num, labels=None, *, kind: str | None = None, num_steps: int | None = None,
-             eta: float | None = None, guidance_scale: float | None = None,
+             eta: float | None = None, spacing: str | None = None,
+             guidance_scale: float | None = None,
              classifier: tuple[nn.Module, Any] | None = None, classifier_scale: float = 1.0):
     """Draws `num` images [num, h, w, c] in [0, 1] with the EMA params.
 
@@ -108,7 +109,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     cfg_w = default_w if guidance_scale is None else guidance_scale
     if cfg_w and not conditional:
       raise UserError("classifier-free guidance needs a conditional model (config.conditional)")
-    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas))
+    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas), spacing)
     if labels is None:
       labels = jnp.arange(num, dtype=jnp.int32) % data_spec.num_classes
     module, cls_params = classifier if classifier is not None else (None, None)

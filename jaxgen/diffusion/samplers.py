@@ -118,22 +118,29 @@ class SampleSettings:
   num_steps: int = 50  # respaced steps; the full T when equal to it
   eta: float = 0.0  # DDIM only
   guided: bool = False  # classifier-free guidance (needs a conditional model)
+  spacing: str = "linspace"  # which timesteps a respaced chain keeps (schedules.SPACINGS)
 
   @classmethod
   def from_config(cls, sampler, num_timesteps: int) -> "SampleSettings":
     """The defaults a config's `sampler` block gives (steps capped at the schedule's T)."""
-    return cls(sampler.kind, min(sampler.num_steps, num_timesteps), sampler.get("eta", 0.0))
+    return cls(sampler.kind, min(sampler.num_steps, num_timesteps), sampler.get("eta", 0.0),
+               spacing=sampler.get("spacing", "linspace"))
 
   def overridden(self, kind: str | None, num_steps: int | None, eta: float | None,
-                 guided: bool, num_timesteps: int) -> "SampleSettings":
+                 guided: bool, num_timesteps: int, spacing: str | None = None
+                 ) -> "SampleSettings":
     """These settings with a sampler call's overrides (None keeps the default); a one-line
-    error for an unknown kind."""
+    error for an unknown kind or spacing."""
+    from jaxgen.errors import UserError
     out = dataclasses.replace(self, kind=kind or self.kind,
                               num_steps=min(num_steps or self.num_steps, num_timesteps),
-                              eta=self.eta if eta is None else eta, guided=guided)
+                              eta=self.eta if eta is None else eta, guided=guided,
+                              spacing=spacing or self.spacing)
     if out.kind not in ("ddpm", "ddim"):
-      from jaxgen.errors import UserError
       raise UserError(f"sampler kind must be 'ddpm' or 'ddim', got {out.kind!r}")
+    if out.spacing not in schedules.SPACINGS:
+      raise UserError(f"sampler spacing must be one of {', '.join(schedules.SPACINGS)}, "
+                      f"got {out.spacing!r}")
     return out
 
 
@@ -145,7 +152,7 @@ def run_chain(spec: Spec, betas: np.ndarray, sched: Schedule, model_fn: ModelFn,
   if settings.num_steps == len(betas):
     run_sched = sched
   else:
-    run_sched, ts = schedules.respace(betas, settings.num_steps)
+    run_sched, ts = schedules.respace(betas, settings.num_steps, settings.spacing)
     model_fn = respaced_model_fn(model_fn, ts)
     cond_fn = cond_fn and respaced_model_fn(cond_fn, ts)
   if settings.kind == "ddpm":

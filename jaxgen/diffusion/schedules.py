@@ -92,19 +92,44 @@ def make_schedule(name: str, num_timesteps: int) -> Schedule:
   raise ValueError(f"unknown beta schedule {name!r}; known: linear, cosine")
 
 
-def respace(betas: np.ndarray, num_steps: int) -> tuple[Schedule, np.ndarray]:
-  """A schedule on `num_steps` evenly spaced timesteps of the full one (improved DDPM, sec. 4).
+# How a respaced sampler picks its K of the T timesteps (names as diffusers spells them):
+#   linspace   round(linspace(0, T-1, K)): even, first and last step kept (improved DDPM sec. 4);
+#   leading    0, T/K, 2T/K, ...: DDIM's "uniform" skip (Song et al. code), never reaches T-1;
+#   trailing   T-1, T-1-T/K, ...: keeps the last step, leaves the smallest T/K-1 steps out;
+#   quadratic  int(linspace(0, sqrt(0.8 T), K)^2): DDIM's CIFAR-10 choice, dense at small t.
+SPACINGS = ("linspace", "leading", "trailing", "quadratic")
+
+
+def respaced_timesteps(num_timesteps: int, num_steps: int, spacing: str = "linspace") -> np.ndarray:
+  """The kept timesteps t_1 < ... < t_K of a T-step schedule, int64 [K'] (K' < K only where a
+  spacing rounds two steps onto one, e.g. quadratic at small t); see SPACINGS."""
+  if not 1 <= num_steps <= num_timesteps:
+    raise ValueError(f"num_steps must be in [1, {num_timesteps}], got {num_steps}")
+  T, K = num_timesteps, num_steps
+  if spacing == "linspace":
+    kept = np.round(np.linspace(0, T - 1, K))
+  elif spacing == "leading":
+    kept = np.arange(K) * (T // K)
+  elif spacing == "trailing":
+    kept = np.round(np.arange(T, 0, -T / K)) - 1
+  elif spacing == "quadratic":
+    kept = np.floor(np.linspace(0, np.sqrt(0.8 * T), K) ** 2)
+  else:
+    raise ValueError(f"unknown spacing {spacing!r}; known: {', '.join(SPACINGS)}")
+  return np.unique(kept.astype(np.int64))
+
+
+def respace(betas: np.ndarray, num_steps: int, spacing: str = "linspace"
+            ) -> tuple[Schedule, np.ndarray]:
+  """A schedule on `num_steps` timesteps of the full one (improved DDPM, sec. 4), chosen by
+  `spacing` (see SPACINGS).
 
   The kept timesteps t_1 < ... < t_K keep their alpha_bar; the new betas are
   1 - abar(t_k) / abar(t_{k-1}). Returns the new schedule and the int32 [K] map from new index to
-  the original timestep, which is what the network must be given.
+  the original timestep, which is what the network must be given. Spacings that stop short of
+  T-1 (leading, quadratic) start sampling from the noise level of their last kept step.
   """
-  num_timesteps = len(betas)
-  if not 1 <= num_steps <= num_timesteps:
-    raise ValueError(f"num_steps must be in [1, {num_timesteps}], got {num_steps}")
-  # Evenly spaced, always including the last step T-1 so sampling starts at pure noise.
-  kept = np.round(np.linspace(0, num_timesteps - 1, num_steps)).astype(np.int64)
-  kept = np.unique(kept)
+  kept = respaced_timesteps(len(betas), num_steps, spacing)
   abar = np.cumprod(1.0 - np.asarray(betas, np.float64))[kept]
   new_betas = 1.0 - abar / np.append(1.0, abar[:-1])
   return from_betas(new_betas), kept.astype(np.int32)

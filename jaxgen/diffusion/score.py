@@ -19,6 +19,56 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, num_scales: int) -> jax
   return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_scales), jnp.float32)
 
 
+def largest_pairwise_distance(images: np.ndarray) -> float:
+  """The largest Euclidean distance between two of `images` [n, ...] (NCSNv2 technique 1 sets
+  sigma_1 to it over the training set; a few thousand images find it to within a few percent).
+  Computed through the Gram matrix in float64, n^2 memory: pass a sample, not a whole set."""
+  x = np.asarray(images, np.float64).reshape(len(images), -1)  # [n, d]
+  sq = np.sum(x * x, axis=1)
+  d2 = sq[:, None] + sq[None, :] - 2.0 * x @ x.T  # [n, n]
+  return float(np.sqrt(max(d2.max(), 0.0)))
+
+
+def phi_ratio(dim: int, target: float = 0.5) -> float:
+  """The geometric ratio gamma = sigma_{i-1} / sigma_i of NCSNv2 technique 2: the root of
+  Phi(sqrt(2D)(gamma - 1) + 3 gamma) - Phi(sqrt(2D)(gamma - 1) - 3 gamma) = target, so that
+  neighbouring noise shells overlap enough for Langevin to pass from one to the next."""
+  from scipy.stats import norm
+  root = np.sqrt(2.0 * dim)
+  overlap = lambda g: norm.cdf(root * (g - 1) + 3 * g) - norm.cdf(root * (g - 1) - 3 * g)
+  lo, hi = 1.0 + 1e-9, 2.0  # overlap falls from 1 towards 0 as gamma grows
+  for _ in range(200):
+    mid = 0.5 * (lo + hi)
+    lo, hi = (mid, hi) if overlap(mid) > target else (lo, mid)
+  return lo
+
+
+def langevin_step_size(gamma: float, sigma_min: float, steps_per_sigma: int) -> float:
+  """NCSNv2 technique 4: the epsilon of alpha_i = epsilon * sigma_i^2 / sigma_L^2 that brings
+  f(epsilon) = (1 - e/sL^2)^(2T) (gamma^2 - 2e / (sL^2 - sL^2 (1 - e/sL^2)^2))
+               + 2e / (sL^2 - sL^2 (1 - e/sL^2)^2)
+  (the chain's variance ratio after T steps at a level) closest to 1. With few steps a level f
+  stays above 1 and the minimiser is taken (searched on a log grid below sigma_L^2)."""
+  s2 = sigma_min ** 2
+  eps = np.geomspace(s2 * 1e-6, s2 * 0.999, 4000)
+  r = 1.0 - eps / s2
+  tail = 2.0 * eps / (s2 - s2 * r ** 2)
+  f = r ** (2 * steps_per_sigma) * (gamma ** 2 - tail) + tail
+  return float(eps[np.argmin(np.abs(f - 1.0))])
+
+
+def ncsnv2_sigmas(images: np.ndarray, sigma_min: float, steps_per_sigma: int
+                  ) -> dict[str, float | int]:
+  """NCSNv2's noise levels and step size for data like `images` [n, h, w, c] in the model's
+  range: sigma_max (technique 1), the number of levels from the Phi ratio (technique 2) and
+  step_lr (technique 4). The experiment configs hold the figures this gives on the training set."""
+  sigma_max = largest_pairwise_distance(images)
+  gamma = phi_ratio(int(np.prod(images.shape[1:])))
+  num_scales = int(np.ceil(np.log(sigma_max / sigma_min) / np.log(gamma))) + 1
+  return dict(sigma_max=sigma_max, num_scales=num_scales, gamma=gamma,
+              step_lr=langevin_step_size(gamma, sigma_min, steps_per_sigma))
+
+
 def score(net_fn: NetFn, sigmas: jax.Array, x: jax.Array, idx: jax.Array) -> jax.Array:
   """s(x, sigma_idx) = net(x, idx) / sigma_idx, [b, h, w, c]."""
   return net_fn(x, idx) / sigmas[idx].reshape((-1,) + (1,) * (x.ndim - 1))

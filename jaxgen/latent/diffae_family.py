@@ -14,7 +14,8 @@ grad_clip, ema_decay, recon_eval_examples.
 Evaluation: the reconstruction PSNR from (z_sem, inverted x_T) on the first
 recon_eval_examples images of the eval split (per image, with its standard error), and, as the
 family's reconstructions (grids; with config.recon_quality, the scorer's FCD and accuracy), the
-decodings of z_sem from a random x_T: whether the code alone keeps the digit.
+decodings of z_sem from a random x_T (x_0 clipped at each step): whether the code alone keeps
+the digit.
 """
 
 import dataclasses
@@ -77,10 +78,16 @@ class SemanticAutoencoder:
     return samplers.ddim_encode(self.spec, sched, self._model_fn(params, z_sem, ts),
                                 to_signed(images))
 
-  def decode(self, params, x_T: jax.Array, z_sem: jax.Array) -> jax.Array:
-    """DDIM (eta 0) from x_T conditioned on z_sem: images in [0, 1]."""
+  def decode(self, params, x_T: jax.Array, z_sem: jax.Array, clip: bool = False) -> jax.Array:
+    """DDIM (eta 0) from x_T conditioned on z_sem: images in [0, 1].
+
+    `clip` clips each step's predicted x_0 to [-1, 1], as the authors' renderer does when it
+    decodes from a random x_T (their `clip_denoised`); an inverted x_T must be decoded without
+    it, since inversion followed the unclipped map.
+    """
     sched, ts = self._chain()
-    x0 = samplers.ddim_sample(self.spec, sched, self._model_fn(params, z_sem, ts), x_T,
+    spec = dataclasses.replace(self.spec, clip_x0=clip)
+    x0 = samplers.ddim_sample(spec, sched, self._model_fn(params, z_sem, ts), x_T,
                               jax.random.key(0), 0.0)
     return to_unit(x0)
 
@@ -151,10 +158,11 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     return loss(state.ema_params, batch["image"], rng, False)[1]
 
   def reconstruct(state, batch, rng):
-    """Decodings of each image's z_sem from a random x_T: [b, h, w, c] in [0, 1]."""
+    """Decodings of each image's z_sem from a random x_T (x_0 clipped, as the authors render):
+    [b, h, w, c] in [0, 1]."""
     z_sem = auto.encode(state.ema_params, batch["image"])
     x_T = jax.random.normal(rng, batch["image"].shape)
-    return auto.decode(state.ema_params, x_T, z_sem)
+    return auto.decode(state.ema_params, x_T, z_sem, clip=True)
 
   exact = jax.jit(lambda params, images: auto.reconstruct(params, images))
 

@@ -97,7 +97,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     del labels
     z_rng, x_rng = jax.random.split(rng)
     z_sem = sample_codes(state, z_rng, num)
-    return auto.decode(state.extras["diffae"], jax.random.normal(x_rng, (num, h, w, c)), z_sem)
+    return auto.decode(state.extras["diffae"], jax.random.normal(x_rng, (num, h, w, c)), z_sem,
+                       clip=True)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
                 sample=sample)

@@ -140,7 +140,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
 
   def sample(state, rng, num, labels=None, *, prompt_tokens=None, kind: str | None = None,
              num_steps: int | None = None, eta: float | None = None,
-             guidance_scale: float | None = None):
+             spacing: str | None = None, guidance_scale: float | None = None):
     """Draws `num` images [num, h, w, c] in [0, 1] with the EMA params.
 
     The condition: `prompt_tokens` [num, L] or [L] (one prompt for all; text context), else
@@ -149,7 +149,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     default to config.sampler; `guidance_scale` w > 0 applies classifier-free guidance.
     """
     cfg_w = default_w if guidance_scale is None else guidance_scale
-    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas))
+    settings = defaults.overridden(kind, num_steps, eta, bool(cfg_w), len(betas), spacing)
     if prompt_tokens is not None:
       if not text:
         raise UserError("prompts need a text-conditioned model (config.context='text')")

@@ -43,3 +43,26 @@ def test_respace_keeps_alpha_bar_of_kept_steps():
   assert sched.num_timesteps == 50 and kept[0] == 0 and kept[-1] == 999
   full = np.cumprod(1 - betas)
   np.testing.assert_allclose(sched.alphas_cumprod, full[kept], rtol=1e-5)
+
+
+def test_respacings_pick_the_published_timesteps():
+  """DDIM's uniform skip (leading) and quadratic sequences (ermongroup/ddim's runner), diffusers'
+  trailing: checked against their defining formulas written out by hand."""
+  T, K = 1000, 50
+  np.testing.assert_array_equal(schedules.respaced_timesteps(T, K, "leading"),
+                                np.arange(0, 1000, 20))
+  trailing = schedules.respaced_timesteps(T, K, "trailing")
+  assert trailing[-1] == 999 and trailing[0] == 19 and np.all(np.diff(trailing) == 20)
+  quad = schedules.respaced_timesteps(T, K, "quadratic")
+  # int(0.33^2) and int(0^2) are both 0: DDIM's runner calls the network twice at t=0, the
+  # second time a no-op step (abar_next = abar); it is kept once here, so 49 calls.
+  assert quad[0] == 0 and quad[1] == 1 and quad[-1] == 800 and len(quad) == K - 1
+  assert quad[1] - quad[0] < quad[-1] - quad[-2]  # dense near the data, sparse near noise
+  q100 = schedules.respaced_timesteps(T, 100, "quadratic")
+  assert len(q100) < 100 and np.all(np.diff(q100) > 0)
+  for spacing in schedules.SPACINGS:  # every spacing keeps alpha_bar of what it keeps
+    sched, kept = schedules.respace(schedules.linear_betas(T), 20, spacing)
+    np.testing.assert_allclose(sched.alphas_cumprod,
+                               np.cumprod(1 - schedules.linear_betas(T))[kept], rtol=1e-5)
+  with pytest.raises(ValueError, match="unknown spacing"):
+    schedules.respaced_timesteps(T, K, "cubic")

@@ -31,3 +31,36 @@ def test_annealed_langevin_samples_gaussian_data():
                                                   jax.random.PRNGKey(1), 20, 2e-5))
   x = run(x_init)
   assert abs(float(x.mean()) - 0.2) < 0.05 and abs(float(x.std()) - 0.5) < 0.05
+
+
+def test_ncsnv2_techniques_against_their_definitions():
+  """Technique 1 against brute force, technique 2's ratio against its Phi condition, technique 4's
+  step against a dense scan of its f(epsilon)."""
+  from scipy.stats import norm
+  x = np.random.default_rng(0).normal(size=(40, 3, 3, 1))
+  brute = max(np.linalg.norm(a - b) for a in x for b in x)
+  np.testing.assert_allclose(score.largest_pairwise_distance(x), brute, rtol=1e-9)
+  gamma = score.phi_ratio(784)
+  a = np.sqrt(2 * 784) * (gamma - 1)
+  np.testing.assert_allclose(norm.cdf(a + 3 * gamma) - norm.cdf(a - 3 * gamma), 0.5, atol=1e-9)
+  s2, steps = 0.01 ** 2, 5
+  f = lambda e: ((1 - e / s2) ** (2 * steps) * (gamma ** 2 - 2 * e / (s2 - s2 * (1 - e / s2) ** 2))
+                 + 2 * e / (s2 - s2 * (1 - e / s2) ** 2))
+  eps = score.langevin_step_size(gamma, 0.01, steps)
+  scan = np.geomspace(1e-8, 5e-5, 2001)
+  assert abs(f(eps) - 1) <= np.min(np.abs(f(scan) - 1)) + 1e-6
+  assert 5e-6 < eps < 2e-5  # the issue's "about 1e-5 at 5 steps a level"
+
+
+def test_the_ncsn_config_holds_the_ncsnv2_figures_of_the_training_digits():
+  """The default's sigmas and step come from the recipe on the embedded training split."""
+  from experiments.configs import ncsn
+  from jaxgen.data import sources
+  images = sources.load_arrays("embedded_digits", "train")["image"] / 255.0 * 2.0 - 1.0
+  c = ncsn.get_config().ncsn
+  recipe = score.ncsnv2_sigmas(images, c.sigma_min, c.steps_per_sigma)
+  np.testing.assert_allclose(c.sigma_max, recipe["sigma_max"], rtol=0.01)
+  assert c.num_scales == recipe["num_scales"]
+  np.testing.assert_allclose(c.step_lr, recipe["step_lr"], rtol=0.05)
+  paper = ncsn.get_config("paper").ncsn
+  assert (paper.sigma_max, paper.num_scales, paper.steps_per_sigma) == (1.0, 10, 100)

@@ -1,5 +1,6 @@
 """Diffusion Autoencoders: adaptive group norm, the conditioned U-Net, tiny runs of both configs."""
 
+import dataclasses
 import json
 import os
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import report
+from jaxgen.diffusion import samplers
 from jaxgen.errors import UserError
 from jaxgen.latent import diffae_family, diffae_latent_family
 from jaxgen.nets.unet import ResBlock, UNet, adaptive_group_norm
@@ -76,6 +78,18 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
   auto = diffae_family.make_semantic_autoencoder(trained.config, trained.spec)
   images = jnp.full((2, 28, 28, 1), 0.5)
   chex.assert_shape(auto.reconstruct(trained.state.ema_params, images), (2, 28, 28, 1))
+  # Decoding from a random x_T clips x_0 at each step (the authors' renderer); the same call
+  # through the sampler with a clipping spec gives the same images, the unclipped one others.
+  params, z_sem = trained.state.ema_params, auto.encode(trained.state.ema_params, images)
+  x_T = 3.0 * jax.random.normal(jax.random.key(1), images.shape)
+  sched, ts = auto._chain()
+  fn = auto._model_fn(params, z_sem, ts)
+  clipped = samplers.ddim_sample(dataclasses.replace(auto.spec, clip_x0=True), sched, fn, x_T,
+                                 jax.random.key(0), 0.0)
+  np.testing.assert_allclose(auto.decode(params, x_T, z_sem, clip=True),
+                             np.clip((clipped + 1) / 2, 0, 1), atol=1e-5)
+  assert float(jnp.max(jnp.abs(auto.decode(params, x_T, z_sem)
+                               - auto.decode(params, x_T, z_sem, clip=True)))) > 1e-3
 
   # Its record: inversion PSNR, the scorer on decodings from z_sem, the edit sweep, a table row.
   monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
