@@ -95,15 +95,20 @@ TRAININGS = {t.name: t for t in (
 )}
 
 _CODE_SAMPLES = ("--num_samples=500",)
+DDIM_GRID_STEPS, DDIM_GRID_ETAS = (10, 20, 50, 100), (0.0, 0.5, 1.0)
 RECORDS = {r.name: r for r in (
     *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
                              "transgan", "ctransgan", "cyclegan", "cyclegan_plain", "vqvae",
                              "kl_autoencoder", "ddpm", "cfg", "iddpm", "ldm", "vit",
                              "cnn_matched", "maskgit_ar")),
-    Record("ddpm_ddim50", "ddpm", ("--num_samples=200", "--nll_examples=0",
-                                   "--setting=ddim:50")),
-    Record("ddpm_ddpm1000", "ddpm", ("--num_samples=200", "--nll_examples=0",
+    # DDIM's Table 1 shape on the ddpm default: steps by eta, with DDPM-1000 and DDIM-1000.
+    *(Record(f"ddpm_ddim{s}_eta{e:g}".replace(".", "p"), "ddpm", ("--num_samples=500", "--nll_examples=0",
+                                                f"--setting=ddim:{s}:eta={e:g}"))
+      for s in DDIM_GRID_STEPS for e in DDIM_GRID_ETAS),
+    Record("ddpm_ddpm1000", "ddpm", ("--num_samples=500", "--nll_examples=0",
                                      "--setting=ddpm:1000")),
+    Record("ddpm_ddim1000", "ddpm", ("--num_samples=500", "--nll_examples=0",
+                                     "--setting=ddim:1000")),
     Record("ncsn", "ncsn", ("--num_samples=100",)),
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
@@ -117,6 +122,8 @@ RECORDS = {r.name: r for r in (
 # Comparison records (experiments.compare; speed: experiments.bench.speed_compare), made after
 # the records they read.
 COMPARISONS = {
+    "ddim50_eta0_vs_eta1": ("compare", ("--a=ddpm_ddim50_eta0", "--b=ddpm_ddim50_eta1")),
+    "ddim50_vs_ddpm1000": ("compare", ("--a=ddpm_ddim50_eta0", "--b=ddpm_ddpm1000")),
     "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
     "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
     "dcgan_vs_gan": ("compare", ("--a=dcgan", "--b=gan")),
