@@ -69,6 +69,10 @@ TRAININGS = {t.name: t for t in (
     Training("cyclegan_plain", "cyclegan", ("--config.semantic_weight=0",)),
     Training("vqvae", "vqvae"), Training("kl_autoencoder", "kl_autoencoder"),
     Training("ddpm", "ddpm"), Training("cfg", "cfg"), Training("iddpm", "iddpm"),
+    # iDDPM's network, cosine schedule and strided ancestral sampler on L_simple with DDPM's
+    # fixed variance: what the learned variances and the hybrid loss change, apart.
+    Training("iddpm_simple", "iddpm", ("--config.diffusion.var_type=fixed_large",
+                                       "--config.diffusion.loss_type=mse")),
     Training("ncsn", "ncsn"),
     Training("ldm", "ldm", (_first("autoencoder_workdir", "kl_autoencoder"),),
              ("kl_autoencoder",)),
@@ -99,7 +103,8 @@ DDIM_GRID_STEPS, DDIM_GRID_ETAS = (10, 20, 50, 100), (0.0, 0.5, 1.0)
 RECORDS = {r.name: r for r in (
     *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
                              "transgan", "ctransgan", "cyclegan", "cyclegan_plain", "vqvae",
-                             "kl_autoencoder", "ddpm", "cfg", "iddpm", "ldm", "vit",
+                             "kl_autoencoder", "ddpm", "cfg", "iddpm", "iddpm_simple", "ldm",
+                             "vit",
                              "cnn_matched", "maskgit_ar")),
     # DDIM's Table 1 shape on the ddpm default: steps by eta, with DDPM-1000 and DDIM-1000.
     *(Record(f"ddpm_ddim{s}_eta{e:g}".replace(".", "p"), "ddpm", ("--num_samples=500", "--nll_examples=0",
@@ -109,7 +114,9 @@ RECORDS = {r.name: r for r in (
                                      "--setting=ddpm:1000")),
     Record("ddpm_ddim1000", "ddpm", ("--num_samples=500", "--nll_examples=0",
                                      "--setting=ddim:1000")),
-    Record("ncsn", "ncsn", ("--num_samples=100",)),
+    Record("iddpm_ddpm1000", "iddpm", ("--num_samples=500", "--nll_examples=0",
+                                       "--setting=ddpm:1000")),
+    Record("ncsn", "ncsn", ("--num_samples=500",)),
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
     *(Record(f"maskgit_s{s}", "maskgit", (f"--setting=steps={s}",)) for s in (1, 2, 4, 8, 12)),
@@ -124,6 +131,8 @@ RECORDS = {r.name: r for r in (
 COMPARISONS = {
     "ddim50_eta0_vs_eta1": ("compare", ("--a=ddpm_ddim50_eta0", "--b=ddpm_ddim50_eta1")),
     "ddim50_vs_ddpm1000": ("compare", ("--a=ddpm_ddim50_eta0", "--b=ddpm_ddpm1000")),
+    "iddpm_vs_ddpm": ("compare", ("--a=iddpm", "--b=ddpm")),
+    "iddpm_vs_iddpm_simple": ("compare", ("--a=iddpm", "--b=iddpm_simple")),
     "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
     "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
     "dcgan_vs_gan": ("compare", ("--a=dcgan", "--b=gan")),
