@@ -107,7 +107,9 @@ def sentences(a: str, b: str, tests: dict[str, Any]) -> list[str]:
     t = tests["fcd"]
     lines.append(f"FCD: {a} {t['fcd_a']:.1f} against {b} {t['fcd_b']:.1f}; difference "
                  f"{t['difference']:+.1f} ({t['difference_ci95_low']:+.1f} to "
-                 f"{t['difference_ci95_high']:+.1f}), joint bootstrap: {t['verdict']}")
+                 f"{t['difference_ci95_high']:+.1f}), joint bootstrap: {t['verdict']}"
+                 + (f"; ratio {t['ratio']:.2f}x ({t['ratio_ci95_low']:.2f}x to "
+                    f"{t['ratio_ci95_high']:.2f}x)" if "ratio" in t else ""))
   return lines
 
 

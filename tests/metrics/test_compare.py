@@ -51,7 +51,10 @@ def test_fcd_difference_resamples_both_sets_and_the_reference_together():
   assert out["difference"] == pytest.approx(out["fcd_a"] - out["fcd_b"])
   assert out["difference_ci95_high"] < 0 and out["share_a_lower"] == 1.0
   assert compare.verdict(out["difference_ci95_low"], out["difference_ci95_high"]) == "A lower"
+  assert out["ratio"] == pytest.approx(out["fcd_a"] / out["fcd_b"])
+  assert out["ratio_ci95_low"] < out["ratio"] < out["ratio_ci95_high"] < 1.0
   # Two draws of the same distribution: the interval holds 0.
   twin = rng.normal(0.0, 1.0, (300, 4))
   same = compare.fcd_difference(close, twin, reference, num_boot=100)
   assert same["difference_ci95_low"] < 0 < same["difference_ci95_high"]
+  assert same["ratio_ci95_low"] < 1.0 < same["ratio_ci95_high"]
