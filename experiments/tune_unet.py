@@ -22,14 +22,10 @@ from absl import app, flags
 from experiments import records
 from experiments.bench import unet_sizes
 
-# name -> (config overrides, train steps). Steps give each about 11 quiet minutes. Every shape
-# is spelled out: "current_b64" is the default before issue 35, which the search replaced.
-CANDIDATES: dict[str, tuple[dict[str, str], int]] = {
-    "current_b64": ({"model.base_channels": "32", "model.attention_resolutions": "(7,)"}, 1200),
-    "c24_122_b64": ({"model.base_channels": "24", "model.attention_resolutions": "()"}, 1700),
-    "c16_124_b64": ({"model.base_channels": "16", "model.channel_mult": "(1,2,4)",
-                     "model.attention_resolutions": "()"}, 2400),
-}
+# name -> train steps, about 11 quiet minutes each; the shapes are the bench's candidates of the
+# same name (unet_sizes.CANDIDATES), spelled out in full ("current_b64" is the default before
+# issue 35, which the search replaced).
+STEPS: dict[str, int] = {"current_b64": 1200, "c24_122_b64": 1700, "c16_124_b64": 2400}
 EVALS = 4  # FCD points on each curve
 FCD_SAMPLES = 200
 ROOT = os.path.join("runs", "tune_unet")
@@ -39,11 +35,17 @@ flags.DEFINE_bool("plot", False, "collect the curves into a record and a plot")
 FLAGS = flags.FLAGS
 
 
+def overrides(name: str) -> dict[str, str]:
+  """The ddpm config overrides that give candidate `name` its bench shape and batch."""
+  fields, batch = unet_sizes.CANDIDATES[name]
+  return {**{f"model.{k}": str(v) for k, v in fields.items()}, "batch_size": str(batch)}
+
+
 def run_candidate(name: str) -> None:
   """Trains candidate `name` through experiments.main (a fresh workdir each time)."""
-  overrides, steps = CANDIDATES[name]
+  steps = STEPS[name]
   every = steps // EVALS
-  args = dict(overrides, num_train_steps=str(steps), eval_every_steps=str(every),
+  args = dict(overrides(name), num_train_steps=str(steps), eval_every_steps=str(every),
               checkpoint_every_steps=str(every), fcd_num_samples=str(FCD_SAMPLES))
   cmd = [sys.executable, "-m", "experiments.main", "--config=experiments/configs/ddpm.py",
          f"--workdir={os.path.join(ROOT, name)}"] + [f"--config.{k}={v}" for k, v in args.items()]
@@ -56,7 +58,7 @@ def curves() -> dict:
   with open(unet_sizes.OUT) as f:
     step_s = {n: c["train_step_s"] for n, c in json.load(f)["candidates"].items()}
   out = {}
-  for name in CANDIDATES:
+  for name in STEPS:
     path = os.path.join(ROOT, name, "metrics.jsonl")
     if not os.path.exists(path):
       continue
@@ -69,7 +71,7 @@ def curves() -> dict:
         if row.get("split") == "eval" and "fcd" in row:
           points.append(dict(step=row["step"], minutes=round(row["step"] * step_s[name] / 60, 2),
                              logged_minutes=round(wall / 60, 2), fcd=round(row["fcd"], 2)))
-    out[name] = dict(train_step_s=step_s[name], overrides=CANDIDATES[name][0], points=points)
+    out[name] = dict(train_step_s=step_s[name], overrides=overrides(name), points=points)
   return out
 
 
@@ -93,8 +95,8 @@ def plot(data: dict, path: str) -> None:
 def main(argv):
   del argv
   if FLAGS.run:
-    if FLAGS.run not in CANDIDATES:
-      raise SystemExit(f"unknown candidate {FLAGS.run!r}; known: {', '.join(CANDIDATES)}")
+    if FLAGS.run not in STEPS:
+      raise SystemExit(f"unknown candidate {FLAGS.run!r}; known: {', '.join(STEPS)}")
     run_candidate(FLAGS.run)
   if FLAGS.plot:
     data = curves()

@@ -10,10 +10,10 @@ def test_curves_turn_steps_into_quiet_minutes(tmp_path, monkeypatch):
   time (train intervals summed) is kept beside it; unfinished candidates are left out."""
   sizes = tmp_path / "unet_sizes.json"
   sizes.write_text(json.dumps({"candidates": {n: {"train_step_s": 0.3} for n in
-                                              tune_unet.CANDIDATES}}))
+                                              tune_unet.STEPS}}))
   monkeypatch.setattr(tune_unet.unet_sizes, "OUT", str(sizes))
   monkeypatch.setattr(tune_unet, "ROOT", str(tmp_path / "runs"))
-  name = next(iter(tune_unet.CANDIDATES))
+  name = next(iter(tune_unet.STEPS))
   run = tmp_path / "runs" / name
   run.mkdir(parents=True)
   rows = [{"step": 100, "split": "train", "wall_s": 60.0},

@@ -26,24 +26,23 @@ from jaxgen.diffusion import losses, schedules
 from jaxgen.diffusion.process import Spec
 from jaxgen.nets.unet import UNet
 
+
+def _shape(channels: int, mult: tuple[int, ...], attention: tuple[int, ...] = ()) -> dict:
+  """U-Net fields of a candidate: one residual block a level (the digits' depth)."""
+  return dict(base_channels=channels, channel_mult=mult, num_res_blocks=1,
+              attention_resolutions=attention)
+
+
 # name -> (U-Net fields, train batch). "current" is the 32-channel default before issue 35.
 CANDIDATES: dict[str, tuple[dict, int]] = {
-    "current_b64": (dict(base_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
-                         attention_resolutions=(7,)), 64),
-    "c32_noattn_b64": (dict(base_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
-                            attention_resolutions=()), 64),
-    "c32_124_b64": (dict(base_channels=32, channel_mult=(1, 2, 4), num_res_blocks=1,
-                         attention_resolutions=()), 64),
-    "c16_124_b64": (dict(base_channels=16, channel_mult=(1, 2, 4), num_res_blocks=1,
-                         attention_resolutions=()), 64),
-    "c24_122_b64": (dict(base_channels=24, channel_mult=(1, 2, 2), num_res_blocks=1,
-                         attention_resolutions=()), 64),
-    "c16_244_b64": (dict(base_channels=16, channel_mult=(2, 4, 4), num_res_blocks=1,
-                         attention_resolutions=()), 64),
-    "c32_124_b32": (dict(base_channels=32, channel_mult=(1, 2, 4), num_res_blocks=1,
-                         attention_resolutions=()), 32),
-    "c16_124_b128": (dict(base_channels=16, channel_mult=(1, 2, 4), num_res_blocks=1,
-                          attention_resolutions=()), 128),
+    "current_b64": (_shape(32, (1, 2, 2), (7,)), 64),
+    "c32_noattn_b64": (_shape(32, (1, 2, 2)), 64),
+    "c32_124_b64": (_shape(32, (1, 2, 4)), 64),
+    "c16_124_b64": (_shape(16, (1, 2, 4)), 64),
+    "c24_122_b64": (_shape(24, (1, 2, 2)), 64),
+    "c16_244_b64": (_shape(16, (2, 4, 4)), 64),
+    "c32_124_b32": (_shape(32, (1, 2, 4)), 32),
+    "c16_124_b128": (_shape(16, (1, 2, 4)), 128),
 }
 OUT = os.path.join(os.path.dirname(__file__), "results", "unet_sizes.json")
 
