@@ -33,6 +33,7 @@ from typing import Any
 
 from absl import app, flags
 
+from experiments.guidance_sweeps import guidance_of, plot_sweeps, sweep_tables
 from jaxgen.metrics.intervals import Z95  # numpy only: keeps --help fast
 
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
@@ -152,11 +153,11 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       raise UserError(f"--setting applies to ddpm-family models, ldm and code models, not "
                       f"{config.family}")
     setting = parse_setting(setting_text)
-    if setting.cls and config.family == "ldm":
+    if setting.cls is not None and config.family == "ldm":
       raise UserError("classifier guidance (cls=) applies to pixel-space ddpm models, not ldm")
     sampler_name = setting.name
     options = setting.sampler_options()
-    if setting.cls:
+    if setting.cls is not None:
       if not classifier_workdir:
         raise UserError(f"setting {setting.name!r} needs --classifier_workdir")
       from jaxgen.diffusion.classifier_family import load_guide
@@ -167,7 +168,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   if num > scorer.max_floor_samples:
     raise UserError(f"--num_samples={num} is more than the {scorer.max_floor_samples} held-out "
                     "validation digits that make the floor at the same n; use at most that")
-  labelled = family.conditional or bool(setting and setting.cls)
+  labelled = family.conditional or bool(setting and setting.cls is not None)
   labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
   print(f"sampling {num} images from step {trained.step} of {workdir} ...", flush=True)
   evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir)
@@ -185,7 +186,10 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       **({"sampler_setting": {"kind": setting.kind, "steps": setting.steps, "eta": setting.eta,
                               "spacing": setting.spacing or config.sampler.get("spacing",
                                                                                "linspace")}}
-         if setting is not None and not (setting.w or setting.cls) else {}),
+         if setting is not None and setting.w is None and setting.cls is None else {}),
+      # A guided setting's kind and scale: the guidance sweeps' tables and plots read them.
+      **({"guidance": guidance_of(setting)} if setting is not None and guidance_of(setting)
+         else {}),
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
       **{k: float(v) for k, v in judged.items()}, "scorer_digest": scorer.digest,
@@ -615,6 +619,7 @@ def _tables(records: list[dict], suffix: str) -> str:
     if paired:
       out += paired + [""]
   out += sampler_grids(records, suffix)
+  out += sweep_tables(records, suffix)
   decoding = sorted((r for r in records if "decoding" in r), key=lambda r: r["name"])
   if decoding:
     out += [f"**Decoding cost{suffix}** (the code models' records above; network calls made one after "
@@ -832,6 +837,7 @@ def write_tables(results_dir: str, update_readme: bool) -> str:
   with open(os.path.join(results_dir, "TABLES.md"), "w") as f:
     f.write("<!-- made by `python -m experiments.report --tables`; do not edit -->\n\n" + text)
   mosaic(records, results_dir, os.path.join(results_dir, "mosaic.png"))
+  plot_sweeps([r for r in records if is_current(r)], results_dir)
   if update_readme:
     readme = open(README).read()
     if BEGIN not in readme or END not in readme:

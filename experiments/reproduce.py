@@ -47,13 +47,15 @@ class Training:
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-  """One record: the training it scores and the tool's settings (experiments.report, or
-  experiments.brain_eval for the brain chain)."""
+  """One record: the training it scores, the tool's settings (experiments.report, or
+  experiments.brain_eval for the brain chain) and the other trainings those settings read (a
+  guiding classifier, the baselines a brain evaluation compares with)."""
 
   name: str
   training: str
   args: tuple[str, ...] = ()
   tool: str = "report"
+  needs: tuple[str, ...] = ()
 
 
 def _first(flag: str, training: str) -> str:
@@ -74,6 +76,7 @@ TRAININGS = {t.name: t for t in (
     Training("iddpm_simple", "iddpm", ("--config.diffusion.var_type=fixed_large",
                                        "--config.diffusion.loss_type=mse")),
     Training("ncsn", "ncsn"),
+    Training("noisy_classifier", "noisy_classifier"),
     Training("ldm", "ldm", (_first("autoencoder_workdir", "kl_autoencoder"),),
              ("kl_autoencoder",)),
     Training("diffae", "diffae"),
@@ -100,6 +103,8 @@ TRAININGS = {t.name: t for t in (
 
 _CODE_SAMPLES = ("--num_samples=500",)
 DDIM_GRID_STEPS, DDIM_GRID_ETAS = (10, 20, 50, 100), (0.0, 0.5, 1.0)
+# Ho & Salimans' w and Dhariwal & Nichol's classifier scale, from no guidance up.
+CFG_SWEEP, CLASSIFIER_SWEEP = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 2.0, 4.0, 6.0, 10.0)
 RECORDS = {r.name: r for r in (
     *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
                              "transgan", "ctransgan", "cyclegan", "cyclegan_plain", "vqvae",
@@ -124,7 +129,17 @@ RECORDS = {r.name: r for r in (
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
     Record("brain_eval", "mindvis", (
         "--output_dir={results}/brain", "--guidance_scale=4", "--compare=no_pretraining={runs}/mindvis_scratch,"
-        "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval"),
+        "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval",
+        needs=("mindvis_scratch", "mindvis_shuffled")),
+    # Guidance's trade-off curves (experiments.guidance_sweeps): classifier-free guidance of the
+    # cfg model by w, and classifier guidance of the unconditional ddpm by the noisy classifier.
+    *(Record(f"cfg_w{w:g}".replace(".", "p"), "cfg", (
+        "--num_samples=500", "--nll_examples=0", f"--setting=ddim:50:w={w:g}"))
+      for w in CFG_SWEEP),
+    *(Record(f"ddpm_cls{s:g}", "ddpm", (
+        "--num_samples=500", "--nll_examples=0", f"--setting=ddim:50:eta=1:cls={s:g}",
+        "--classifier_workdir={runs}/noisy_classifier"), needs=("noisy_classifier",))
+      for s in CLASSIFIER_SWEEP),
 )}
 # Comparison records (experiments.compare; speed: experiments.bench.speed_compare), made after
 # the records they read.
@@ -160,10 +175,8 @@ def trainings_for(record: Record) -> list[str]:
     if name not in order:
       order.append(name)
 
-  visit(record.training)
-  if record.tool == "brain_eval":
-    for extra in ("mindvis_scratch", "mindvis_shuffled"):
-      visit(extra)
+  for name in (record.training, *record.needs):
+    visit(name)
   return order
 
 

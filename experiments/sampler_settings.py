@@ -11,19 +11,21 @@ import dataclasses
 @dataclasses.dataclass(frozen=True)
 class Setting:
   """One sampler configuration: kind, respaced steps, DDIM eta, CFG weight, classifier scale,
-  and which timesteps a respaced chain keeps (None: the config's)."""
+  and which timesteps a respaced chain keeps (None: the config's). w and cls are None when not
+  given: `cls=0` still samples with labels (a guidance sweep's unguided point)."""
 
   kind: str
   steps: int
   eta: float = 0.0
-  w: float = 0.0
-  cls: float = 0.0
+  w: float | None = None
+  cls: float | None = None
   spacing: str | None = None
 
   def sampler_options(self) -> dict:
     """The diffusion sampler's keyword arguments for this setting (cls= is added by the caller,
     which holds the classifier)."""
-    options = dict(kind=self.kind, num_steps=self.steps, eta=self.eta, guidance_scale=self.w)
+    options = dict(kind=self.kind, num_steps=self.steps, eta=self.eta,
+                   guidance_scale=self.w or 0.0)
     if self.spacing:
       options["spacing"] = self.spacing
     return options
@@ -31,7 +33,8 @@ class Setting:
   @property
   def name(self) -> str:
     """e.g. 'ddim50', 'ddim50 w=1', 'ddpm1000', 'ddim50 spacing=quadratic'."""
-    extras = [f"{k}={getattr(self, k):g}" for k in ("eta", "w", "cls") if getattr(self, k)]
+    extras = [f"eta={self.eta:g}"] if self.eta else []
+    extras += [f"{k}={getattr(self, k):g}" for k in ("w", "cls") if getattr(self, k) is not None]
     if self.spacing:
       extras.append(f"spacing={self.spacing}")
     return " ".join([f"{self.kind}{self.steps}"] + extras)

@@ -74,12 +74,12 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
   evaluator = Evaluator(trained.config, trained.family, None, trained.spec, make_mesh(), workdir)
   rows = []
   for setting in settings:
-    if setting.cls and classifier is None:
+    if setting.cls is not None and classifier is None:
       raise UserError(f"setting {setting.name!r} needs --classifier_workdir")
     options: dict[str, Any] = setting.sampler_options()
-    if setting.cls:
+    if setting.cls is not None:
       options.update(classifier=classifier, classifier_scale=setting.cls)
-    labelled = trained.family.conditional or bool(setting.cls)
+    labelled = trained.family.conditional or setting.cls is not None
     labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
     timing: dict[str, float] = {}
     samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
