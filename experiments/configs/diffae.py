@@ -24,9 +24,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model.encoder_hidden = 64 if tiny else 256
   c.diffusion.clip_x0 = False  # inversion needs the unclipped DDIM map
   c.sampler.num_steps = 5 if tiny else 50
-  # DDPM's U-Net and budget (about 1.1 s a step on 2 cores) plus the semantic encoder.
-  c.num_train_steps = 20 if tiny else 1800
-  c.eval_every_steps = 10 if tiny else 900
+  # DDPM's U-Net plus the semantic encoder. 1800 steps of the earlier, wider U-Net kept the
+  # label from z_sem in 0.80 of test digits (the semantic path is what trains last); the
+  # right-sized U-Net (issue 35) fits 4500 steps in DDPM's budget.
+  c.num_train_steps = 20 if tiny else 4500
+  c.eval_every_steps = 10 if tiny else 1500
   c.fcd_num_samples = 0  # it does not sample on its own (diffae_latent does)
   # The scorer on decodings of z_sem from random x_T would decode the whole validation split
   # (50 DDIM steps each, minutes per eval); experiments.report measures it on test instead.
