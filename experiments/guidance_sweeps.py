@@ -4,7 +4,7 @@ the scale, as Dhariwal & Nichol (Fig. 4) and Ho & Salimans (Fig. 3) plot them.
 
 Records made with `--setting=ddim:50:w=W` (or `:cls=S`) carry `guidance` = {kind, scale}
 (`experiments.report`); `--tables` groups them by trained model and kind into a table here and
-a plot (experiments/results/guidance_<model>_<kind>.png).
+a plot (experiments/results/guidance_<model>_<kind>_<sampler>_n<n>.png).
 """
 
 import os
@@ -27,31 +27,51 @@ def guidance_of(setting) -> dict | None:
   return None
 
 
-def sweeps(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
-  """(trained model's workdir name, guidance kind) -> its records sorted by scale, for the
-  groups with at least three scales (fewer make no curve)."""
-  groups: dict[tuple[str, str], list[dict]] = {}
-  for r in records:
-    if "guidance" in r and r["guidance"]["kind"] in KINDS.values():
-      groups.setdefault((os.path.basename(r["workdir"]), r["guidance"]["kind"]), []).append(r)
-  return {k: sorted(v, key=lambda r: r["guidance"]["scale"]) for k, v in sorted(groups.items())
-          if len({r["guidance"]["scale"] for r in v}) >= 3}
+# The fields a sweep's point needs: a record made without labels has no accuracy to plot.
+NEEDED = ("fcd", "fcd_sd", "fcd_floor", "cond_accuracy", "cond_accuracy_ci95_low",
+          "cond_accuracy_ci95_high", "min_class_share")
 
 
-def plot_name(training: str, kind: str) -> str:
+def unguided_sampler(record: dict) -> str:
+  """The record's sampler name without its w= and cls= parts, e.g. 'ddim50 eta=1': the chain
+  every point of one sweep shares."""
+  return " ".join(p for p in record["sampler"].split() if not p.startswith(("w=", "cls=")))
+
+
+SweepKey = tuple[str, str, str, int]  # (trained model, kind, unguided sampler, num_samples)
+
+
+def sweeps(records: list[dict]) -> dict[SweepKey, list[dict]]:
+  """(trained model's workdir name, guidance kind, unguided sampler, n) -> its records sorted by
+  scale, one per scale (the last made, by name order, where two share one), for the groups
+  with at least three scales (fewer make no curve)."""
+  groups: dict[SweepKey, dict[float, dict]] = {}
+  for r in sorted(records, key=lambda r: r.get("name", "")):
+    if ("guidance" in r and r["guidance"]["kind"] in KINDS.values()
+        and all(k in r for k in NEEDED)):
+      key = (os.path.basename(r["workdir"]), r["guidance"]["kind"], unguided_sampler(r),
+             r["num_samples"])
+      groups.setdefault(key, {})[r["guidance"]["scale"]] = r
+  return {k: [v[s] for s in sorted(v)] for k, v in sorted(groups.items()) if len(v) >= 3}
+
+
+def plot_name(key: SweepKey) -> str:
   """The PNG a sweep's plot is saved as, beside the records."""
-  return f"guidance_{training}_{kind.replace('-', '_')}.png"
+  training, kind, sampler, n = key
+  slug = sampler.replace(" ", "_").replace("=", "").replace(".", "p")
+  return f"guidance_{training}_{kind.replace('-', '_')}_{slug}_n{n}.png"
 
 
 def sweep_tables(records: list[dict], suffix: str) -> list[str]:
-  """Markdown lines: per sweep, FCD and conditional accuracy by guidance scale."""
+  """Markdown lines: per sweep, FCD and conditional accuracy by guidance scale (the plot is
+  named for the current records' sweeps, suffix "", the only ones plotted)."""
   out = []
-  for (training, kind), rows in sweeps(records).items():
-    n = sorted({r["num_samples"] for r in rows})
-    out += [f"**Guidance sweep: {training}, {kind}{suffix}** (test, n = "
-            f"{', '.join(map(str, n))}, {rows[0]['sampler'].split()[0]}; FCD ± 95% bootstrap, "
-            f"floor {rows[0]['fcd_floor']:.1f}; conditional accuracy with its Wilson interval; "
-            f"plot: {plot_name(training, kind)})", "",
+  for key, rows in sweeps(records).items():
+    training, kind, sampler, n = key
+    plot = f"; plot: {plot_name(key)}" if not suffix else ""
+    out += [f"**Guidance sweep: {training}, {kind}{suffix}** (test, n = {n}, {sampler}; FCD ± "
+            f"95% bootstrap, floor {rows[0]['fcd_floor']:.1f}; conditional accuracy with its "
+            f"Wilson interval{plot})", "",
             "| scale | record | FCD | cond. accuracy | smallest class |", "|---|---|---|---|---|"]
     out += [f"| {r['guidance']['scale']:g} | {r['name']} | {r['fcd']:.1f} ± "
             f"{Z95 * r['fcd_sd']:.1f} | {r['cond_accuracy']:.3f} ({r['cond_accuracy_ci95_low']:.3f}"
@@ -66,7 +86,8 @@ def plot_sweeps(records: list[dict], results_dir: str) -> list[str]:
   from matplotlib.backends.backend_agg import FigureCanvasAgg
   from matplotlib.figure import Figure
   paths = []
-  for (training, kind), rows in sweeps(records).items():
+  for key, rows in sweeps(records).items():
+    training, kind, sampler, n = key
     scales = [r["guidance"]["scale"] for r in rows]
     fcd = [r["fcd"] for r in rows]
     fcd_err = [Z95 * r["fcd_sd"] for r in rows]
@@ -86,9 +107,9 @@ def plot_sweeps(records: list[dict], results_dir: str) -> list[str]:
     for s, x, y in zip(scales, fcd, acc):
       ax_trade.annotate(f"{s:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax_trade.set(xlabel="FCD (diversity and quality)", ylabel="conditional accuracy (fidelity)")
-    fig.suptitle(f"{training}: {kind} guidance on test, n = {rows[0]['num_samples']}")
+    fig.suptitle(f"{training}: {kind} guidance, {sampler}, on test, n = {n}")
     fig.tight_layout()
-    path = os.path.join(results_dir, plot_name(training, kind))
+    path = os.path.join(results_dir, plot_name(key))
     fig.savefig(path, dpi=100)
     paths.append(path)
   return paths

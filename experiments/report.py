@@ -115,8 +115,10 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   # The model and every first stage it builds on (named by the config's *_workdir keys) must
   # come from committed code.
   config_keys = load_config(workdir)
+  # A guiding classifier (cls= settings) likewise.
   for path in [workdir] + [config_keys[k] for k in sorted(config_keys)
-                           if k.endswith("_workdir") and config_keys[k]]:
+                           if k.endswith("_workdir") and config_keys[k]] + (
+                               [classifier_workdir] if classifier_workdir else []):
     records.check_publishable(results_dir, provenance.read(os.path.abspath(path)))
   trained = restore_trained(workdir)
   config, family = trained.config, trained.family
@@ -143,6 +145,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     raise UserError(f"the {config.family} family does not generate images; report scores "
                     "generative models")
   options: dict[str, Any] = {}
+  guide_record: dict[str, Any] = {}  # a guiding classifier's workdir and training commits
   setting = None
   sampler_name = _default_sampler(config)
   if setting_text and config.family in TOKEN_STEP_KEYS:
@@ -163,6 +166,10 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       from jaxgen.diffusion.classifier_family import load_guide
       options.update(classifier=load_guide(classifier_workdir, config.diffusion),
                      classifier_scale=setting.cls)
+      guide = provenance.read(os.path.abspath(classifier_workdir))
+      guide_record = {"classifier_workdir": os.path.abspath(classifier_workdir),
+                      "classifier_trained_commits": list(dict.fromkeys(
+                          provenance.describe(e) for e in guide))}
   data_dir = config.get("data_dir") or None
   scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
   if num > scorer.max_floor_samples:
@@ -189,7 +196,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
          if setting is not None and setting.w is None and setting.cls is None else {}),
       # A guided setting's kind and scale: the guidance sweeps' tables and plots read them.
       **({"guidance": guidance_of(setting)} if setting is not None and guidance_of(setting)
-         else {}),
+         else {}), **guide_record,
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
       **{k: float(v) for k, v in judged.items()}, "scorer_digest": scorer.digest,

@@ -206,7 +206,8 @@ def record_state(results_dir: str, name: str) -> str:
     return "missing"
   with open(path) as f:
     record = json.load(f)
-  commits = [record.get("commit", "unknown"), *record.get("trained_commits", [])]
+  commits = [record.get("commit", "unknown"), *record.get("trained_commits", []),
+             *record.get("classifier_trained_commits", [])]
   if any("+changes" in c or c.startswith("unknown") for c in commits):
     return "dirty"
   if name != "brain_eval" and not is_current(record):

@@ -23,7 +23,8 @@ class Setting:
 
   def sampler_options(self) -> dict:
     """The diffusion sampler's keyword arguments for this setting (cls= is added by the caller,
-    which holds the classifier)."""
+    which holds the classifier). A setting without w= samples at w = 0, not at the config's
+    guidance scale: its name says no w, so it is the plain model."""
     options = dict(kind=self.kind, num_steps=self.steps, eta=self.eta,
                    guidance_scale=self.w or 0.0)
     if self.spacing:

@@ -61,7 +61,7 @@ def model_terms(workdir: str, num_images: int, seed: int) -> dict:
   out = jax.jit(lambda x, key: losses.full_vlb(spec, sched, model_fn, x, key))(
       x0, jax.random.key(seed))
   vb = np.asarray(out["vb"], np.float64)  # [n, T]
-  return {"total_bpd": np.asarray(out["total_bpd"], np.float64),
+  return {"total_bpd": np.asarray(out["total_bpd"], np.float64), "conditional": conditional,
           "prior_bpd": float(np.mean(out["prior_bpd"])), "term_mean": vb.mean(axis=0),
           "steps": trained.step, "schedule": config.diffusion.schedule,
           "var_type": spec.var_type.value, "loss_type": spec.loss_type.value}
@@ -76,7 +76,9 @@ def summary(name: str, m: dict) -> dict:
   T = len(terms)
   edges = np.unique(np.clip(np.round(np.asarray(BAND_EDGES) * T), 0, T).astype(int))
   bands = {f"t in [{lo}, {hi})": float(terms[lo:hi].sum()) for lo, hi in zip(edges, edges[1:])}
-  return {"name": name, "steps": m["steps"], "schedule": m["schedule"], "var_type": m["var_type"],
+  # A conditional model's bound is -log p(x|y): named so, never paired with -log p(x).
+  return {"name": name, "conditional": m["conditional"], "images": len(m["total_bpd"]),
+          "steps": m["steps"], "schedule": m["schedule"], "var_type": m["var_type"],
           "loss_type": m["loss_type"], "total_bpd": total, "total_bpd_se": se,
           "decoder_L0_bpd": float(terms[0]), "prior_LT_bpd": m["prior_bpd"],
           "bands_bpd": bands,
@@ -117,28 +119,34 @@ def main(argv: list[str]) -> None:
       raise UserError("give --workdirs=DIR[,DIR...] (trained ddpm-family models)")
     if _NUM.value <= 0:
       raise UserError(f"--num_images must be positive, got {_NUM.value}")
+    names = [os.path.basename(os.path.normpath(w)) for w in _WORKDIRS.value]
+    if len(set(names)) != len(names):
+      raise UserError(f"--workdirs name models by their folders, and two share one: {names}; "
+                      "give each model a folder of its own name")
     if _RECORD.value:
       records.check_publishable(records.VALIDATION_DIR)
       for w in _WORKDIRS.value:
         records.check_publishable(records.VALIDATION_DIR, provenance.read(os.path.abspath(w)))
     models = {}
-    for w in _WORKDIRS.value:
+    for name, w in zip(names, _WORKDIRS.value):
       print(f"the bound of {w} on {_NUM.value} validation images, all T terms ...", flush=True)
-      models[os.path.basename(os.path.normpath(w))] = model_terms(w, _NUM.value, _SEED.value)
+      models[name] = model_terms(w, _NUM.value, _SEED.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   rows = [summary(n, m) for n, m in models.items()]
-  names = list(models)
   paired = []
   for i, a in enumerate(names):
     for b in names[i + 1:]:
+      if models[a]["conditional"] != models[b]["conditional"]:
+        continue  # -log p(x|y) and -log p(x) are different quantities
       d = paired_difference(models[a]["total_bpd"], models[b]["total_bpd"])
       paired.append({"a": a, "b": b, **{k: d[k] for k in (
           "difference", "difference_se", "difference_ci95_low", "difference_ci95_high",
           "verdict")}})
   for r in rows:
-    print(f"{r['name']}: bound {r['total_bpd']:.4f} +- {r['total_bpd_se']:.4f} (SE) bits/dim; "
+    what = "-log p(x|y)" if r["conditional"] else "-log p(x)"
+    print(f"{r['name']}: {what} <= {r['total_bpd']:.4f} +- {r['total_bpd_se']:.4f} (SE) bits/dim; "
           f"L_0 {r['decoder_L0_bpd']:.4f}, L_T {r['prior_LT_bpd']:.5f}; by band: " +
           ", ".join(f"{k} {v:.4f}" for k, v in r["bands_bpd"].items()))
   for p in paired:
@@ -148,7 +156,7 @@ def main(argv: list[str]) -> None:
     path = os.path.join(records.VALIDATION_DIR, _RECORD.value + ".png")
     plot(models, path)
     record = {"name": _RECORD.value, "kind": "validation", "split": "validation",
-              "num_images": _NUM.value, "seed": _SEED.value, "models": rows, "paired": paired,
+              "num_images": rows[0]["images"], "seed": _SEED.value, "models": rows, "paired": paired,
               "plot": os.path.basename(path),
               "workdirs": [os.path.abspath(w) for w in _WORKDIRS.value],
               "trained": {n: provenance.read(os.path.abspath(w))

@@ -25,6 +25,9 @@ def test_every_record_and_config_is_in_the_manifest():
     assert all(n in reproduce.TRAININGS for n in t.needs), t
   for r in reproduce.RECORDS.values():
     assert r.training in reproduce.TRAININGS, r
+    assert all(n in reproduce.TRAININGS for n in r.needs), r
+  guided = reproduce.RECORDS["ddpm_cls4"]
+  assert reproduce.trainings_for(guided) == ["ddpm", "noisy_classifier"]  # the guide trains too
 
 
 def test_dry_run_trains_first_stages_first_then_reports_then_tables(tmp_path):

@@ -19,6 +19,7 @@ def test_terms_add_up_to_the_bound_and_plot(tmp_path_factory, tmp_path):
   assert m["total_bpd"].shape == (6,) and m["term_mean"].shape == (T,)
   assert np.all(np.isfinite(m["total_bpd"])) and np.all(m["term_mean"] >= -1e-6)  # KLs, an NLL
   row = vlb_terms.summary("cfg", m)
+  assert row["conditional"] and row["images"] == 6  # cfg's bound is -log p(x|y), and says so
   # The bands partition t, so they and the prior make the whole bound.
   assert sum(row["bands_bpd"].values()) + row["prior_LT_bpd"] == pytest.approx(row["total_bpd"],
                                                                                 rel=1e-4)

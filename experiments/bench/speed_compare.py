@@ -64,7 +64,7 @@ def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int],
     options = parse_token_setting(config.family, setting)
   elif setting:
     s = parse_setting(setting)
-    if s.cls:
+    if s.cls is not None:
       raise UserError(f"{setting!r}: classifier guidance is not timed here; drop cls=")
     options = s.sampler_options()
   labels = jnp.arange(batch, dtype=jnp.int32) % max(trained.spec.num_classes, 1)
