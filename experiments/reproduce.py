@@ -148,6 +148,7 @@ COMPARISONS = {
     "ddim50_vs_ddpm1000": ("compare", ("--a=ddpm_ddim50_eta0", "--b=ddpm_ddpm1000")),
     "iddpm_vs_ddpm": ("compare", ("--a=iddpm", "--b=ddpm")),
     "iddpm50_vs_iddpm1000": ("compare", ("--a=iddpm", "--b=iddpm_ddpm1000")),
+    "ncsn_vs_ddpm": ("compare", ("--a=ncsn", "--b=ddpm")),
     "iddpm_vs_iddpm_simple": ("compare", ("--a=iddpm", "--b=iddpm_simple")),
     "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
     "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
