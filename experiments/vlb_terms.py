@@ -20,11 +20,20 @@ import sys
 
 from absl import app, flags
 
-_WORKDIRS = flags.DEFINE_list("workdirs", None, "Trained ddpm-family workdirs to compare.")
-_NUM = flags.DEFINE_integer("num_images", 32, "Validation images (the bound of each, in full).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the x_t draws (the same for every model).")
-_RECORD = flags.DEFINE_string("record", None, "Write validation record <name>.json and .png.")
-_OUTPUT = flags.DEFINE_string("output", "vlb_terms.png", "The plot, when not recording.")
+from types import SimpleNamespace
+
+# Flag holders, filled by define_flags() only when this file runs as a program: tests import
+# this module into a process that also holds other tools' flags (absl refuses a second --seed).
+_F = SimpleNamespace()
+
+
+def define_flags() -> None:
+  """The command line's flags (called only when this file runs as a program)."""
+  _F.workdirs = flags.DEFINE_list("workdirs", None, "Trained ddpm-family workdirs to compare.")
+  _F.num = flags.DEFINE_integer("num_images", 32, "Validation images (the bound of each, in full).")
+  _F.seed = flags.DEFINE_integer("seed", 0, "Seed of the x_t draws (the same for every model).")
+  _F.record = flags.DEFINE_string("record", None, "Write validation record <name>.json and .png.")
+  _F.output = flags.DEFINE_string("output", "vlb_terms.png", "The plot, when not recording.")
 
 # Edges of the bands of t the bound is split into (fractions of T; with T = 1000: L_0 alone,
 # t in [1, 10), [10, 100), [100, 1000)): where the likelihood is made.
@@ -115,22 +124,22 @@ def main(argv: list[str]) -> None:
   from jaxgen.errors import UserError
   from jaxgen.metrics.compare import paired_difference
   try:
-    if not _WORKDIRS.value:
+    if not _F.workdirs.value:
       raise UserError("give --workdirs=DIR[,DIR...] (trained ddpm-family models)")
-    if _NUM.value <= 0:
-      raise UserError(f"--num_images must be positive, got {_NUM.value}")
-    names = [os.path.basename(os.path.normpath(w)) for w in _WORKDIRS.value]
+    if _F.num.value <= 0:
+      raise UserError(f"--num_images must be positive, got {_F.num.value}")
+    names = [os.path.basename(os.path.normpath(w)) for w in _F.workdirs.value]
     if len(set(names)) != len(names):
       raise UserError(f"--workdirs name models by their folders, and two share one: {names}; "
                       "give each model a folder of its own name")
-    if _RECORD.value:
+    if _F.record.value:
       records.check_publishable(records.VALIDATION_DIR)
-      for w in _WORKDIRS.value:
+      for w in _F.workdirs.value:
         records.check_publishable(records.VALIDATION_DIR, provenance.read(os.path.abspath(w)))
     models = {}
-    for name, w in zip(names, _WORKDIRS.value):
-      print(f"the bound of {w} on {_NUM.value} validation images, all T terms ...", flush=True)
-      models[name] = model_terms(w, _NUM.value, _SEED.value)
+    for name, w in zip(names, _F.workdirs.value):
+      print(f"the bound of {w} on {_F.num.value} validation images, all T terms ...", flush=True)
+      models[name] = model_terms(w, _F.num.value, _F.seed.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -152,22 +161,23 @@ def main(argv: list[str]) -> None:
   for p in paired:
     print(f"{p['a']} - {p['b']}: {p['difference']:+.4f} bits/dim ({p['difference_ci95_low']:+.4f}"
           f" to {p['difference_ci95_high']:+.4f}), paired over the same images: {p['verdict']}")
-  if _RECORD.value:
-    path = os.path.join(records.VALIDATION_DIR, _RECORD.value + ".png")
+  if _F.record.value:
+    path = os.path.join(records.VALIDATION_DIR, _F.record.value + ".png")
     plot(models, path)
-    record = {"name": _RECORD.value, "kind": "validation", "split": "validation",
-              "num_images": rows[0]["images"], "seed": _SEED.value, "models": rows, "paired": paired,
+    record = {"name": _F.record.value, "kind": "validation", "split": "validation",
+              "num_images": rows[0]["images"], "seed": _F.seed.value, "models": rows, "paired": paired,
               "plot": os.path.basename(path),
-              "workdirs": [os.path.abspath(w) for w in _WORKDIRS.value],
+              "workdirs": [os.path.abspath(w) for w in _F.workdirs.value],
               "trained": {n: provenance.read(os.path.abspath(w))
-                          for n, w in zip(names, _WORKDIRS.value)}}
+                          for n, w in zip(names, _F.workdirs.value)}}
     records.write(record, records.VALIDATION_DIR,
                   "python -m experiments.vlb_terms " + " ".join(sys.argv[1:]))
-    print(f"wrote {os.path.join(records.VALIDATION_DIR, _RECORD.value)}.json and .png")
+    print(f"wrote {os.path.join(records.VALIDATION_DIR, _F.record.value)}.json and .png")
   else:
-    plot(models, _OUTPUT.value)
-    print(f"wrote {_OUTPUT.value}")
+    plot(models, _F.output.value)
+    print(f"wrote {_F.output.value}")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
