@@ -166,17 +166,17 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       from jaxgen.diffusion.classifier_family import load_guide
       options.update(classifier=load_guide(classifier_workdir, config.diffusion),
                      classifier_scale=setting.cls)
-      guide = provenance.read(os.path.abspath(classifier_workdir))
       guide_record = {"classifier_workdir": os.path.abspath(classifier_workdir),
-                      "classifier_trained_commits": list(dict.fromkeys(
-                          provenance.describe(e) for e in guide))}
+                      "classifier_trained_commits": provenance.trained_commits(
+                          provenance.read(os.path.abspath(classifier_workdir)))}
   data_dir = config.get("data_dir") or None
   scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
   if num > scorer.max_floor_samples:
     raise UserError(f"--num_samples={num} is more than the {scorer.max_floor_samples} held-out "
                     "validation digits that make the floor at the same n; use at most that")
-  labelled = family.conditional or bool(setting and setting.cls is not None)
+  labelled = family.conditional or (setting is not None and setting.cls is not None)
   labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
+  guidance = guidance_of(setting) if setting is not None else None
   print(f"sampling {num} images from step {trained.step} of {workdir} ...", flush=True)
   evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir)
   timing: dict[str, float] = {}
@@ -195,8 +195,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                                                                                "linspace")}}
          if setting is not None and setting.w is None and setting.cls is None else {}),
       # A guided setting's kind and scale: the guidance sweeps' tables and plots read them.
-      **({"guidance": guidance_of(setting)} if setting is not None and guidance_of(setting)
-         else {}), **guide_record,
+      **({"guidance": guidance} if guidance else {}), **guide_record,
       "num_samples": num, "images_per_s": round(timing["images_per_s"], 2),
       "first_chunk_s": round(timing["first_chunk_s"], 1),
       **{k: float(v) for k, v in judged.items()}, "scorer_digest": scorer.digest,
@@ -276,7 +275,7 @@ def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dic
   from jaxgen import provenance
   trained = provenance.read(record["workdir"]) if "workdir" in record else []
   record["trained"] = trained
-  record["trained_commits"] = list(dict.fromkeys(provenance.describe(e) for e in trained))
+  record["trained_commits"] = provenance.trained_commits(trained)
   return records.write(record, results_dir, command)
 
 

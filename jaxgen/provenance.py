@@ -60,6 +60,11 @@ def describe(state: dict[str, Any]) -> str:
   return state["commit"][:10] + ("+changes" if state["dirty"] else "")
 
 
+def trained_commits(entries: list[dict[str, Any]]) -> list[str]:
+  """The distinct commits (as `describe` prints them) a workdir's training ran from, in order."""
+  return list(dict.fromkeys(describe(e) for e in entries))
+
+
 def record_start(workdir: str, start_step: int) -> dict[str, Any]:
   """Appends this checkout's state and the step training (re)starts from to
   workdir/provenance.json; returns the entry."""
