@@ -44,33 +44,25 @@ def model_terms(workdir: str, num_images: int, seed: int) -> dict:
   """The full bound of a trained ddpm-family model on the first `num_images` validation images:
   per-image totals [n] and the mean term per t [T], in bits/dim."""
   import jax
-  import jax.numpy as jnp
   import numpy as np
   from jaxgen.data.pipeline import SplitData
-  from jaxgen.diffusion import losses
-  from jaxgen.diffusion.components import make_schedule, make_spec, make_unet, to_signed
+  from jaxgen.diffusion.components import make_spec
   from jaxgen.errors import UserError
   from jaxgen.train.restore import restore_trained
   trained = restore_trained(workdir)
   config = trained.config
-  if config.family != "ddpm":
+  if trained.family.vlb_terms is None:
     raise UserError(f"{workdir} holds a {config.family} model; vlb_terms reads ddpm-family "
                     "models (ddpm, iddpm, cfg)")
   spec = make_spec(config)
-  _, sched = make_schedule(config)
-  conditional = bool(config.get("conditional", False))
-  net = make_unet(config, trained.spec, trained.spec.image_shape[-1] * spec.output_multiplier,
-                  trained.spec.num_classes if conditional else None)
+  conditional = trained.family.conditional
   split = SplitData.open(config.dataset, "validation", config.get("data_dir") or None)
   batch = next(iter(split.eval_batches(num_images, 1)))
-  x0 = to_signed(jnp.asarray(batch["image"][:num_images]))  # [n, h, w, c]
-  labels = jnp.asarray(batch["label"][:num_images]) if conditional else None
-  params = trained.state.ema_params
-  model_fn = lambda x, t: net.apply({"params": params}, x, t, labels)
-  out = jax.jit(lambda x, key: losses.full_vlb(spec, sched, model_fn, x, key))(
-      x0, jax.random.key(seed))
-  vb = np.asarray(out["vb"], np.float64)  # [n, T]
-  return {"total_bpd": np.asarray(out["total_bpd"], np.float64), "conditional": conditional,
+  out = trained.family.vlb_terms(trained.state, batch["image"][:num_images],
+                                 batch["label"][:num_images] if conditional else None,
+                                 jax.random.key(seed))
+  vb = out["vb"]  # [n, T]
+  return {"total_bpd": out["total_bpd"], "conditional": conditional,
           "prior_bpd": float(np.mean(out["prior_bpd"])), "term_mean": vb.mean(axis=0),
           "steps": trained.step, "schedule": config.diffusion.schedule,
           "var_type": spec.var_type.value, "loss_type": spec.loss_type.value}

@@ -125,8 +125,16 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   num_draws = int(config.get("nll_draws", 24))
 
   @jax.jit
-  def _full_bpd(params, x0, labels, rng):
-    return losses.full_vlb(spec, sched, model_fn(params, labels), x0, rng)["total_bpd"]  # [b]
+  def _full_vlb(params, x0, labels, rng):
+    return losses.full_vlb(spec, sched, model_fn(params, labels), x0, rng)
+
+  def vlb_terms(state, images, labels, rng) -> dict[str, np.ndarray]:
+    """Every term of the bound of `images` [b, h, w, c] in [0, 1] (labels [b], or None when
+    unconditional) under the EMA weights, `losses.full_vlb`'s dict as float64 host arrays:
+    "total_bpd" [b], "prior_bpd" [b], "vb" [b, T], "mse" [b, T]."""
+    y = jnp.asarray(labels) if conditional else None
+    out = _full_vlb(state.ema_params, to_signed(jnp.asarray(images)), y, rng)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
   @jax.jit
   def _profile(params, x0, labels, rng, ts):
@@ -165,8 +173,9 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     out = []
     for i, (x0, labels) in enumerate(chosen):
       key = jax.random.fold_in(rng, i)
-      out.append(np.asarray(_full_bpd(state.ema_params, x0, labels, key) if proposal is None
-                            else _sampled_bpd(state.ema_params, x0, labels, key, proposal)))
+      out.append(np.asarray(
+          _full_vlb(state.ema_params, x0, labels, key)["total_bpd"] if proposal is None
+          else _sampled_bpd(state.ema_params, x0, labels, key, proposal)))
       if progress is not None:
         progress(sum(len(o) for o in out))
     return np.concatenate(out)
@@ -184,4 +193,4 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
                 grad_accum=True,
                 sample=sample, conditional=conditional,
                 evaluate=evaluate if nll_examples > 0 else None, nll_per_image=nll_per_image,
-                nll_unit="bits/dim")
+                nll_unit="bits/dim", vlb_terms=vlb_terms)

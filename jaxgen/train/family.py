@@ -53,6 +53,9 @@ class Family:
       estimate (or bound) of each of the first `num` images of a split, in `nll_unit`;
       -log p(x|y) when `conditional`. `experiments.report` reports its mean and standard error.
     nll_unit: "bits/dim" or "nats" (per image).
+    vlb_terms: optional (state, images [b, h, w, c] in [0, 1], labels [b] or None, rng) ->
+      every term of a diffusion model's variational bound per image, as host arrays
+      ("total_bpd" [b], "prior_bpd" [b], "vb" [b, T], "mse" [b, T]); experiments.vlb_terms.
     network_calls: optional (**sampler options) -> how many network calls `sample` makes one
       after another (the latency that batching cannot hide); the decoding-cost table reports it.
     grad_accum: whether `train_step` honours config.grad_accum_steps (microbatches scanned
@@ -69,6 +72,7 @@ class Family:
   translate: Callable[[TrainState, jax.Array, str], jax.Array] | None = None
   nll_per_image: Callable[..., Any] | None = None
   nll_unit: str = ""
+  vlb_terms: Callable[..., dict[str, Any]] | None = None
   network_calls: Callable[..., int] | None = None
   grad_accum: bool = False
 
