@@ -132,10 +132,16 @@ RECORDS = {r.name: r for r in (
         "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval",
         needs=("mindvis_scratch", "mindvis_shuffled")),
     # Guidance's trade-off curves (experiments.guidance_sweeps): classifier-free guidance of the
-    # cfg model by w, and classifier guidance of the unconditional ddpm by the noisy classifier.
+    # cfg model by w; classifier guidance by the noisy classifier of the cfg model's conditional
+    # pass (w = 0: Dhariwal & Nichol's Fig. 4 guides a class-conditional model) and of the
+    # unconditional ddpm (their Table 4's other row: a classifier makes it conditional).
     *(Record(f"cfg_w{w:g}".replace(".", "p"), "cfg", (
         "--num_samples=500", "--nll_examples=0", f"--setting=ddim:50:w={w:g}"))
       for w in CFG_SWEEP),
+    *(Record(f"cfg_cls{s:g}", "cfg", (
+        "--num_samples=500", "--nll_examples=0", f"--setting=ddim:50:eta=1:cls={s:g}",
+        "--classifier_workdir={runs}/noisy_classifier"), needs=("noisy_classifier",))
+      for s in CLASSIFIER_SWEEP),
     *(Record(f"ddpm_cls{s:g}", "ddpm", (
         "--num_samples=500", "--nll_examples=0", f"--setting=ddim:50:eta=1:cls={s:g}",
         "--classifier_workdir={runs}/noisy_classifier"), needs=("noisy_classifier",))
