@@ -54,7 +54,8 @@ def define_flags() -> None:
   _F.nll = flags.DEFINE_integer("nll_examples", 300, "Test images for the likelihood (0: skip).")
   _F.setting = flags.DEFINE_string(
       "setting", None, "Diffusion sampler KIND:STEPS[:eta=..:w=..:cls=..] as in "
-      "experiments.score, or a code model's steps=N[:w=W]; default: the config's.")
+      "experiments.score, a code model's steps=N[:w=W], or a score model's als[:steps=S][:lr=E]"
+      "[:denoise=0|1] / cas[:lr=E][:denoise=0|1]; default: the config's.")
   _F.classifier = flags.DEFINE_string("classifier_workdir", None,
                                       "noisy_classifier workdir for a cls= setting.")
   _F.name = flags.DEFINE_string("name", None, "Record name; default: the workdir's base name.")
@@ -99,8 +100,9 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   import jax
   import numpy as np
   import tqdm
-  from experiments.sampler_settings import (TOKEN_STEP_KEYS, parse_setting,
-                                            parse_token_setting, token_setting_name)
+  from experiments.sampler_settings import (TOKEN_STEP_KEYS, parse_langevin_setting,
+                                            parse_setting, parse_token_setting,
+                                            token_setting_name)
   from jaxgen import images
   from jaxgen.data.pipeline import SplitData
   from jaxgen.errors import UserError
@@ -151,9 +153,12 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   if setting_text and config.family in TOKEN_STEP_KEYS:
     options = parse_token_setting(config.family, setting_text)
     sampler_name = token_setting_name({**_token_defaults(config), **options})
+  elif setting_text and config.family == "ncsn":
+    langevin = parse_langevin_setting(setting_text)
+    options, sampler_name = langevin.sampler_options(), langevin.name
   elif setting_text:
     if config.family not in ("ddpm", "ldm"):
-      raise UserError(f"--setting applies to ddpm-family models, ldm and code models, not "
+      raise UserError(f"--setting applies to ddpm-family models, ldm, ncsn and code models, not "
                       f"{config.family}")
     setting = parse_setting(setting_text)
     if setting.cls is not None and config.family == "ldm":
@@ -518,7 +523,10 @@ def _default_sampler(config) -> str:
   if config.family in TOKEN_STEP_KEYS:
     return token_setting_name(_token_defaults(config))
   if config.family == "ncsn":
-    return "annealed Langevin"
+    n = config.ncsn
+    if n.get("sampler", "als") == "cas":
+      return f"cas lr={n.step_lr:g}"
+    return f"annealed Langevin ({n.steps_per_sigma} steps a level, lr={n.step_lr:g})"
   if config.family == "vae":
     return {"ae": "Gaussian fit of the codes", "vampprior": "z from the VampPrior"}.get(
         config.get("variant", ""), "z from N(0, I)")

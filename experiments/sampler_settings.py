@@ -1,5 +1,6 @@
 """Sampler settings as the launchers spell them: KIND:STEPS[:key=value...] for diffusion,
-steps=N[:w=W] for the code models (MaskGIT, Paella; w alone for the autoregressive baseline).
+steps=N[:w=W] for the code models (MaskGIT, Paella; w alone for the autoregressive baseline),
+als[:steps=S][:lr=E][:denoise=0|1] or cas[:lr=E][:denoise=0|1] for the score model (NCSN).
 
 Shared by experiments.score and experiments.report (which cannot import each other: each
 defines its absl flags at import).
@@ -66,6 +67,69 @@ def parse_setting(text: str):
     except ValueError:
       raise UserError(f"--settings item {text!r}: {key} needs a number, got {value!r}") from None
   return Setting(parts[0], int(parts[1]), **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class LangevinSetting:
+  """A score model's sampler: annealed Langevin dynamics ("als", `steps` a level) or
+  consistent annealed sampling ("cas", one step a level), with the step size `lr` (epsilon of
+  alpha_i = lr sigma_i^2 / sigma_L^2) and the final denoising step; None: the config's."""
+
+  kind: str
+  steps: int | None = None
+  lr: float | None = None
+  denoise: bool | None = None
+  w = None  # no guidance: the score model is unconditional (experiments.score reads these)
+  cls = None
+
+  def sampler_options(self) -> dict:
+    """The ncsn family's sampler keyword arguments (only those given)."""
+    options: dict = {"sampler": self.kind}
+    for key, value in (("steps_per_sigma", self.steps), ("step_lr", self.lr),
+                       ("denoise", self.denoise)):
+      if value is not None:
+        options[key] = value
+    return options
+
+  @property
+  def name(self) -> str:
+    """e.g. 'als steps=5 lr=1.1e-05', 'cas lr=2e-05 denoise=0'."""
+    words = [self.kind]
+    if self.steps is not None:
+      words.append(f"steps={self.steps}")
+    if self.lr is not None:
+      words.append(f"lr={self.lr:g}")
+    if self.denoise is not None:
+      words.append(f"denoise={int(self.denoise)}")
+    return " ".join(words)
+
+
+def parse_langevin_setting(text: str) -> LangevinSetting:
+  """'als:steps=10:lr=2e-5' or 'cas:lr=2e-5:denoise=0' -> LangevinSetting; raises UserError
+  naming the bad part."""
+  from jaxgen.errors import UserError
+  parts = text.strip().split(":")
+  if parts[0] not in ("als", "cas"):
+    raise UserError(f"setting {text!r}: a score model samples with als (annealed Langevin) or "
+                    "cas (consistent annealed sampling), e.g. als:steps=5:lr=1e-5")
+  allowed = ("steps", "lr", "denoise") if parts[0] == "als" else ("lr", "denoise")
+  values: dict = {}
+  for part in parts[1:]:
+    key, _, value = part.partition("=")
+    if key not in allowed:
+      raise UserError(f"setting {text!r}: {parts[0]} takes {', '.join(allowed)}, not {key!r}")
+    try:
+      number = float(value)
+    except ValueError:
+      raise UserError(f"setting {text!r}: {key} needs a number, got {value!r}") from None
+    if key == "steps" and (number != int(number) or number < 1):
+      raise UserError(f"setting {text!r}: steps must be a positive whole number")
+    if key == "lr" and not number > 0:
+      raise UserError(f"setting {text!r}: lr must be positive")
+    if key == "denoise" and number not in (0, 1):
+      raise UserError(f"setting {text!r}: denoise is 0 or 1")
+    values[key] = int(number) if key == "steps" else bool(number) if key == "denoise" else number
+  return LangevinSetting(parts[0], **values)
 
 
 # Code-model family -> its sampler's keyword for the number of steps (the autoregressive

@@ -10,11 +10,14 @@ come from `experiments.report`, which reads test.
   python -m experiments.score --workdir=runs/ddpm --settings=ddim:50:cls=1,ddim:50:cls=3 \
       --classifier_workdir=runs/noisy_classifier
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
+  python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5
   python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
 Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),
 w (classifier-free guidance weight) and cls (classifier guidance scale; needs
---classifier_workdir). Every setting draws --num_samples images from the same seed; labels
+--classifier_workdir). An ncsn model's settings are als[:steps=S][:lr=E][:denoise=0|1]
+(annealed Langevin, S steps a level) or cas[:lr=E][:denoise=0|1] (consistent annealed
+sampling, one step a level); keys left out take the config's. Every setting draws --num_samples images from the same seed; labels
 cycle through the classes when the model is conditional or classifier-guided, and then
 conditional accuracy is reported. Prints a markdown table, appends one JSON line per setting
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
@@ -42,7 +45,10 @@ _DATASET = flags.DEFINE_string("dataset", "embedded_digits", "With --samples: wh
                                "reference split to score against.")
 _RECORD = flags.DEFINE_string("record", None, "Also write the rows as the validation record "
                               "experiments/results/validation/NAME.json.")
-_SETTINGS = flags.DEFINE_list("settings", ["ddim:50"], "Samplers to score, KIND:STEPS[:k=v...].")
+_SETTINGS = flags.DEFINE_list("settings", None, "Samplers to score: KIND:STEPS[:k=v...] for "
+                              "ddpm-family models (default ddim:50); als[:steps=S][:lr=E]"
+                              "[:denoise=0|1] or cas[:lr=E][:denoise=0|1] for ncsn (default als, "
+                              "the config's).")
 _NUM = flags.DEFINE_integer("num_samples", 1000, "Samples per setting.")
 _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this many test "
                             "images, in bits/dim; 0 skips it.")
@@ -52,7 +58,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 _SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD and the NLL "
                              "(validation for tuning; test only for the final report).")
 
-from experiments.sampler_settings import Setting, parse_setting  # noqa: E402  (re-exported)
+from experiments.sampler_settings import (Setting, parse_langevin_setting,  # noqa: E402
+                                          parse_setting)  # Setting, parse_setting re-exported
 from jaxgen.metrics.intervals import Z95  # noqa: E402
 
 
@@ -190,10 +197,17 @@ def main(argv: list[str]) -> None:
       if _RECORD.value:
         _write_validation_record(rows, {"samples": _SAMPLES.value, "dataset": _DATASET.value})
       return
-    settings = [parse_setting(s) for s in _SETTINGS.value]
     trained = restore_trained(_WORKDIR.value)
-    if trained.config.family != "ddpm":
-      raise UserError(f"experiments.score scores ddpm-family models, not {trained.config.family}")
+    family_name = trained.config.family
+    if family_name not in ("ddpm", "ncsn"):
+      raise UserError(f"experiments.score scores ddpm-family and ncsn models, not {family_name}")
+    if family_name == "ncsn":
+      if _CLASSIFIER.value or _NLL.value:
+        raise UserError("an ncsn model has no classifier guidance and no likelihood bound here: "
+                        "drop --classifier_workdir and --nll_examples")
+      settings = [parse_langevin_setting(s) for s in _SETTINGS.value or ["als"]]
+    else:
+      settings = [parse_setting(s) for s in _SETTINGS.value or ["ddim:50"]]
     if _RECORD.value:
       records.check_publishable(records.VALIDATION_DIR,
                                 provenance.read(os.path.abspath(_WORKDIR.value)))

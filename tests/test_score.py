@@ -54,6 +54,20 @@ def test_parse_token_setting():
       parse_token_setting(family, bad)
 
 
+def test_parse_langevin_setting():
+  als = score.parse_langevin_setting("als:steps=10:lr=2e-5")
+  assert als.name == "als steps=10 lr=2e-05" and als.cls is None and als.w is None
+  assert als.sampler_options() == {"sampler": "als", "steps_per_sigma": 10, "step_lr": 2e-5}
+  cas = score.parse_langevin_setting("cas:denoise=0")
+  assert cas.sampler_options() == {"sampler": "cas", "denoise": False}  # lr: the config's
+  assert score.parse_langevin_setting("als").sampler_options() == {"sampler": "als"}
+  for bad, match in [("ddim:50", "als .* or cas"), ("cas:steps=3", "not 'steps'"),
+                     ("als:steps=0", "whole number"), ("als:lr=-1", "positive"),
+                     ("als:denoise=2", "0 or 1"), ("als:lr=fast", "needs a number")]:
+    with pytest.raises(UserError, match=match):
+      score.parse_langevin_setting(bad)
+
+
 @pytest.fixture(scope="session")
 def trained_cfg_and_scorer(tmp_path_factory, digit_scorer):
   """A tiny conditional DDPM (CFG) and the shared tiny scoring classifier, both trained on real

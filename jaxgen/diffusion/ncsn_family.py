@@ -7,11 +7,17 @@ output divided by sigma is the score (see score.py).
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from jaxgen.diffusion import score
 from jaxgen.diffusion.components import make_unet, optimizer, to_signed, to_unit
+from jaxgen.errors import UserError
 from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
+
+
+# Samplers: annealed Langevin dynamics, consistent annealed sampling.
+SAMPLERS = ("als", "cas")
 
 
 def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
@@ -45,20 +51,41 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     _, aux = score.dsm_loss(net_fn(state.ema_params), sigmas, to_signed(batch["image"]), rng)
     return aux
 
-  def sample(state, rng, num, labels=None):
-    """Annealed Langevin dynamics from uniform noise; `labels` is ignored (unconditional)."""
+  def sample(state, rng, num, labels=None, *, sampler: str | None = None,
+             steps_per_sigma: int | None = None, step_lr: float | None = None,
+             denoise: bool | None = None):
+    """Draws `num` images from uniform noise, by annealed Langevin dynamics (sampler "als",
+    Song & Ermon) or consistent annealed sampling ("cas", one step a level); `labels` is
+    ignored (unconditional). Keyword overrides (tuned on validation by experiments.score)
+    default to config.ncsn."""
     del labels
-    return _run(state.ema_params, rng, num)
+    kind = n.get("sampler", "als") if sampler is None else sampler
+    steps = n.steps_per_sigma if steps_per_sigma is None else int(steps_per_sigma)
+    lr = n.step_lr if step_lr is None else float(step_lr)
+    final = n.get("denoise", True) if denoise is None else bool(denoise)
+    if kind not in SAMPLERS:
+      raise UserError(f"ncsn samples with {' or '.join(SAMPLERS)}, not {kind!r}")
+    if steps < 1 or lr <= 0:
+      raise UserError(f"annealed Langevin needs steps >= 1 and a positive step size; got "
+                      f"steps {steps}, lr {lr:g}")
+    if kind == "cas":
+      try:
+        score.cas_noise_scale(np.asarray(sigmas), lr / float(sigmas[-1]) ** 2)
+      except ValueError as e:
+        raise UserError(str(e)) from None
+    return _run(state.ema_params, rng, num, kind, steps, lr, final)
 
-  def _langevin(params, rng, num):
+  def _draw(params, rng, num, kind, steps, lr, final):
     x_rng, l_rng = jax.random.split(rng)
     # Song & Ermon start from uniform noise; the first, largest sigma makes the start irrelevant.
     x = jax.random.uniform(x_rng, (num, h, w, c), minval=-1.0, maxval=1.0)
-    x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, n.steps_per_sigma, n.step_lr,
-                                n.get("denoise", True))
+    if kind == "cas":
+      x = score.consistent_annealed_sampling(net_fn(params), sigmas, x, l_rng, lr, final)
+    else:
+      x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, steps, lr, final)
     return to_unit(x)
 
-  _run = jax.jit(_langevin, static_argnums=2)
+  _run = jax.jit(_draw, static_argnums=(2, 3, 4, 5, 6))
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,
                 grad_accum=True,
                 sample=sample)

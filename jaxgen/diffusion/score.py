@@ -1,4 +1,5 @@
-"""Noise-conditional score networks (Song & Ermon 2019): geometric sigmas, DSM, annealed Langevin.
+"""Noise-conditional score networks (Song & Ermon 2019): geometric sigmas, DSM, annealed Langevin,
+and consistent annealed sampling (Jolicoeur-Martineau et al. 2021).
 
 The score model is `net_fn(x, i) -> out` with i an int [b] index into the descending sigmas; the
 score is out / sigma_i, the parameterisation of Song & Ermon 2020 (NCSNv2, technique 3), which
@@ -119,5 +120,48 @@ def annealed_langevin(net_fn: NetFn, sigmas: jax.Array, x_init: jax.Array, rng: 
   x, _ = jax.lax.scan(level, x_init, jnp.arange(num_scales))
   if denoise:
     last = jnp.full((b,), num_scales - 1, jnp.int32)
+    x = x + sigmas[-1] ** 2 * score(net_fn, sigmas, x, last)
+  return x
+
+
+def cas_noise_scale(sigmas: np.ndarray, eta: float) -> float:
+  """beta of consistent annealed sampling: the share of sigma_{i+1} added as fresh noise after
+  the step x + eta sigma_i^2 s(x) shrank the noise from sigma_i to (1 - eta) sigma_i, so that
+  the noise is sigma_{i+1} again: beta^2 = 1 - ((1 - eta) gamma)^2, gamma = sigma_i / sigma_{i+1}.
+  Raises ValueError when no beta exists (eta outside [1 - 1/gamma, 1))."""
+  sig = np.asarray(sigmas, np.float64)
+  gamma = float(np.max(sig[:-1] / sig[1:])) if len(sig) > 1 else 1.0
+  if not 1.0 - 1.0 / gamma <= eta < 1.0:
+    raise ValueError(f"consistent annealed sampling needs a step eta = lr / sigma_L^2 in "
+                     f"[{1.0 - 1.0 / gamma:.4g}, 1) for these levels (ratio {gamma:.4g}); "
+                     f"got {eta:.4g}")
+  return float(np.sqrt(1.0 - ((1.0 - eta) * gamma) ** 2))
+
+
+def consistent_annealed_sampling(net_fn: NetFn, sigmas: jax.Array, x_init: jax.Array,
+                                 rng: jax.Array, step_lr: float, denoise: bool = True
+                                 ) -> jax.Array:
+  """Consistent annealed sampling (Jolicoeur-Martineau et al. 2021, Algorithm 2): one step a
+  level, x <- x + eta sigma_i^2 s(x, sigma_i) + beta sigma_{i+1} z with eta = step_lr /
+  sigma_L^2 (the same alpha_i = step_lr sigma_i^2 / sigma_L^2 as annealed Langevin's) and beta
+  from `cas_noise_scale`, sigma_{L+1} = 0. Where annealed Langevin's noise level drifts from the
+  schedule, this keeps the noise in x at exactly sigma_{i+1} after level i when the score is
+  exact (the consistency the name refers to). `denoise` adds the final x + sigma_L^2 s(x).
+  sigmas must be concrete (the ratio is checked on the host)."""
+  sig = np.asarray(sigmas, np.float64)
+  eta = step_lr / sig[-1] ** 2
+  beta = cas_noise_scale(sig, eta)
+  next_sigmas = jnp.asarray(np.append(sig[1:], 0.0), jnp.float32)  # [L], sigma_{i+1}
+  b = x_init.shape[0]
+
+  def level(x, i):
+    idx = jnp.full((b,), i, jnp.int32)
+    z = jax.random.normal(jax.random.fold_in(rng, i), x.shape, x.dtype)
+    x = x + eta * sigmas[i] ** 2 * score(net_fn, sigmas, x, idx) + beta * next_sigmas[i] * z
+    return x, None
+
+  x, _ = jax.lax.scan(level, x_init, jnp.arange(sigmas.shape[0]))
+  if denoise:
+    last = jnp.full((b,), sigmas.shape[0] - 1, jnp.int32)
     x = x + sigmas[-1] ** 2 * score(net_fn, sigmas, x, last)
   return x

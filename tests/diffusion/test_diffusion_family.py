@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import cfg, iddpm, ncsn, noisy_classifier
+from jaxgen.errors import UserError
 from jaxgen.data import load_arrays
 from jaxgen.diffusion.family import make_family
 from jaxgen.train.compile import run_once
@@ -86,3 +87,15 @@ def test_families_take_a_step(data, module):
     images = family.sample(state, jax.random.PRNGKey(2), 4, labels)
     assert images.shape == (4,) + spec.image_shape
     assert_plausible_images(images)
+  if module is ncsn:  # the sampler options experiments.score tunes
+    # The tiny config's 5 levels from 31.2 to 0.01 have the ratio 7.47: consistent annealed
+    # sampling needs eta = lr / sigma_L^2 >= 1 - 1 / 7.47, lr >= 8.7e-5.
+    images = family.sample(state, jax.random.PRNGKey(2), 4, sampler="cas", step_lr=9e-5)
+    assert images.shape == (4,) + spec.image_shape
+    assert_plausible_images(images)
+    with pytest.raises(UserError, match="consistent annealed sampling needs"):
+      family.sample(state, jax.random.PRNGKey(2), 4, sampler="cas")  # the config's 1.1e-5
+    with pytest.raises(UserError, match="als or cas"):
+      family.sample(state, jax.random.PRNGKey(2), 4, sampler="euler")
+    images = family.sample(state, jax.random.PRNGKey(2), 4, steps_per_sigma=1, denoise=False)
+    assert images.shape == (4,) + spec.image_shape

@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 
 from jaxgen.diffusion import score
 from gaussian_data import exact_sigma_score_fn
@@ -31,6 +32,36 @@ def test_annealed_langevin_samples_gaussian_data():
                                                   jax.random.PRNGKey(1), 20, 2e-5))
   x = run(x_init)
   assert abs(float(x.mean()) - 0.2) < 0.05 and abs(float(x.std()) - 0.5) < 0.05
+
+
+def test_consistent_annealed_sampling_keeps_the_noise_on_schedule():
+  """On a point mass (score -(x - mu) / sigma^2) started at noise sigma_1, every level leaves
+  noise sigma_{i+1} exactly; after the last (sigma_{L+1} = 0) what is left is (1 - eta) sigma_L,
+  and the final denoising step removes it."""
+  sigmas = score.geometric_sigmas(3.0, 0.05, 12)
+  sig = np.asarray(sigmas, np.float64)
+  eta = 0.5  # the levels' ratio is 1.45: eta must be at least 1 - 1 / 1.45
+  point = lambda x, i: -(x - 0.3) / sigmas[i].reshape((-1, 1, 1, 1))  # sigma * score
+  x0 = 0.3 + sig[0] * jax.random.normal(jax.random.PRNGKey(0), (4096, 2, 2, 1))
+  lr = eta * sig[-1] ** 2
+  for k in (4, 12):  # a run over the first k levels ends with noise (1 - eta) sigma_k
+    x = score.consistent_annealed_sampling(point, sigmas[:k], x0, jax.random.PRNGKey(1),
+                                           eta * sig[k - 1] ** 2, denoise=False)
+    assert abs(float(x.std()) / ((1 - eta) * sig[k - 1]) - 1) < 0.03
+  x = score.consistent_annealed_sampling(point, sigmas, x0, jax.random.PRNGKey(1), lr)
+  np.testing.assert_allclose(np.asarray(x), 0.3, atol=1e-5)
+  gamma = sig[0] / sig[1]
+  assert score.cas_noise_scale(sig, eta) == pytest.approx(np.sqrt(1 - ((1 - eta) * gamma) ** 2))
+  with pytest.raises(ValueError, match="in \\["):
+    score.cas_noise_scale(sig, 0.1)  # (1 - eta) gamma > 1: the step shrinks the noise too little
+
+
+def test_consistent_annealed_sampling_samples_gaussian_data():
+  sigmas = score.geometric_sigmas(3.0, 0.01, 60)
+  x_init = jax.random.uniform(jax.random.PRNGKey(0), (4096, 2, 2, 1), minval=-1, maxval=1)
+  x = score.consistent_annealed_sampling(exact_sigma_score_fn(sigmas, 0.2, 0.5), sigmas, x_init,
+                                         jax.random.PRNGKey(1), 2e-5)
+  assert abs(float(x.mean()) - 0.2) < 0.03 and abs(float(x.std()) - 0.5) < 0.03
 
 
 def test_ncsnv2_techniques_against_their_definitions():
