@@ -263,11 +263,28 @@ class MlpBlock(nn.Module):
     return nn.Dropout(self.dropout)(h, deterministic=deterministic)
 
 
+def _modulate(h: jax.Array, mod: jax.Array | None) -> jax.Array:
+  """adaLN: h [b, n, d] * (1 + scale) + shift, with [shift, scale, gate] = mod [b, 1, 3d]."""
+  if mod is None:
+    return h
+  shift, scale, _ = jnp.split(mod, 3, axis=-1)
+  return h * (1 + scale) + shift
+
+
+def _gate(h: jax.Array, mod: jax.Array | None) -> jax.Array:
+  """adaLN-Zero's residual gate: h [b, n, d] * gate, with the gate the last third of mod."""
+  return h if mod is None else h * jnp.split(mod, 3, axis=-1)[2]
+
+
 class TransformerBlock(nn.Module):
   """Pre-LN transformer block: x + SelfAttn(LN x) [+ CrossAttn(LN x, context)] + MLP(LN x).
 
   The cross-attention sub-block exists when the block is called with a context. Without
   position embeddings (or a relative bias) the block is permutation-equivariant in the tokens.
+  Called with a `modulation` vector per example, the self-attention and MLP sub-blocks are
+  modulated by it (adaLN-Zero, Peebles & Xie 2023): x + g * Sub(LN(x) * (1 + a) + b), with
+  (a, b, g) from a zero-initialised Dense of the vector, so every block starts as the identity
+  and the condition reaches every block rather than one token.
 
   Attributes:
     num_heads: attention heads.
@@ -297,19 +314,26 @@ class TransformerBlock(nn.Module):
   def __call__(self, x: jax.Array, context: jax.Array | None = None, *,
                grid: tuple[int, int] | None = None, mask: jax.Array | None = None,
                bias: jax.Array | None = None, context_mask: jax.Array | None = None,
-               deterministic: bool = True) -> jax.Array:
+               modulation: jax.Array | None = None, deterministic: bool = True) -> jax.Array:
     """x [b, n, d] (context [b, s, dc]) -> [b, n, d].
 
     grid: (h, w) with h * w = n, needed for `window` and `relative_bias`.
     mask, bias: for the self-attention, broadcast to [b, heads, n, n] (per window if windowed).
     context_mask: for the cross-attention, broadcast to [b, heads, n, s].
+    modulation: [b, dm], the condition of adaLN-Zero (see the class docstring).
     """
     d = x.shape[-1]
+    # Without a modulation the block is the plain one, op for op (no multiplications by 1).
+    mod1 = mod2 = None
+    if modulation is not None:
+      mod = nn.Dense(6 * d, dtype=self.dtype, kernel_init=nn.initializers.zeros,
+                     name="modulation")(nn.silu(modulation))[:, None]  # [b, 1, 6d]
+      mod1, mod2 = jnp.split(mod, 2, axis=-1)  # each [b, 1, 3d]: shift, scale, gate
     if self.decode and (self.window or self.relative_bias):
       raise ValueError("cached decoding runs over a 1-D sequence: no windows or relative bias")
     if (self.window or self.relative_bias) and grid is None:
       raise ValueError("windowed attention and relative position bias need the token grid (h, w)")
-    h = nn.LayerNorm(dtype=self.dtype, name="norm1")(x)
+    h = _modulate(nn.LayerNorm(dtype=self.dtype, name="norm1")(x), mod1)
     if self.window:
       # Windows become batch rows: one attention call, each window attending only to itself.
       h = window_partition(h, grid, self.window)  # [b * windows, window^2, d]
@@ -321,13 +345,13 @@ class TransformerBlock(nn.Module):
                       name="attn")(h, mask, bias)
     if self.window:
       h = window_merge(h, grid, self.window)  # [b, n, d]
-    x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
+    x = x + _gate(nn.Dropout(self.dropout)(h, deterministic=deterministic), mod1)
     if context is not None:
       h = nn.LayerNorm(dtype=self.dtype, name="norm_cross")(x)
       h = CrossAttention(self.num_heads, self.head_dim, dtype=self.dtype, name="cross_attn")(
           h, context, context_mask)
       x = x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
-    h = nn.LayerNorm(dtype=self.dtype, name="norm2")(x)
+    h = _modulate(nn.LayerNorm(dtype=self.dtype, name="norm2")(x), mod2)
     h = MlpBlock(int(self.mlp_ratio * d), self.dropout, self.dtype, self.gated_mlp,
                  name="mlp")(h, deterministic)
-    return x + h
+    return x + _gate(h, mod2)

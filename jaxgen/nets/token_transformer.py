@@ -24,7 +24,10 @@ class TokenTransformer(nn.Module):
     num_classes: labels C; index C is the null label (unconditional).
     dim, depth, num_heads, mlp_ratio, dropout: the blocks' shape.
     condition_every_token: also add the class token's embedding (label and noise level) to
-      every code token, as Paella's network conditions every block rather than one token.
+      every code token.
+    modulate_blocks: modulate every block by that embedding (adaLN-Zero, see
+      `TransformerBlock`), as Paella's network modulates each of its blocks' layer norms by
+      the [condition, level] embedding.
   """
 
   num_codes: int
@@ -35,6 +38,7 @@ class TokenTransformer(nn.Module):
   mlp_ratio: float = 4.0
   dropout: float = 0.0
   condition_every_token: bool = False
+  modulate_blocks: bool = False
 
   @nn.compact
   def __call__(self, tokens: jax.Array, labels: jax.Array, train: bool = False,
@@ -55,9 +59,10 @@ class TokenTransformer(nn.Module):
     x = jnp.concatenate([cls[:, None], x], axis=1)  # [b, n + 1, dim]
     x = LearnedPositionEmbedding(name="position")(x)
     x = nn.Dropout(self.dropout)(x, deterministic=not train)
+    condition = cls if self.modulate_blocks else None  # [b, dim]
     for i in range(self.depth):
       x = TransformerBlock(self.num_heads, mlp_ratio=self.mlp_ratio, dropout=self.dropout,
-                           name=f"block{i}")(x, deterministic=not train)
+                           name=f"block{i}")(x, modulation=condition, deterministic=not train)
     x = nn.LayerNorm(name="norm")(x[:, 1:])  # [b, n, dim]: the code positions
     return nn.Dense(self.num_codes, name="logits")(x)  # [b, n, num_codes]
 

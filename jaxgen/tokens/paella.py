@@ -26,13 +26,16 @@ def replace_probability(t: jax.Array) -> jax.Array:
   return jnp.sin(0.5 * jnp.pi * t)
 
 
-def add_noise(rng: jax.Array, codes: jax.Array, t: jax.Array, num_codes: int
-              ) -> tuple[jax.Array, jax.Array]:
-  """codes [b, n] noised to levels t [b]; returns (noised codes, which were replaced [b, n])."""
+def add_noise(rng: jax.Array, codes: jax.Array, t: jax.Array, num_codes: int,
+              replacements: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+  """codes [b, n] noised to levels t [b]; returns (noised codes, which were replaced [b, n]).
+  A replaced code takes a uniformly random code, or the same position's code of
+  `replacements` [b, n] when given (the sampler's re-noising with its initial noise)."""
   which_key, code_key = jax.random.split(rng)
   replaced = jax.random.bernoulli(which_key, replace_probability(t)[:, None], codes.shape)
-  random_codes = jax.random.randint(code_key, codes.shape, 0, num_codes)
-  return jnp.where(replaced, random_codes, codes), replaced
+  if replacements is None:
+    replacements = jax.random.randint(code_key, codes.shape, 0, num_codes)
+  return jnp.where(replaced, replacements, codes), replaced
 
 
 def levels(num_steps: int) -> jax.Array:
@@ -57,16 +60,31 @@ def typical_filter(logits: jax.Array, mass: float) -> jax.Array:
   return jnp.where(distance > cutoff, -jnp.inf, logits)
 
 
+# How the sampler re-noises its prediction to the next level: replaced codes take the initial
+# noise's code at that position (Paella's renoise_mode "start", the authors' default) or fresh
+# random codes.
+RENOISE_MODES = ("start", "random")
+
+
 def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: int,
            num_codes: int, num_steps: int, temperature: float = 1.0,
-           unroll: bool = False, typical_mass: float = 1.0) -> jax.Array:
-  """Codes [b, length] after num_steps predict-and-renoise steps from random codes; each draw
-  keeps the `typical_mass` most typical probability (1: no filtering; `unroll` writes the steps
-  out, for XLA's cost analysis)."""
+           unroll: bool = False, typical_mass: float = 1.0, *,
+           final_temperature: float | None = None, renoise: str = "start") -> jax.Array:
+  """Codes [b, length] after num_steps predict-and-renoise steps from random codes.
+
+  Each draw keeps the `typical_mass` most typical probability (1: no filtering) and is made at
+  a temperature annealed linearly from `temperature` at the first step to `final_temperature`
+  at the last (None: constant, as Paella v1; its later versions anneal 1.0 to 0.2). `renoise`
+  is one of RENOISE_MODES. `unroll` writes the steps out, for XLA's cost analysis.
+  """
+  if renoise not in RENOISE_MODES:
+    raise ValueError(f"renoise must be one of {RENOISE_MODES}, got {renoise!r}")
   b = labels.shape[0]
   init_key, rng = jax.random.split(rng)
-  codes = jax.random.randint(init_key, (b, length), 0, num_codes)
+  start = jax.random.randint(init_key, (b, length), 0, num_codes)  # [b, n]
   ts = levels(num_steps)
+  end = temperature if final_temperature is None else final_temperature
+  temperatures = jnp.linspace(temperature, end, num_steps)  # [num_steps]
 
   def step(i, carry):
     codes, rng = carry
@@ -74,10 +92,11 @@ def sample(logits_fn: LevelLogitsFn, rng: jax.Array, labels: jax.Array, length: 
     logits = logits_fn(codes, labels, jnp.full((b,), ts[i])).astype(jnp.float32)
     if typical_mass < 1.0:
       logits = typical_filter(logits, typical_mass)
-    predicted = jax.random.categorical(draw_key, logits / temperature, axis=-1)  # [b, n]
-    renoised, _ = add_noise(noise_key, predicted, jnp.full((b,), ts[i + 1]), num_codes)
+    predicted = jax.random.categorical(draw_key, logits / temperatures[i], axis=-1)  # [b, n]
+    renoised, _ = add_noise(noise_key, predicted, jnp.full((b,), ts[i + 1]), num_codes,
+                            start if renoise == "start" else None)
     return renoised, rng
 
   # Levels ts[1..num_steps]: the last renoises to level 0, which replaces nothing.
-  codes, _ = jax.lax.fori_loop(0, num_steps, step, (codes, rng), unroll=unroll)
+  codes, _ = jax.lax.fori_loop(0, num_steps, step, (start, rng), unroll=unroll)
   return codes

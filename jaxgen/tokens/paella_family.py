@@ -4,9 +4,13 @@ VQ tokenizer's codes, for the shared loop.
 Config fields: as MaskGIT's (tokenizer_workdir, the transformer's shape, learning_rate,
 warmup_steps, weight_decay, label_smoothing, p_uncond, guidance_scale, temperature) and
 sample_steps (the sampler's predict-and-renoise steps), typical_mass (locally typical
-filtering of each draw; 1 turns it off), condition_every_token. The network is
-MaskGIT's transformer with the noise level joining its class token (and, with
-condition_every_token, added to every code token as well).
+filtering of each draw; 1 turns it off), final_temperature (the draws' temperature annealed
+from `temperature` to it), renoise ("start": re-noise with the initial noise's codes, as the
+authors sample; "random"), condition_every_token, modulate_blocks. The network is MaskGIT's
+transformer with the noise level joining its class token (with condition_every_token, added
+to every code token as well; with modulate_blocks, modulating every block).
+Runs from before a key existed read its old behaviour: no annealing, "random" re-noising,
+no block modulation.
 """
 
 import jax
@@ -36,7 +40,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                            num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
                            dropout=config.dropout,
                            # Runs from before the field existed conditioned the class token only.
-                           condition_every_token=config.get("condition_every_token", False))
+                           condition_every_token=config.get("condition_every_token", False),
+                           modulate_blocks=config.get("modulate_blocks", False))
   tx = training.optimizer(config)
 
   def create_state(rng, batch: Batch) -> state_lib.TrainState:
@@ -67,11 +72,17 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
 
   def sample(state, rng, num: int, labels=None, sample_steps: int | None = None,
              guidance_scale: float | None = None, unroll: bool = False,
-             typical_mass: float | None = None) -> jax.Array:
-    """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
+             typical_mass: float | None = None, final_temperature: float | None = None,
+             renoise: str | None = None) -> jax.Array:
+    """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label). Keyword
+    overrides default to the config's."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
     mass = config.get("typical_mass", 1.0) if typical_mass is None else typical_mass
+    end = config.get("final_temperature", None) if final_temperature is None else final_temperature
+    mode = config.get("renoise", "random") if renoise is None else renoise
+    if mode not in paella.RENOISE_MODES:
+      raise UserError(f"renoise must be one of {', '.join(paella.RENOISE_MODES)}, not {mode!r}")
 
     def logits_fn(codes, y, level):
       net = lambda tokens, l: model.apply({"params": state.params}, tokens, l,
@@ -80,7 +91,7 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       return guided_logits(net, codes, y, c, w)
 
     codes = paella.sample(logits_fn, rng, labels, n, k, sample_steps or config.sample_steps,
-                          config.temperature, unroll, mass)
+                          config.temperature, unroll, mass, final_temperature=end, renoise=mode)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

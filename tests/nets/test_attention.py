@@ -158,6 +158,37 @@ def test_block_is_permutation_equivariant_and_context_order_free():
   np.testing.assert_allclose(apply(params, x, context[:, ::-1]), out, rtol=1e-5, atol=1e-5)
 
 
+def test_modulated_block_starts_as_the_identity_and_places_shift_scale_and_gate():
+  """adaLN-Zero: at initialisation every gate is 0 (the block is the identity); a modulation of
+  shift 0, scale 0, gate 1 gives back the plain block; scale -1 blanks the normalised input of
+  both sub-blocks; each example follows its own condition."""
+  x, cond = normal(0, (2, 5, 8)), normal(1, (2, 6))
+  block = TransformerBlock(num_heads=2)
+  initial = block.init(jax.random.PRNGKey(0), x, modulation=cond)
+  apply = jit_apply(block)
+  np.testing.assert_allclose(apply(initial, x, modulation=cond), x, atol=1e-6)
+  params = random_params(block, x, modulation=cond)
+  plain = {"params": {k: v for k, v in params["params"].items() if k != "modulation"}}
+  d = x.shape[-1]
+
+  def modulation(shift, scale, gate):  # a Dense giving these values whatever the condition
+    bias = np.concatenate([np.full(d, v, np.float32) for v in (shift, scale, gate) * 2])
+    return {"params": {**params["params"], "modulation": {
+        "kernel": jnp.zeros((cond.shape[-1], 6 * d)), "bias": jnp.asarray(bias)}}}
+
+  np.testing.assert_allclose(apply(modulation(0.0, 0.0, 1.0), x, modulation=cond),
+                             apply(plain, x), rtol=1e-5, atol=1e-5)
+  # Scale -1 and shift s feed each sub-block the constant s: the output is x plus the two
+  # sub-blocks' responses to constant tokens, the same at every position.
+  blank = apply(modulation(0.3, -1.0, 1.0), x, modulation=cond) - x
+  np.testing.assert_allclose(blank, np.broadcast_to(blank[:, :1], blank.shape), atol=1e-5)
+  # Each example's output follows its own condition only.
+  out = apply(params, x, modulation=cond)
+  other = apply(params, x, modulation=cond.at[1].set(0.0))
+  np.testing.assert_allclose(other[0], out[0], rtol=1e-5, atol=1e-5)
+  assert not np.allclose(other[1], out[1])
+
+
 def test_causal_block_output_ignores_later_tokens():
   x = normal(0, (1, 6, 8))
   block = TransformerBlock(num_heads=2)
