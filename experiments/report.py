@@ -270,7 +270,9 @@ def _token_defaults(config) -> dict[str, Any]:
   step_key = TOKEN_STEP_KEYS[config.family]
   return {**({step_key: config[step_key]} if step_key else {}),
           "guidance_scale": config.guidance_scale,
-          **({"typical_mass": config.typical_mass} if "typical_mass" in config else {})}
+          **({"typical_mass": config.typical_mass} if "typical_mass" in config else {}),
+          **({"final_temperature": config.final_temperature}
+             if config.get("final_temperature") is not None else {})}
 
 
 def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:

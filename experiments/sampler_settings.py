@@ -139,13 +139,13 @@ TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit
 
 def parse_token_setting(family: str, text: str) -> dict:
   """'steps=8:w=1' for a code model -> its sampler's keyword arguments (e.g. decode_steps=8,
-  guidance_scale=1.0; Paella also takes typical=M, its typical_mass); raises UserError naming
-  the bad part."""
+  guidance_scale=1.0; Paella also takes typical=M, its typical_mass, and temp_end=T, the
+  temperature its last draw anneals to); raises UserError naming the bad part."""
   from jaxgen.errors import UserError
   step_key = TOKEN_STEP_KEYS[family]
   allowed = ("steps", "w") if step_key else ("w",)
   if family == "paella":
-    allowed += ("typical",)
+    allowed += ("typical", "temp_end")
   options: dict = {}
   for part in text.strip().split(":"):
     key, _, value = part.partition("=")
@@ -160,6 +160,10 @@ def parse_token_setting(family: str, text: str) -> dict:
       if number != int(number) or number < 1:
         raise UserError(f"--setting {text!r}: steps must be a positive whole number")
       options[step_key] = int(number)
+    elif key == "temp_end":
+      if not number > 0:
+        raise UserError(f"--setting {text!r}: temp_end is a positive temperature")
+      options["final_temperature"] = number
     elif key == "typical":
       if not 0.0 < number <= 1.0:
         raise UserError(f"--setting {text!r}: typical is a probability mass in (0, 1]")
@@ -177,4 +181,6 @@ def token_setting_name(options: dict) -> str:
     words.append(f"w={options['guidance_scale']:g}")
   if options.get("typical_mass", 1.0) < 1.0:
     words.append(f"typical={options['typical_mass']:g}")
+  if options.get("final_temperature") is not None:
+    words.append(f"temp_end={options['final_temperature']:g}")
   return " ".join(words)

@@ -46,10 +46,15 @@ def test_parse_token_setting():
   assert options == {"sample_steps": 12, "guidance_scale": 4.0, "typical_mass": 0.2}
   assert token_setting_name(options) == "12 steps w=4 typical=0.2"
   assert token_setting_name({**options, "typical_mass": 1.0}) == "12 steps w=4"
+  annealed = parse_token_setting("paella", "steps=12:temp_end=0.2")
+  assert annealed == {"sample_steps": 12, "final_temperature": 0.2}
+  assert token_setting_name(annealed) == "12 steps temp_end=0.2"
   for family, bad, match in [("maskgit", "typical=0.2", "not 'typical'"),
                              ("maskgit_ar", "steps=4", "not 'steps'"),
                              ("paella", "typical=0", "in \\(0, 1\\]"),
-                             ("paella", "steps=1.5", "whole number")]:
+                             ("paella", "steps=1.5", "whole number"),
+                             ("paella", "temp_end=0", "positive temperature"),
+                             ("maskgit", "temp_end=0.2", "not 'temp_end'")]:
     with pytest.raises(UserError, match=match):
       parse_token_setting(family, bad)
 
