@@ -67,6 +67,8 @@ TRAININGS = {t.name: t for t in (
     Training("vampprior", "vampprior"),
     Training("gan", "gan"), Training("dcgan", "dcgan"), Training("cgan", "cgan"),
     Training("transgan", "transgan"), Training("ctransgan", "ctransgan"),
+    # Durall et al.'s pairing: TransGAN's generator against a convolutional critic.
+    Training("transgan_conv", "transgan", ("--config.transgan.critic=conv",)),
     Training("cyclegan", "cyclegan"),
     Training("cyclegan_plain", "cyclegan", ("--config.semantic_weight=0",)),
     Training("vqvae", "vqvae"), Training("kl_autoencoder", "kl_autoencoder"),
@@ -107,7 +109,7 @@ DDIM_GRID_STEPS, DDIM_GRID_ETAS = (10, 20, 50, 100), (0.0, 0.5, 1.0)
 CFG_SWEEP, CLASSIFIER_SWEEP = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 2.0, 4.0, 6.0, 10.0)
 RECORDS = {r.name: r for r in (
     *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
-                             "transgan", "ctransgan", "cyclegan", "cyclegan_plain", "vqvae",
+                             "transgan", "ctransgan", "transgan_conv", "cyclegan", "cyclegan_plain", "vqvae",
                              "kl_autoencoder", "ddpm", "cfg", "iddpm", "iddpm_simple", "ldm",
                              "vit",
                              "cnn_matched", "maskgit_ar")),

@@ -10,7 +10,7 @@ adam_b2, n_critic, gp_weight, drift_weight, ema_decay (absent or None: no EMA), 
 list of policies); "mlp" and "dcgan" read generator_width and discriminator_width ("dcgan" also
 optional num_doublings, upsample_to_image and discriminator_layers), "transgan"
 its `transgan` dict (g_widths, g_depths, g_heads, g_window, d_patch, d_dim, d_depth, d_heads,
-mlp_ratio).
+mlp_ratio; optional g_label_in_blocks, critic "vit" or "conv" with d_conv_layers).
 "cyclegan" config fields: generator_features, num_res_blocks, discriminator_features,
 discriminator_layers, cycle_weight, identity_weight, pool_size, learning_rate, optional loss,
 optional semantic_weight with semantic_channels (the in-run classifier of domain A's labels)
@@ -49,10 +49,17 @@ def _transgan_pair(config: ml_collections.ConfigDict, data_spec: DataSpec, num_c
   generator = transgan.TransGANGenerator(
       data_spec.image_shape, widths=tuple(t.g_widths), depths=tuple(t.g_depths),
       num_heads=tuple(t.g_heads),
-      mlp_ratio=t.mlp_ratio, window=t.g_window or None, num_classes=num_classes)
-  discriminator = transgan.TransGANDiscriminator(
-      patch=t.d_patch, dim=t.d_dim, depth=t.d_depth, num_heads=t.d_heads,
-      mlp_ratio=t.mlp_ratio, num_classes=num_classes)
+      mlp_ratio=t.mlp_ratio, window=t.g_window or None, num_classes=num_classes,
+      label_in_blocks=t.get("g_label_in_blocks", False))
+  critic = t.get("critic", "vit")
+  if critic == "conv":
+    discriminator = transgan.ConvCritic(t.d_dim, t.get("d_conv_layers", 3), num_classes)
+  elif critic == "vit":
+    discriminator = transgan.TransGANDiscriminator(
+        patch=t.d_patch, dim=t.d_dim, depth=t.d_depth, num_heads=t.d_heads,
+        mlp_ratio=t.mlp_ratio, num_classes=num_classes)
+  else:
+    raise UserError(f"transgan.critic must be 'vit' or 'conv', got {critic!r}")
   return generator, discriminator
 
 

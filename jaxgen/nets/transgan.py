@@ -18,6 +18,8 @@ directly instead of waiting for attention to learn to read it, it adds one embed
 tokens, and the critic stays a function of each image alone, as the gradient penalty assumes.
 
 Both networks use LayerNorm only (no batch norm): WGAN-GP's penalty needs per-image critics.
+`ConvCritic` is the convolutional critic of the variant that pairs the transformer generator
+with a CNN (Durall et al. 2021), likewise without normalisation.
 """
 
 from typing import Sequence
@@ -46,6 +48,9 @@ class TransGANGenerator(nn.Module):
     mlp_ratio: MLP width as a multiple of the token width.
     window: windowed attention at the last stage with this window side (None: full attention).
     num_classes: 0 for an unconditional generator, else the number of labels.
+    label_in_blocks: the label's embedding also modulates every transformer block (a
+      conditional layer norm: adaLN-Zero, see `TransformerBlock`) rather than entering once
+      beside the noise.
   """
 
   image_shape: tuple[int, int, int]
@@ -55,6 +60,7 @@ class TransGANGenerator(nn.Module):
   mlp_ratio: float = 4.0
   window: int | None = 7
   num_classes: int = 0
+  label_in_blocks: bool = False
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None,
@@ -69,9 +75,14 @@ class TransGANGenerator(nn.Module):
       raise ValueError("TransGAN's generator has three stages: give three widths, depths, heads")
     _check_conditional(labels, self.num_classes)
     b = z.shape[0]
+    condition = None
     if self.num_classes:
       y = nn.Embed(self.num_classes, z.shape[-1], name="label_embedding")(labels)  # [b, latent]
       z = jnp.concatenate([z, y], axis=-1)  # [b, 2 latent]
+      if self.label_in_blocks:
+        # Its own table at unit scale: the one beside the noise starts at std ~1/sqrt(latent).
+        condition = nn.Embed(self.num_classes, z.shape[-1], embedding_init=nn.initializers.normal(
+            1.0), name="block_label_embedding")(labels)  # [b, 2 latent]
     gh, gw, width = h // 4, w // 4, self.widths[0]
     x = nn.Dense(gh * gw * width, name="to_tokens")(z).reshape(b, gh * gw, width)  # [b, 49, w0]
     for stage, (depth, heads) in enumerate(zip(self.depths, self.num_heads)):
@@ -88,7 +99,8 @@ class TransGANGenerator(nn.Module):
       window = self.window if last else None
       for i in range(depth):
         x = TransformerBlock(heads, mlp_ratio=self.mlp_ratio, window=window,
-                             name=f"stage{stage}_block{i}")(x, grid=(gh, gw))
+                             name=f"stage{stage}_block{i}")(x, grid=(gh, gw),
+                                                           modulation=condition)
     x = nn.LayerNorm(name="norm")(x)  # [b, h * w, widths[2]]
     x = nn.Dense(c, name="to_pixels")(x)  # a 1x1 convolution over the token grid
     return jnp.tanh(x.reshape(b, h, w, c))
@@ -135,5 +147,40 @@ class TransGANDiscriminator(nn.Module):
     if self.num_classes:
       # Projection: the score gains <E y, f>, large when the features match the label's direction.
       embedding = nn.Embed(self.num_classes, self.dim, name="label_projection")(labels)  # [b, dim]
+      score = score + jnp.sum(embedding * features, axis=-1)
+    return score
+
+
+class ConvCritic(nn.Module):
+  """A convolutional critic for TransGAN's generator (Durall et al. 2021: a transformer
+  generator trains against a CNN critic without the transformer critic's tricks): stride-2 4x4
+  convolutions with leaky ReLU and no normalisation (WGAN-GP's penalty needs each image scored
+  alone, which batch norm breaks), a linear score, and the same projection for labels as
+  `TransGANDiscriminator`.
+
+  Attributes:
+    features: channels of the first convolution; each later one has 2x.
+    num_layers: stride-2 convolutions.
+    num_classes: 0 for an unconditional critic, else the number of labels (projection).
+  """
+
+  features: int = 64
+  num_layers: int = 3
+  num_classes: int = 0
+
+  @nn.compact
+  def __call__(self, images: jax.Array, labels: jax.Array | None = None,
+               train: bool = True) -> jax.Array:
+    """images [b, h, w, c] in [-1, 1] -> scores [b]; `train` is unused."""
+    del train
+    _check_conditional(labels, self.num_classes)
+    x = images
+    for i in range(self.num_layers):
+      x = nn.leaky_relu(nn.Conv(self.features * 2**i, (4, 4), strides=(2, 2),
+                                name=f"conv{i}")(x), 0.2)  # [b, h / 2^(i+1), ., f 2^i]
+    features = x.reshape(x.shape[0], -1)  # [b, d]
+    score = nn.Dense(1, name="head")(features)[:, 0]  # [b]
+    if self.num_classes:
+      embedding = nn.Embed(self.num_classes, features.shape[-1], name="label_projection")(labels)
       score = score + jnp.sum(embedding * features, axis=-1)
     return score

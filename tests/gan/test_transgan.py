@@ -12,7 +12,7 @@ from jaxgen.gan import diffaugment
 from jaxgen.gan import family as gan_family
 from jaxgen.gan.adversarial import GanSettings, GanSteps
 from jaxgen.gan.losses import AdversarialLoss
-from jaxgen.nets.transgan import TransGANDiscriminator, TransGANGenerator
+from jaxgen.nets.transgan import ConvCritic, TransGANDiscriminator, TransGANGenerator
 from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, Family
 from jaxgen.train import loop
@@ -122,6 +122,34 @@ def test_diffaugment_on_a_concatenation_is_the_same_transform_per_image():
   for half in (shifts[:1000, 0], shifts[1000:, 0]):
     frequencies = np.bincount(np.asarray(half) + 4, minlength=9) / 1000
     assert np.abs(frequencies - 1 / 9).max() < 4 * np.sqrt(1 / 9 * 8 / 9 / 1000), frequencies
+
+
+def test_label_in_every_block_and_the_convolutional_critic():
+  """With label_in_blocks every block has a modulation of the label's own embedding (zero at
+  initialisation); the convolutional critic scores each image alone and reads the label."""
+  generator = TransGANGenerator((28, 28, 1), widths=(16, 8, 4), depths=(1, 1, 1),
+                                num_heads=(2, 1, 1), window=7, num_classes=10, label_in_blocks=True)
+  z, labels = jnp.zeros((3, 4)), jnp.zeros((3,), jnp.int32)
+  g_params = jax.eval_shape(generator.init, jax.random.key(0), z, labels)["params"]
+  for stage in range(3):
+    chex.assert_shape(g_params[f"stage{stage}_block0"]["modulation"]["kernel"],
+                      (8, 6 * (16, 8, 4)[stage]))  # from [noise, label] width 8 to 6 x width
+  chex.assert_shape(g_params["block_label_embedding"]["embedding"], (10, 8))
+  critic = ConvCritic(features=8, num_layers=2, num_classes=10)
+  x = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
+  images = np.concatenate([x, x[:2], np.zeros_like(x[:1]), x])  # [9, 28, 28, 1]
+  labels = np.array([0, 1, 2, 0, 1, 2, 5, 6, 7], np.int32)
+  params = run_once(critic.init, jax.random.key(1), images, labels)
+  scores = jax.jit(critic.apply)(params, images, labels)  # [9]
+  np.testing.assert_allclose(scores[3:5], scores[:2], rtol=1e-5, atol=1e-6)
+  assert not np.allclose(scores[6:], scores[:3])
+  config = tiny_config("ctransgan")
+  with config.unlocked():
+    config.transgan.critic = "conv"
+  assert isinstance(gan_family.make_gan_steps(config, SPEC).discriminator, ConvCritic)
+  config.transgan.critic = "resnet"
+  with pytest.raises(ValueError, match="'vit' or 'conv'"):
+    gan_family.make_gan_steps(config, SPEC)
 
 
 def test_transgan_configs_build_and_refuse_bad_settings():
