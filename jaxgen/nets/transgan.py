@@ -37,6 +37,18 @@ def _check_conditional(labels: jax.Array | None, num_classes: int) -> None:
     raise ValueError("a conditional network needs labels")
 
 
+def _projection_score(features: jax.Array, labels: jax.Array | None, num_classes: int
+                      ) -> jax.Array:
+  """A critic's score from its features [b, d] (called inside a compact module, whose "head"
+  and "label_projection" it creates): linear, plus with labels the projection <E y, f>
+  (Miyato & Koyama 2018), large when the features match the label's direction. [b]."""
+  score = nn.Dense(1, name="head")(features)[:, 0]  # [b]
+  if num_classes:
+    embedding = nn.Embed(num_classes, features.shape[-1], name="label_projection")(labels)
+    score = score + jnp.sum(embedding * features, axis=-1)
+  return score
+
+
 class TransGANGenerator(nn.Module):
   """Maps noise [b, latent] (and labels [b]) to images [b, h, w, c] in [-1, 1].
 
@@ -143,12 +155,7 @@ class TransGANDiscriminator(nn.Module):
     for i in range(self.depth):
       tokens = TransformerBlock(self.num_heads, mlp_ratio=self.mlp_ratio, name=f"block{i}")(tokens)
     features = nn.LayerNorm(name="norm")(tokens)[:, 0]  # [b, dim]: the class token
-    score = nn.Dense(1, name="head")(features)[:, 0]  # [b]
-    if self.num_classes:
-      # Projection: the score gains <E y, f>, large when the features match the label's direction.
-      embedding = nn.Embed(self.num_classes, self.dim, name="label_projection")(labels)  # [b, dim]
-      score = score + jnp.sum(embedding * features, axis=-1)
-    return score
+    return _projection_score(features, labels, self.num_classes)
 
 
 class ConvCritic(nn.Module):
@@ -178,9 +185,4 @@ class ConvCritic(nn.Module):
     for i in range(self.num_layers):
       x = nn.leaky_relu(nn.Conv(self.features * 2**i, (4, 4), strides=(2, 2),
                                 name=f"conv{i}")(x), 0.2)  # [b, h / 2^(i+1), ., f 2^i]
-    features = x.reshape(x.shape[0], -1)  # [b, d]
-    score = nn.Dense(1, name="head")(features)[:, 0]  # [b]
-    if self.num_classes:
-      embedding = nn.Embed(self.num_classes, features.shape[-1], name="label_projection")(labels)
-      score = score + jnp.sum(embedding * features, axis=-1)
-    return score
+    return _projection_score(x.reshape(x.shape[0], -1), labels, self.num_classes)
