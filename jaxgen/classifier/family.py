@@ -2,8 +2,11 @@
 
 Config fields: model ("cnn", the default, "mlp" or "vit"), learning_rate, weight_decay,
 dropout; the CNN's channels and feature_dim; the MLP's hidden and feature_dim; the ViT's vit.{patch, dim, depth, num_heads, mlp_ratio,
-pool}. The small-data recipe, all off unless set: max_shift (random shifts of the train
-images, in pixels), label_smoothing, warmup_steps with a cosine decay to 0 at num_train_steps.
+pool, drop_path}. The small-data recipe (DeiT's for the ViT), all off unless set: max_shift
+(random shifts of the train images, in pixels), affine (random rotation, scale, shear and
+translation), elastic_alpha (elastic distortion's RMS displacement in pixels), mixup_alpha and
+cutmix_alpha (one of the two per batch, as DeiT), label_smoothing, warmup_steps with a cosine
+decay to 0 at num_train_steps.
 """
 
 import flax.linen as nn
@@ -12,7 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgen.data.augment import random_shift
+from jaxgen.data.augment import mix, random_affine, random_elastic, random_shift
 from jaxgen.errors import UserError
 from jaxgen.nets.classifier import CNNClassifier, MLPClassifier
 from jaxgen.nets.vit import ViT
@@ -35,7 +38,7 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
     v = config.vit
     return ViT(num_classes=spec.num_classes, patch=v.patch, dim=v.dim, depth=v.depth,
                num_heads=v.num_heads, mlp_ratio=v.mlp_ratio, dropout=config.get("dropout", 0.0),
-               pool=v.pool)
+               pool=v.pool, drop_path=v.get("drop_path", 0.0))
   raise UserError(f"unknown classifier model {kind!r}; known models: {', '.join(MODELS)}")
 
 
@@ -54,6 +57,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   tx = optax.adamw(learning_rate(config), weight_decay=config.get("weight_decay", 1e-4))
   accum_steps = accumulate.steps_from_config(config)
   max_shift, smoothing = config.get("max_shift", 0), config.get("label_smoothing", 0.0)
+  affine, elastic = config.get("affine", False), config.get("elastic_alpha", 0.0)
+  mixup_alpha, cutmix_alpha = config.get("mixup_alpha", 0.0), config.get("cutmix_alpha", 0.0)
 
   def create_state(rng: jax.Array, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, batch["image"][:1])["params"]
@@ -61,18 +66,40 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
 
   def loss_fn(params, batch: Batch, rng: jax.Array, train: bool):
     logits = model.apply({"params": params}, batch["image"], train=train, rngs={"dropout": rng})
-    if train and smoothing:
-      targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], spec.num_classes), smoothing)
-      loss = optax.softmax_cross_entropy(logits, targets).mean()  # targets [b, classes]
+    if train and "target" in batch:  # soft targets: smoothed and/or mixed
+      loss = optax.softmax_cross_entropy(logits, batch["target"]).mean()  # target [b, classes]
     else:
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
     accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
     return loss, {"loss": loss, "accuracy": accuracy}
 
-  def train_step(state, batch: Batch, rng: jax.Array) -> tuple[state_lib.TrainState, Metrics]:
-    if max_shift:  # (only then is rng split: the scorer's CNN trains exactly as before)
+  def augment(batch: Batch, rng: jax.Array) -> Batch:
+    """The train batch under the configured augmentations, with soft targets where smoothing
+    or mixing applies (each stage splits rng only when on, so a config without it trains
+    exactly as before: the scorer's CNN among them)."""
+    images = batch["image"]
+    if max_shift:
       shift_rng, rng = jax.random.split(rng)
-      batch = {**batch, "image": random_shift(shift_rng, batch["image"], max_shift)}
+      images = random_shift(shift_rng, images, max_shift)
+    if affine:
+      affine_rng, rng = jax.random.split(rng)
+      images = random_affine(affine_rng, images)
+    if elastic:
+      elastic_rng, rng = jax.random.split(rng)
+      images = random_elastic(elastic_rng, images, elastic)
+    out = {**batch, "image": images}
+    if smoothing or mixup_alpha or cutmix_alpha:
+      target = jax.nn.one_hot(batch["label"], spec.num_classes)
+      if smoothing:
+        target = optax.smooth_labels(target, smoothing)
+      if mixup_alpha or cutmix_alpha:
+        out["image"], target = mix(jax.random.fold_in(rng, 1), images, target, mixup_alpha,
+                                   cutmix_alpha)
+      out["target"] = target
+    return out, rng
+
+  def train_step(state, batch: Batch, rng: jax.Array) -> tuple[state_lib.TrainState, Metrics]:
+    batch, rng = augment(batch, rng)
     (_, metrics), grads = accumulate.value_and_grad(
         lambda p, b, r: loss_fn(p, b, r, True), state.params, batch, rng, accum_steps)
     return state_lib.apply_gradients(state, grads, tx), metrics

