@@ -72,6 +72,11 @@ TRAININGS = {t.name: t for t in (
     Training("cyclegan", "cyclegan"),
     Training("cyclegan_plain", "cyclegan", ("--config.semantic_weight=0",)),
     Training("vqvae", "vqvae"), Training("kl_autoencoder", "kl_autoencoder"),
+    # MaskGIT against the autoregressive baseline at 196 codes a digit (the crossover).
+    Training("vqvae14", "vqvae14"),
+    Training("maskgit14", "maskgit", (_first("tokenizer_workdir", "vqvae14"),), ("vqvae14",)),
+    Training("maskgit_ar14", "maskgit_ar", (_first("tokenizer_workdir", "vqvae14"),),
+             ("vqvae14",)),
     Training("ddpm", "ddpm"), Training("cfg", "cfg"), Training("iddpm", "iddpm"),
     # iDDPM's network, cosine schedule and strided ancestral sampler on L_simple with DDPM's
     # fixed variance: what the learned variances and the hybrid loss change, apart.
@@ -127,6 +132,8 @@ RECORDS = {r.name: r for r in (
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
     *(Record(f"maskgit_s{s}", "maskgit", (f"--setting=steps={s}",)) for s in (1, 2, 4, 8, 12)),
+    Record("vqvae14", "vqvae14"), Record("maskgit_ar14", "maskgit_ar14"),
+    Record("maskgit14_s8", "maskgit14", ("--setting=steps=8",)),
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
     Record("brain_eval", "mindvis", (
@@ -170,9 +177,14 @@ COMPARISONS = {
         "--entry=maskgit_ar={runs}/maskgit_ar", *(f"--entry=maskgit_s{s}={{runs}}/maskgit:"
                                                    f"steps={s}" for s in (1, 4, 8, 12)),
         "--entry=paella_s12_w4={runs}/paella:steps=12:w=4:typical=0.2")),
+    # The crossover's other length: 196 codes a digit.
+    "code_decoding_speed_196": ("bench.speed_compare", (
+        "--entry=maskgit_ar14={runs}/maskgit_ar14",
+        "--entry=maskgit14_s8={runs}/maskgit14:steps=8")),
 }
 COMPARISON_NEEDS = {"vit_vs_cnn_speed": ("vit", "cnn_matched"),
-                    "code_decoding_speed": ("maskgit_ar", "maskgit", "paella")}
+                    "code_decoding_speed": ("maskgit_ar", "maskgit", "paella"),
+                    "code_decoding_speed_196": ("maskgit_ar14", "maskgit14")}
 
 
 def trainings_for(record: Record) -> list[str]:

@@ -140,10 +140,11 @@ TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit
 def parse_token_setting(family: str, text: str) -> dict:
   """'steps=8:w=1' for a code model -> its sampler's keyword arguments (e.g. decode_steps=8,
   guidance_scale=1.0; Paella also takes typical=M, its typical_mass, and temp_end=T, the
-  temperature its last draw anneals to); raises UserError naming the bad part."""
+  temperature its last draw anneals to; the autoregressive baseline w, temp and top_k);
+  raises UserError naming the bad part."""
   from jaxgen.errors import UserError
   step_key = TOKEN_STEP_KEYS[family]
-  allowed = ("steps", "w") if step_key else ("w",)
+  allowed = ("steps", "w") if step_key else ("w", "temp", "top_k")
   if family == "paella":
     allowed += ("typical", "temp_end")
   options: dict = {}
@@ -160,6 +161,14 @@ def parse_token_setting(family: str, text: str) -> dict:
       if number != int(number) or number < 1:
         raise UserError(f"--setting {text!r}: steps must be a positive whole number")
       options[step_key] = int(number)
+    elif key == "temp":
+      if not number > 0:
+        raise UserError(f"--setting {text!r}: temp is a positive temperature")
+      options["temperature"] = number
+    elif key == "top_k":
+      if number != int(number) or number < 0:
+        raise UserError(f"--setting {text!r}: top_k is a whole number of codes (0: all)")
+      options["top_k"] = int(number)
     elif key == "temp_end":
       if not number > 0:
         raise UserError(f"--setting {text!r}: temp_end is a positive temperature")
@@ -183,4 +192,8 @@ def token_setting_name(options: dict) -> str:
     words.append(f"typical={options['typical_mass']:g}")
   if options.get("final_temperature") is not None:
     words.append(f"temp_end={options['final_temperature']:g}")
+  if options.get("temperature") is not None:
+    words.append(f"temp={options['temperature']:g}")
+  if options.get("top_k"):
+    words.append(f"top_k={options['top_k']}")
   return " ".join(words)

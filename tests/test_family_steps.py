@@ -23,7 +23,7 @@ from tests.helpers import changed_leaves, shared_run, tiny_config
 
 # Every config in experiments/configs/ but the shared bases (common, *_base).
 CONFIGS = ["classifier", "vit", "ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
-           "cyclegan", "transgan", "ctransgan", "vqvae", "maskgit", "maskgit_ar", "paella", "ddpm",
+           "cyclegan", "transgan", "ctransgan", "vqvae", "vqvae14", "maskgit", "maskgit_ar", "paella", "ddpm",
            "iddpm", "cfg", "ncsn", "noisy_classifier", "kl_autoencoder", "ldm", "diffae",
            "diffae_latent", "mbm", "mindvis"]
 # Adversarial families: their two losses pull against each other, so no single one must fall.

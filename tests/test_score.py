@@ -46,6 +46,9 @@ def test_parse_token_setting():
   assert options == {"sample_steps": 12, "guidance_scale": 4.0, "typical_mass": 0.2}
   assert token_setting_name(options) == "12 steps w=4 typical=0.2"
   assert token_setting_name({**options, "typical_mass": 1.0}) == "12 steps w=4"
+  baseline = parse_token_setting("maskgit_ar", "w=1:temp=0.8:top_k=32")
+  assert baseline == {"guidance_scale": 1.0, "temperature": 0.8, "top_k": 32}
+  assert token_setting_name(baseline) == "w=1 temp=0.8 top_k=32"
   annealed = parse_token_setting("paella", "steps=12:temp_end=0.2")
   assert annealed == {"sample_steps": 12, "final_temperature": 0.2}
   assert token_setting_name(annealed) == "12 steps temp_end=0.2"
@@ -54,7 +57,9 @@ def test_parse_token_setting():
                              ("paella", "typical=0", "in \\(0, 1\\]"),
                              ("paella", "steps=1.5", "whole number"),
                              ("paella", "temp_end=0", "positive temperature"),
-                             ("maskgit", "temp_end=0.2", "not 'temp_end'")]:
+                             ("maskgit", "temp_end=0.2", "not 'temp_end'"),
+                             ("maskgit_ar", "top_k=2.5", "whole number"),
+                             ("maskgit_ar", "temp=0", "positive temperature")]:
     with pytest.raises(UserError, match=match):
       parse_token_setting(family, bad)
 

@@ -24,19 +24,24 @@ def shift_right(codes: jax.Array) -> jax.Array:
   return jnp.concatenate([jnp.zeros_like(codes[:, :1]), codes[:, :-1]], axis=1)
 
 
-def _draw(key: jax.Array, logits: jax.Array, temperature: float) -> jax.Array:
-  """One code per row of logits [b, K]."""
-  return jax.random.categorical(key, logits.astype(jnp.float32) / temperature, axis=-1)
+def _draw(key: jax.Array, logits: jax.Array, temperature: float, top_k: int = 0) -> jax.Array:
+  """One code per row of logits [b, K], at `temperature`, among the `top_k` most likely codes
+  when top_k > 0 (the usual filtering of autoregressive image decoders; 0: all codes)."""
+  logits = logits.astype(jnp.float32)
+  if 0 < top_k < logits.shape[-1]:
+    kth = jax.lax.top_k(logits, top_k)[0][..., -1:]  # [b, 1], the k-th largest logit
+    logits = jnp.where(logits < kth, -jnp.inf, logits)
+  return jax.random.categorical(key, logits / temperature, axis=-1)
 
 
 def sample_cached(step_fn: StepFn, cache: Any, rng: jax.Array, batch: int, length: int,
-                  temperature: float = 1.0, unroll: bool = False) -> jax.Array:
+                  temperature: float = 1.0, unroll: bool = False, top_k: int = 0) -> jax.Array:
   """Codes [batch, length], one cached network call per position (`unroll` writes the calls
   out, for XLA's cost analysis)."""
   def step(carry, key):
     cache, prev = carry  # prev [b]
     logits, cache = step_fn(cache, prev[:, None])  # [b, 1, K]
-    code = _draw(key, logits[:, 0], temperature)
+    code = _draw(key, logits[:, 0], temperature, top_k)
     return (cache, code), code
 
   keys = jax.random.split(rng, length)
@@ -46,14 +51,14 @@ def sample_cached(step_fn: StepFn, cache: Any, rng: jax.Array, batch: int, lengt
 
 
 def sample_uncached(full_fn: FullFn, rng: jax.Array, batch: int, length: int,
-                    temperature: float = 1.0) -> jax.Array:
+                    temperature: float = 1.0, top_k: int = 0) -> jax.Array:
   """Codes [batch, length], recomputing the whole causal network for each position."""
   keys = jax.random.split(rng, length)
 
   def step(i, codes):
     logits = full_fn(shift_right(codes))  # [b, n, K]; positions >= i do not affect position i
     code = _draw(keys[i], jax.lax.dynamic_index_in_dim(logits, i, axis=1, keepdims=False),
-                 temperature)
+                 temperature, top_k)
     return jax.lax.dynamic_update_index_in_dim(codes, code, i, axis=1)
 
   return jax.lax.fori_loop(0, length, step, jnp.zeros((batch, length), jnp.int32))

@@ -4,7 +4,8 @@ cache, so MaskGIT's speed and quality claim is measured against it rather than q
 
 Config fields as MaskGIT's (tokenizer_workdir, dim, depth, num_heads, mlp_ratio, dropout,
 learning_rate, warmup_steps, weight_decay, label_smoothing, p_uncond, guidance_scale,
-temperature); no masking and no decode_steps (always one step per code).
+temperature) and top_k (draw among the k most likely codes; 0 or absent: all); no masking and
+no decode_steps (always one step per code).
 """
 
 import jax
@@ -59,11 +60,15 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       loss_and_metrics, tx, accumulate.steps_from_config(config))
 
   def sample(state, rng, num: int, labels=None, guidance_scale: float | None = None,
-             use_cache: bool = True, unroll: bool = False) -> jax.Array:
+             use_cache: bool = True, unroll: bool = False, temperature: float | None = None,
+             top_k: int | None = None) -> jax.Array:
     """num images [num, h, w, c] in [0, 1], one network call per code (cached by default;
-    `unroll` writes the cached calls out, for XLA's cost analysis)."""
+    `unroll` writes the cached calls out, for XLA's cost analysis). temperature and top_k
+    default to the config's."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
+    temp = config.temperature if temperature is None else temperature
+    k_best = config.get("top_k", 0) if top_k is None else top_k
     # Guidance runs the conditional and the null-label rows as one batch of 2 num.
     rows = jnp.concatenate([labels, jnp.full_like(labels, c)]) if w else labels
 
@@ -84,11 +89,10 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                                        rows, mutable=["cache"])
         return guide(logits), updated["cache"]
 
-      codes = autoregressive.sample_cached(step_fn, cache, rng, num, n, config.temperature,
-                                           unroll)
+      codes = autoregressive.sample_cached(step_fn, cache, rng, num, n, temp, unroll, k_best)
     else:
       full_fn = lambda prev: guide(model.apply({"params": state.params}, twice(prev), rows))
-      codes = autoregressive.sample_uncached(full_fn, rng, num, n, config.temperature)
+      codes = autoregressive.sample_uncached(full_fn, rng, num, n, temp, k_best)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

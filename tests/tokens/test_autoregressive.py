@@ -29,6 +29,18 @@ def _params():
                                     jnp.zeros((1,), jnp.int32))["params"]
 
 
+def test_top_k_draws_only_among_the_k_most_likely_codes():
+  logits = jnp.asarray(np.random.default_rng(0).normal(size=(500, 12)), jnp.float32)
+  top3 = np.argsort(-np.asarray(logits), axis=1)[:, :3]
+  drawn = np.asarray(autoregressive._draw(jax.random.key(0), logits, 1.0, top_k=3))
+  assert all(d in row for d, row in zip(drawn, top3))
+  assert len(set(zip(range(500), drawn)) - set(zip(range(500), top3[:, 0]))) > 100  # not greedy
+  greedy = autoregressive._draw(jax.random.key(1), logits, 1.0, top_k=1)
+  np.testing.assert_array_equal(greedy, top3[:, 0])
+  every = autoregressive._draw(jax.random.key(2), logits, 1.0, top_k=0)  # no filter
+  assert np.mean(~(np.asarray(every)[:, None] == top3).any(1)) > 0.2
+
+
 def test_cached_steps_equal_the_full_causal_pass():
   model, params = _params()
   cached = CausalTokenTransformer(**SHAPE, decode=True)
