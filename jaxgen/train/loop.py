@@ -224,15 +224,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         elapsed = 0.0
         progress.update(done, mean)
         window = []
-      if due["ckpt"]:
-        # A finite loss can still come with non-finite gradients: never save such a state.
-        if not bool(_all_finite(state.params)):
-          _check_finite(done, {"parameters": float("nan")}, ckpt)
-        ckpt.save(state)
-      if due["eval"]:
-        final = evaluator.run(state, done, eval_rng)
-        writer.write(done, "eval", final)  # config.eval_split: validation
-        progress.message(f"step {done} eval: " + " ".join(f"{k}={v:.4g}" for k, v in final.items()))
+      with progress.paused():  # steps/s and the ETA are the training steps' own
+        if due["ckpt"]:
+          # A finite loss can still come with non-finite gradients: never save such a state.
+          if not bool(_all_finite(state.params)):
+            _check_finite(done, {"parameters": float("nan")}, ckpt)
+          ckpt.save(state)
+        if due["eval"]:
+          final = evaluator.run(state, done, eval_rng)
+          writer.write(done, "eval", final)  # config.eval_split: validation
+          progress.message(f"step {done} eval: " +
+                           " ".join(f"{k}={v:.4g}" for k, v in final.items()))
       interval_start = time.perf_counter()
     if start >= total and total > 0:  # already finished: evaluate the final state again
       final = evaluator.run(state, total, eval_rng)

@@ -1,5 +1,6 @@
 """Where metrics go: metrics.jsonl, TensorBoard event files, and the console."""
 
+import contextlib
 import json
 import math
 import os
@@ -72,6 +73,20 @@ class Progress:
     self._total = total_steps
     self._bar = (tqdm.tqdm(total=total_steps, initial=start_step, file=self._stream,
                            unit="step", dynamic_ncols=True) if self._tty else None)
+
+  @contextlib.contextmanager
+  def paused(self):
+    """Time inside the block (evaluation, checkpointing) counts neither in steps/s nor in the
+    ETA: the clocks that measure the rate move forward by it."""
+    start = time.perf_counter()
+    try:
+      yield
+    finally:
+      away = time.perf_counter() - start
+      self._last_time += away
+      if self._bar is not None:  # tqdm's rate is steps over time since its start and last print
+        self._bar.start_t += away
+        self._bar.last_print_t += away
 
   def update(self, step: int, metrics: Mapping[str, float]) -> None:
     """Reports progress up to `step` with the latest train `metrics`."""
