@@ -1,10 +1,13 @@
 """orbax checkpoints of the TrainState: keep the last N, resume from the latest complete one.
 
 orbax writes each step to a temporary folder and renames it on commit, so a `kill -9` during a
-save leaves the previous step restorable; unfinished folders are ignored on restore.
+save leaves the previous step restorable; unfinished folders are ignored on restore. A committed
+step that cannot be read (a damaged disk, a truncated copy) is set aside by the loop's resume,
+which falls back to the step before (`restore_newest_readable`).
 """
 
 import os
+from typing import Callable
 
 import jax
 import orbax.checkpoint as ocp
@@ -38,17 +41,48 @@ class Checkpoints:
     """Starts an asynchronous save of `state` at its step (waits for the previous one)."""
     self._manager.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state))
 
-  def restore(self, abstract_state: TrainState, step: int | None = None) -> TrainState:
-    """Restores `step` (default latest) into the shapes and shardings of `abstract_state`."""
-    step = self.latest_step() if step is None else step
+  def _read(self, abstract_state: TrainState, step: int) -> tuple[TrainState | None, str]:
+    """(the state at `step`, "") or (None, why it cannot be read)."""
     try:
-      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), ""
     except Exception as e:  # orbax raises many types for damaged folders
+      return None, str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+  def restore(self, abstract_state: TrainState, step: int | None = None) -> TrainState:
+    """Restores `step` (default latest) into the shapes and shardings of `abstract_state`;
+    a step that cannot be read is a UserError (nothing is moved)."""
+    step = self.latest_step() if step is None else step
+    state, reason = self._read(abstract_state, step)
+    if state is None:
       folder = os.path.join(self.directory, str(step))
-      reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
       raise UserError(
           f"checkpoint {folder} cannot be restored ({reason}); move that folder aside to resume "
-          "from the previous checkpoint, or start afresh in a new --workdir") from None
+          "from the previous checkpoint, or start afresh in a new --workdir")
+    return state
+
+  def restore_newest_readable(self, abstract_state: TrainState,
+                              log: Callable[[str], None] = print) -> TrainState | None:
+    """The newest checkpoint that can be read, or None when none is left. A newer one that
+    cannot be read is renamed `<step>.damaged` (kept for a person to inspect; orbax ignores
+    the name) with one line to `log`, so an unattended restart resumes by itself."""
+    while (step := self.latest_step()) is not None:
+      state, reason = self._read(abstract_state, step)
+      if state is not None:
+        return state
+      folder = os.path.join(self.directory, str(step))
+      aside = folder + ".damaged"
+      if jax.process_index() == 0:
+        suffix = 1
+        while os.path.exists(aside):  # an earlier run's damaged copy of the same step
+          aside, suffix = f"{folder}.damaged{suffix}", suffix + 1
+        os.rename(folder, aside)
+      if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(f"checkpoint {step} set aside")
+      log(f"checkpoint {folder} cannot be restored ({reason}); renamed it "
+          f"{os.path.basename(aside)} and trying the one before")
+      self._manager.reload()
+    return None
 
   def close(self) -> None:
     """Finishes pending saves and releases orbax's threads."""

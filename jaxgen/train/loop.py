@@ -54,7 +54,9 @@ _RESUMABLE_KEYS = {"num_train_steps", "log_every_steps", "eval_every_steps",
                    # How a diffusion model is sampled at eval time, not what it learns.
                    "sampler",
                    # How the same global batch is computed and observed, not what it learns.
-                   "grad_accum_steps", "profile_steps"}
+                   "grad_accum_steps", "profile_steps",
+                   # What a resume does with a checkpoint it cannot read.
+                   "damaged_checkpoints"}
 
 
 def check_same_experiment(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -168,11 +170,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   # ---------------------------------------------------------------- state: restore or init
   ckpt = Checkpoints(workdir, config.get("max_checkpoints", 3))
-  start = ckpt.latest_step()
+  on_damaged = config.get("damaged_checkpoints", "fall_back")
+  if on_damaged not in ("fall_back", "stop"):
+    raise UserError(f"config.damaged_checkpoints must be 'fall_back' (set a damaged checkpoint "
+                    f"aside and resume from the one before) or 'stop', got {on_damaged!r}")
   try:
-    if start is not None:
-      state = ckpt.restore(abstract_state(family, init_rng, example, repl))
-    else:
+    state = None
+    if ckpt.latest_step() is not None:
+      abstract = abstract_state(family, init_rng, example, repl)
+      state = (ckpt.restore_newest_readable(abstract) if on_damaged == "fall_back"
+               else ckpt.restore(abstract))
+    if state is None:
       state = run_once(family.create_state, init_rng, example, out_shardings=repl)
   except BaseException:
     ckpt.close()

@@ -63,18 +63,33 @@ def test_batch_that_does_not_divide_devices_is_a_clear_error(tmp_path):
     train_and_evaluate(tiny_config("vae", batch_size=30), str(tmp_path))
 
 
-def test_corrupted_checkpoint_is_a_clear_error_and_is_kept(tmp_path):
-  config = tiny_config("classifier", num_train_steps=10)
-  train_and_evaluate(config, str(tmp_path))
-  step_dir = tmp_path / "checkpoints" / "10" / "default"
+def _damage(step_dir) -> None:
+  """Overwrites a checkpoint's array files with garbage, its metadata left intact."""
   for root, _, files in os.walk(step_dir):
     for name in files:
       if name != "_METADATA" and "commit" not in name:
         with open(os.path.join(root, name), "wb") as f:
           f.write(b"garbage")
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(
+    tmp_path, capsys):
+  config = tiny_config("classifier", num_train_steps=10, checkpoint_every_steps=5)
+  train_and_evaluate(config, str(tmp_path / "full"))
+  train_and_evaluate(config, str(tmp_path / "cut"))
+  _damage(tmp_path / "cut" / "checkpoints" / "10" / "default")
+  # The stopping variant refuses and moves nothing.
   with pytest.raises(UserError, match="cannot be restored.*move that folder aside"):
-    train_and_evaluate(tiny_config("classifier", num_train_steps=20), str(tmp_path))
-  assert os.path.isdir(step_dir)  # nothing deleted
+    train_and_evaluate(tiny_config("classifier", num_train_steps=10, checkpoint_every_steps=5,
+                                   damaged_checkpoints="stop"), str(tmp_path / "cut"))
+  assert os.path.isdir(tmp_path / "cut" / "checkpoints" / "10")
+  capsys.readouterr()
+  train_and_evaluate(config, str(tmp_path / "cut"))  # by default: back to step 5, redo 6-10
+  lines = [l for l in capsys.readouterr().out.splitlines() if "cannot be restored" in l]
+  assert len(lines) == 1 and "renamed it 10.damaged" in lines[0]
+  assert os.path.isdir(tmp_path / "cut" / "checkpoints" / "10.damaged")  # kept to inspect
+  assert Checkpoints(str(tmp_path / "cut")).latest_step() == 10  # saved again
+  jax.tree.map(np.testing.assert_array_equal, _params(tmp_path / "full"), _params(tmp_path / "cut"))
 
 
 def test_resuming_under_a_different_experiment_is_refused(tmp_path):
