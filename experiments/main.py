@@ -3,7 +3,8 @@
   python -m experiments.main --config=experiments/configs/vae.py[:tiny] --workdir=DIR \
       [--config.KEY=VALUE ...]
 
-Rerunning the same command resumes from the latest checkpoint in DIR.
+Rerunning the same command resumes from the latest checkpoint in DIR. SIGTERM or SIGINT (a
+preemption notice, Ctrl-C) finishes the step, saves a checkpoint and exits with status 75.
 """
 
 import os
@@ -36,12 +37,16 @@ def main(argv: list[str]) -> None:
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from jaxgen.errors import UserError
   from jaxgen.train import loop
+  from jaxgen.train.preemption import PREEMPTED_EXIT_CODE, Preempted
   logging.set_verbosity(logging.WARNING)
   try:
     final = loop.train_and_evaluate(load_config(), _WORKDIR.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except Preempted as e:  # a SIGTERM or SIGINT: the status launchers read as "requeue"
+    print(f"preempted: {e}", file=sys.stderr)
+    sys.exit(PREEMPTED_EXIT_CODE)
   workdir = os.path.abspath(_WORKDIR.value)
   print(f"done: metrics in {workdir}/metrics.jsonl, grids in {workdir}/samples/, "
         f"checkpoints in {workdir}/checkpoints/")

@@ -64,6 +64,31 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted_run(tmp_path):
   assert os.path.exists(tmp_path / "S.png")
 
 
+@pytest.mark.slow
+def test_sigterm_saves_the_step_in_flight_exits_75_and_resumes_exactly(tmp_path):
+  full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
+  done = _run(TRAIN + [f"--workdir={full}"])
+  assert done.returncode == 0, done.stderr[-2000:]
+  proc = subprocess.Popen(TRAIN + [f"--workdir={cut}"], cwd=ROOT, env=ENV,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  first = os.path.join(cut, "checkpoints", "10")
+  deadline = time.time() + 300
+  while not os.path.isdir(first) and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGTERM)  # as SLURM's --signal or a spot VM's notice
+  _, stderr = proc.communicate(timeout=300)
+  assert proc.returncode == 75, stderr[-2000:]
+  [line] = [l for l in stderr.splitlines() if l.startswith("preempted:")]
+  stopped = int(line.split("stopped at step ")[1].split()[0])
+  assert "SIGTERM" in line and 10 <= stopped < 60
+  steps = [int(d) for d in os.listdir(os.path.join(cut, "checkpoints")) if d.isdigit()]
+  assert max(steps) == stopped  # saved where it stopped, not at the last periodic checkpoint
+  resumed = _run(TRAIN + [f"--workdir={cut}"])
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert f"resuming from step {stopped}" in resumed.stdout
+  assert _final_eval(cut) == _final_eval(full)
+
+
 def test_bad_flags_give_one_line_errors(tmp_path):
   for args, expected in [
       (["--config=experiments/configs/vae.py:tiny", "--config.nope=1"], "unknown config key"),

@@ -20,6 +20,7 @@ from jaxgen.train.checkpoints import Checkpoints
 from jaxgen.train.compile import run_once
 from jaxgen.train.family import DataSpec, Family, make_family
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
+from jaxgen.train.preemption import Preempted, PreemptionWatch
 from jaxgen.train.profiling import ProfileWindow
 from jaxgen.train.writers import MetricWriter, Progress, to_scalars
 
@@ -199,7 +200,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if start:
     progress.message(f"resuming from step {start} in {ckpt.directory}")
   final: dict[str, float] = {}
+  watch = PreemptionWatch()
   try:
+    watch.install()  # SIGTERM / SIGINT from here on: finish the step, save, stop
     # -------------------------------------------------------------- the loop
     pending: tuple[int, Any] | None = None  # last step's metrics, checked one step late
     window: list[dict[str, float]] = []
@@ -220,6 +223,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       due = {name: periodic.due(done, config[key], total) for name, key in
              (("log", "log_every_steps"), ("eval", "eval_every_steps"),
               ("ckpt", "checkpoint_every_steps"))}
+      if watch.stop_requested(done) and done < total:  # a preemption notice: save and stop
+        due = {"log": True, "ckpt": True, "eval": False, "stop": True}
       if not any(due.values()):
         continue
       window.append(to_scalars(pending[1]))  # waits for the step: the time below includes it
@@ -243,10 +248,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           writer.write(done, "eval", final)  # config.eval_split: validation
           progress.message(f"step {done} eval: " +
                            " ".join(f"{k}={v:.4g}" for k, v in final.items()))
+      if due.get("stop"):
+        raise Preempted(done, watch.reason)  # the finally below waits for the save
       interval_start = time.perf_counter()
     if start >= total and total > 0:  # already finished: evaluate the final state again
       final = evaluator.run(state, total, eval_rng)
   finally:
+    watch.uninstall()
     profile.close()
     ckpt.close()
     writer.close()
