@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import chex
 import numpy as np
 import pytest
 
@@ -23,6 +24,13 @@ TRAIN = [sys.executable, "-m", "experiments.main", "--config=experiments/configs
 def _final_eval(workdir) -> dict:
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   return [l for l in lines if l["split"] == "eval"][-1]
+
+
+def _params(workdir):
+  """The trained parameters of a workdir, restored on this process's devices."""
+  import jax
+  from jaxgen.train.restore import restore_trained
+  return jax.tree.map(np.asarray, jax.device_get(restore_trained(workdir).state.params))
 
 
 def _run(args, env=None):
@@ -87,6 +95,26 @@ def test_sigterm_saves_the_step_in_flight_exits_75_and_resumes_exactly(tmp_path)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert f"resuming from step {stopped}" in resumed.stdout
   assert _final_eval(cut) == _final_eval(full)
+
+
+@pytest.mark.slow
+def test_a_run_checkpointed_on_four_devices_resumes_on_two_and_on_one(tmp_path):
+  """Elastic resume: the global batch and the data order depend on the step alone, and the
+  checkpoint is resharded on restore, so a run moved to fewer devices ends where it would
+  have on the same four (to the rounding of reductions split differently)."""
+  devices = lambda n: {**ENV, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+  full = str(tmp_path / "full")
+  done = _run(TRAIN + [f"--workdir={full}"], devices(4))
+  assert done.returncode == 0, done.stderr[-2000:]
+  for count in (2, 1):
+    moved = str(tmp_path / f"moved_to_{count}")
+    first = _run(TRAIN + [f"--workdir={moved}", "--config.num_train_steps=30"], devices(4))
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = _run(TRAIN + [f"--workdir={moved}"], devices(count))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from step 30" in resumed.stdout
+    # The parameters (the evaluation's own sampling may split its draws by device).
+    chex.assert_trees_all_close(_params(moved), _params(full), rtol=1e-3, atol=1e-5)
 
 
 def test_bad_flags_give_one_line_errors(tmp_path):
