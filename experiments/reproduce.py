@@ -68,7 +68,7 @@ TRAININGS = {t.name: t for t in (
     Training("gan", "gan"), Training("dcgan", "dcgan"), Training("cgan", "cgan"),
     Training("transgan", "transgan"), Training("ctransgan", "ctransgan"),
     # Durall et al.'s pairing: TransGAN's generator against a convolutional critic.
-    Training("transgan_conv", "transgan", ("--config.transgan.critic=conv",)),
+    Training("transgan_conv", "transgan_conv"),
     Training("cyclegan", "cyclegan"),
     Training("cyclegan_plain", "cyclegan", ("--config.semantic_weight=0",)),
     Training("vqvae", "vqvae"), Training("kl_autoencoder", "kl_autoencoder"),

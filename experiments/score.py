@@ -47,8 +47,8 @@ _RECORD = flags.DEFINE_string("record", None, "Also write the rows as the valida
                               "experiments/results/validation/NAME.json.")
 _SETTINGS = flags.DEFINE_list("settings", None, "Samplers to score: KIND:STEPS[:k=v...] for "
                               "ddpm-family models (default ddim:50); als[:steps=S][:lr=E]"
-                              "[:denoise=0|1] or cas[:lr=E][:denoise=0|1] for ncsn (default als, "
-                              "the config's).")
+                              "[:denoise=0|1] or cas[:lr=E][:denoise=0|1] for ncsn (default: "
+                              "the config's sampler).")
 _NUM = flags.DEFINE_integer("num_samples", 1000, "Samples per setting.")
 _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this many test "
                             "images, in bits/dim; 0 skips it.")
@@ -205,7 +205,8 @@ def main(argv: list[str]) -> None:
       if _CLASSIFIER.value or _NLL.value:
         raise UserError("an ncsn model has no classifier guidance and no likelihood bound here: "
                         "drop --classifier_workdir and --nll_examples")
-      settings = [parse_langevin_setting(s) for s in _SETTINGS.value or ["als"]]
+      default = trained.config.ncsn.get("sampler", "als")  # its other keys: the config's too
+      settings = [parse_langevin_setting(s) for s in _SETTINGS.value or [default]]
     else:
       settings = [parse_setting(s) for s in _SETTINGS.value or ["ddim:50"]]
     if _RECORD.value:

@@ -23,11 +23,11 @@ from tests.helpers import changed_leaves, shared_run, tiny_config
 
 # Every config in experiments/configs/ but the shared bases (common, *_base).
 CONFIGS = ["classifier", "vit", "ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
-           "cyclegan", "transgan", "ctransgan", "vqvae", "vqvae14", "maskgit", "maskgit_ar", "paella", "ddpm",
-           "iddpm", "cfg", "ncsn", "noisy_classifier", "kl_autoencoder", "ldm", "diffae",
-           "diffae_latent", "mbm", "mindvis"]
+           "cyclegan", "transgan", "ctransgan", "transgan_conv", "vqvae", "vqvae14", "maskgit",
+           "maskgit_ar", "paella", "ddpm", "iddpm", "cfg", "ncsn", "noisy_classifier",
+           "kl_autoencoder", "ldm", "diffae", "diffae_latent", "mbm", "mindvis"]
 # Adversarial families: their two losses pull against each other, so no single one must fall.
-ADVERSARIAL = {"gan", "dcgan", "cgan", "cyclegan", "transgan", "ctransgan"}
+ADVERSARIAL = {"gan", "dcgan", "cgan", "cyclegan", "transgan", "ctransgan", "transgan_conv"}
 NUM_STEPS = 6
 
 

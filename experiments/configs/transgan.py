@@ -6,8 +6,6 @@ is experiments/configs/ctransgan.py.
 
   python -m experiments.main --config=experiments/configs/transgan.py --workdir=runs/transgan
   python -m experiments.main --config=experiments/configs/transgan.py:tiny --workdir=/tmp/transgan
-  python -m experiments.main --config=experiments/configs/transgan.py --workdir=runs/transgan_conv \
-      --config.transgan.critic=conv
 """
 
 import ml_collections
@@ -55,10 +53,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # keep all 49 pixels of a patch, and 4x4 patches (49 tokens) made the gradient penalty's
       # double backward pass 5x slower: two blocks on 7x7 patches cost what one on 4x4 did.
       d_patch=7,
-      # "conv": a convolutional critic of d_conv_layers stride-2 layers from d_dim channels,
-      # no normalisation (Durall et al. 2021; the manifest's transgan_conv).
-      critic="vit",
-      d_conv_layers=3,
+      # transgan_conv.py adds critic="conv" (a convolutional critic) and d_conv_layers.
       d_dim=32 if tiny else 64,
       d_depth=1 if tiny else 2,
       d_heads=2 if tiny else 4,

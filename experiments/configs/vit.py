@@ -39,7 +39,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       num_heads=2 if tiny else 4,
       mlp_ratio=2.0,
       pool="cls",
-      drop_path=0.0,
   ))
   if deit:
     # DeiT (Touvron et al. 2021) without its teacher: strong augmentation (here the digit's

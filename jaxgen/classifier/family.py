@@ -36,6 +36,8 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
                          feature_dim=config.feature_dim, dropout=config.get("dropout", 0.0))
   if kind == "vit":
     v = config.vit
+    if not 0.0 <= v.get("drop_path", 0.0) < 1.0:
+      raise UserError(f"vit.drop_path is a probability below 1, got {v.drop_path}")
     return ViT(num_classes=spec.num_classes, patch=v.patch, dim=v.dim, depth=v.depth,
                num_heads=v.num_heads, mlp_ratio=v.mlp_ratio, dropout=config.get("dropout", 0.0),
                pool=v.pool, drop_path=v.get("drop_path", 0.0))
@@ -93,8 +95,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       if smoothing:
         target = optax.smooth_labels(target, smoothing)
       if mixup_alpha or cutmix_alpha:
-        out["image"], target = mix(jax.random.fold_in(rng, 1), images, target, mixup_alpha,
-                                   cutmix_alpha)
+        mix_rng, rng = jax.random.split(rng)  # its own key: microbatches fold the rest
+        out["image"], target = mix(mix_rng, images, target, mixup_alpha, cutmix_alpha)
       out["target"] = target
     return out, rng
 

@@ -145,16 +145,19 @@ class VisualCortex:
     return sum(self.counts)
 
   def drive(self, images: np.ndarray) -> np.ndarray:
-    """Noise-free responses [n, voxels] of images [n, side, side(, 1)] in [0, 1] or uint8: the
-    compressed pRF sums (0 outside visual cortex), before any standardisation."""
-    x = np.asarray(images, np.float32)
-    x = x / 255.0 if x.max() > 1.0 else x
+    """Noise-free responses [n, voxels] of images [n, side, side(, 1)], uint8 or floats in
+    [0, 1]: the compressed pRF sums (0 outside visual cortex), before any standardisation."""
+    x = np.asarray(images)
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
     x = x.reshape(len(x), self.side, self.side)
     flat = x.reshape(len(x), -1)  # [n, pixels]
     parts = [np.maximum(flat @ w, 0.0) ** PRF[area][2]
              for area, w in zip(AREAS[:3], self.weights[:3])]
     features = v4_features(x).reshape(len(x), -1, V4_CHANNELS)  # [n, pixels, C]
-    v4 = np.einsum("npv,pv->nv", features[:, :, self.v4_channel], self.weights[3])
+    v4 = np.zeros((len(x), self.counts[3]), np.float32)
+    for channel in range(V4_CHANNELS):  # each voxel reads its own channel under its pRF
+      reads = self.v4_channel == channel
+      v4[:, reads] = features[:, :, channel] @ self.weights[3][:, reads]
     parts.append(np.maximum(v4, 0.0) ** PRF["V4"][2])
     parts.append(np.zeros((len(x), self.counts[4]), np.float32))
     return np.concatenate(parts, axis=1).astype(np.float32)

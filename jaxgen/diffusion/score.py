@@ -128,7 +128,9 @@ def cas_noise_scale(sigmas: np.ndarray, eta: float) -> float:
   """beta of consistent annealed sampling: the share of sigma_{i+1} added as fresh noise after
   the step x + eta sigma_i^2 s(x) shrank the noise from sigma_i to (1 - eta) sigma_i, so that
   the noise is sigma_{i+1} again: beta^2 = 1 - ((1 - eta) gamma)^2, gamma = sigma_i / sigma_{i+1}.
-  Raises ValueError when no beta exists (eta outside [1 - 1/gamma, 1))."""
+  The largest ratio of neighbouring sigmas is taken: exact for geometric sigmas (one ratio),
+  on the safe side otherwise. Raises ValueError when no beta exists (eta outside
+  [1 - 1/gamma, 1))."""
   sig = np.asarray(sigmas, np.float64)
   gamma = float(np.max(sig[:-1] / sig[1:])) if len(sig) > 1 else 1.0
   if not 1.0 - 1.0 / gamma <= eta < 1.0:

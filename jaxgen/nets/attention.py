@@ -316,6 +316,8 @@ class TransformerBlock(nn.Module):
   def _skip(self, h: jax.Array, deterministic: bool) -> jax.Array:
     """Stochastic depth on a residual branch h [b, ...]: zero for a random share drop_path of
     the examples, the rest scaled by 1 / (1 - drop_path) (so the expectation is h)."""
+    if not 0.0 <= self.drop_path < 1.0:
+      raise ValueError(f"drop_path is a probability below 1, got {self.drop_path}")
     if deterministic or not self.drop_path:
       return h
     keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.drop_path,

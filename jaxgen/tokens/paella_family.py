@@ -81,6 +81,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     mass = config.get("typical_mass", 1.0) if typical_mass is None else typical_mass
     end = config.get("final_temperature", None) if final_temperature is None else final_temperature
     mode = config.get("renoise", "random") if renoise is None else renoise
+    if end is not None and not end > 0:
+      raise UserError(f"final_temperature must be a positive temperature, got {end}")
     if mode not in paella.RENOISE_MODES:
       raise UserError(f"renoise must be one of {', '.join(paella.RENOISE_MODES)}, not {mode!r}")
 

@@ -61,30 +61,53 @@ class Checkpoints:
     return state
 
   def restore_newest_readable(self, abstract_state: TrainState,
-                              log: Callable[[str], None] = print) -> TrainState | None:
-    """The newest checkpoint that can be read, or None when none is left. A newer one that
-    cannot be read is renamed `<step>.damaged` (kept for a person to inspect; orbax ignores
-    the name) with one line to `log`, so an unattended restart resumes by itself."""
-    while (step := self.latest_step()) is not None:
+                              log: Callable[[str], None] = print) -> TrainState:
+    """The newest checkpoint that can be read. Newer ones that cannot are renamed
+    `<step>.damaged` (kept for a person to inspect; orbax ignores the name), each with one line
+    to `log`, so an unattended restart resumes by itself. Nothing is renamed unless an older
+    step was read: when none can be (a changed model, say, rather than a damaged disk), it is
+    a UserError naming the newest's reason. On several hosts every host must read a step for
+    it to count."""
+    steps = sorted(self._manager.all_steps(), reverse=True)
+    unreadable: list[tuple[int, str]] = []
+    for step in steps:
       state, reason = self._read(abstract_state, step)
-      if state is not None:
-        return state
-      folder = os.path.join(self.directory, str(step))
+      if _everywhere(state is not None):
+        break
+      unreadable.append((step, reason or "another host could not read it"))
+    else:
+      step, reason = unreadable[0]
+      raise UserError(
+          f"no checkpoint in {self.directory} can be restored (the newest, {step}: {reason}); "
+          "if the model or code changed, resume with the code that wrote them, or start afresh "
+          "in a new --workdir")
+    for bad, reason in unreadable:
+      folder = os.path.join(self.directory, str(bad))
       aside = folder + ".damaged"
       if jax.process_index() == 0:
         suffix = 1
         while os.path.exists(aside):  # an earlier run's damaged copy of the same step
           aside, suffix = f"{folder}.damaged{suffix}", suffix + 1
         os.rename(folder, aside)
+      log(f"checkpoint {folder} cannot be restored ({reason}); renamed it "
+          f"{os.path.basename(aside)} and resumed from step {step}")
+    if unreadable:
       if jax.process_count() > 1:
         from jax.experimental import multihost_utils
-        multihost_utils.sync_global_devices(f"checkpoint {step} set aside")
-      log(f"checkpoint {folder} cannot be restored ({reason}); renamed it "
-          f"{os.path.basename(aside)} and trying the one before")
+        multihost_utils.sync_global_devices("damaged checkpoints set aside")
       self._manager.reload()
-    return None
+    return state
 
   def close(self) -> None:
     """Finishes pending saves and releases orbax's threads."""
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _everywhere(ok: bool) -> bool:
+  """Whether `ok` holds on every host (on one host: ok itself)."""
+  if jax.process_count() == 1:
+    return ok
+  import numpy as np
+  from jax.experimental import multihost_utils
+  return bool(np.all(multihost_utils.process_allgather(np.asarray(ok))))

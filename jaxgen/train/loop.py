@@ -176,12 +176,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     raise UserError(f"config.damaged_checkpoints must be 'fall_back' (set a damaged checkpoint "
                     f"aside and resume from the one before) or 'stop', got {on_damaged!r}")
   try:
-    state = None
     if ckpt.latest_step() is not None:
       abstract = abstract_state(family, init_rng, example, repl)
       state = (ckpt.restore_newest_readable(abstract) if on_damaged == "fall_back"
                else ckpt.restore(abstract))
-    if state is None:
+    else:
       state = run_once(family.create_state, init_rng, example, out_shardings=repl)
   except BaseException:
     ckpt.close()

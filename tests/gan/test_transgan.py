@@ -143,9 +143,7 @@ def test_label_in_every_block_and_the_convolutional_critic():
   scores = jax.jit(critic.apply)(params, images, labels)  # [9]
   np.testing.assert_allclose(scores[3:5], scores[:2], rtol=1e-5, atol=1e-6)
   assert not np.allclose(scores[6:], scores[:3])
-  config = tiny_config("ctransgan")
-  with config.unlocked():
-    config.transgan.critic = "conv"
+  config = tiny_config("transgan_conv", conditional=True)
   assert isinstance(gan_family.make_gan_steps(config, SPEC).discriminator, ConvCritic)
   config.transgan.critic = "resnet"
   with pytest.raises(ValueError, match="'vit' or 'conv'"):

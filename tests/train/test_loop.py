@@ -90,6 +90,14 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_befo
   assert os.path.isdir(tmp_path / "cut" / "checkpoints" / "10.damaged")  # kept to inspect
   assert Checkpoints(str(tmp_path / "cut")).latest_step() == 10  # saved again
   jax.tree.map(np.testing.assert_array_equal, _params(tmp_path / "full"), _params(tmp_path / "cut"))
+  # When no checkpoint can be read (here all damaged; a changed model looks the same), nothing
+  # is renamed and the run does not start afresh over them.
+  for step in (5, 10):
+    _damage(tmp_path / "full" / "checkpoints" / str(step) / "default")
+  with pytest.raises(UserError, match="no checkpoint in .* can be restored \\(the newest, 10"):
+    train_and_evaluate(tiny_config("classifier", num_train_steps=20, checkpoint_every_steps=5),
+                       str(tmp_path / "full"))
+  assert sorted(os.listdir(tmp_path / "full" / "checkpoints")) == ["10", "5"]
 
 
 def test_resuming_under_a_different_experiment_is_refused(tmp_path):
