@@ -528,6 +528,8 @@ def _default_sampler(config) -> str:
     n = config.ncsn
     if n.get("sampler", "als") == "cas":
       return f"cas lr={n.step_lr:g}"
+    if n.get("sampler", "als") == "pc":
+      return f"pc steps={n.get('corrector_steps', 1)} snr={n.get('snr', 0.16):g}"
     return f"annealed Langevin ({n.steps_per_sigma} steps a level, lr={n.step_lr:g})"
   if config.family == "vae":
     return {"ae": "Gaussian fit of the codes", "vampprior": "z from the VampPrior"}.get(

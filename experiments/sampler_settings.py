@@ -71,14 +71,17 @@ def parse_setting(text: str):
 
 @dataclasses.dataclass(frozen=True)
 class LangevinSetting:
-  """A score model's sampler: annealed Langevin dynamics ("als", `steps` a level) or
-  consistent annealed sampling ("cas", one step a level), with the step size `lr` (epsilon of
-  alpha_i = lr sigma_i^2 / sigma_L^2) and the final denoising step; None: the config's."""
+  """A score model's sampler: annealed Langevin dynamics ("als", `steps` a level), consistent
+  annealed sampling ("cas", one step a level, step size `lr`: epsilon of
+  alpha_i = lr sigma_i^2 / sigma_L^2) or predictor-corrector sampling ("pc", `steps` Langevin
+  corrector steps a level at signal-to-noise ratio `snr`, ancestral predictor), and the final
+  denoising step (als, cas); None: the config's."""
 
   kind: str
   steps: int | None = None
   lr: float | None = None
   denoise: bool | None = None
+  snr: float | None = None
   w = None  # no guidance: the score model is unconditional (experiments.score reads these)
   cls = None
 
@@ -86,33 +89,36 @@ class LangevinSetting:
     """The ncsn family's sampler keyword arguments (only those given)."""
     options: dict = {"sampler": self.kind}
     for key, value in (("steps_per_sigma", self.steps), ("step_lr", self.lr),
-                       ("denoise", self.denoise)):
+                       ("denoise", self.denoise), ("snr", self.snr)):
       if value is not None:
         options[key] = value
     return options
 
   @property
   def name(self) -> str:
-    """e.g. 'als steps=5 lr=1.1e-05', 'cas lr=2e-05 denoise=0'."""
+    """e.g. 'als steps=5 lr=1.1e-05', 'cas lr=2e-05 denoise=0', 'pc steps=1 snr=0.16'."""
     words = [self.kind]
-    if self.steps is not None:
-      words.append(f"steps={self.steps}")
-    if self.lr is not None:
-      words.append(f"lr={self.lr:g}")
-    if self.denoise is not None:
-      words.append(f"denoise={int(self.denoise)}")
+    for key in ("steps", "lr", "snr", "denoise"):
+      value = getattr(self, key)
+      if value is not None:
+        words.append(f"{key}={int(value) if key == 'denoise' else format(value, 'g')}")
     return " ".join(words)
 
 
+# Langevin sampler -> the keys its setting takes.
+LANGEVIN_KEYS = {"als": ("steps", "lr", "denoise"), "cas": ("lr", "denoise"), "pc": ("steps", "snr")}
+
+
 def parse_langevin_setting(text: str) -> LangevinSetting:
-  """'als:steps=10:lr=2e-5' or 'cas:lr=2e-5:denoise=0' -> LangevinSetting; raises UserError
-  naming the bad part."""
+  """'als:steps=10:lr=2e-5', 'cas:lr=2e-5:denoise=0' or 'pc:steps=1:snr=0.16' ->
+  LangevinSetting; raises UserError naming the bad part."""
   from jaxgen.errors import UserError
   parts = text.strip().split(":")
-  if parts[0] not in ("als", "cas"):
-    raise UserError(f"setting {text!r}: a score model samples with als (annealed Langevin) or "
-                    "cas (consistent annealed sampling), e.g. als:steps=5:lr=1e-5")
-  allowed = ("steps", "lr", "denoise") if parts[0] == "als" else ("lr", "denoise")
+  if parts[0] not in LANGEVIN_KEYS:
+    raise UserError(f"setting {text!r}: a score model samples with als (annealed Langevin), "
+                    "cas (consistent annealed sampling) or pc (predictor-corrector), e.g. "
+                    "als:steps=5:lr=1e-5 or pc:steps=1:snr=0.16")
+  allowed = LANGEVIN_KEYS[parts[0]]
   values: dict = {}
   for part in parts[1:]:
     key, _, value = part.partition("=")
@@ -122,10 +128,11 @@ def parse_langevin_setting(text: str) -> LangevinSetting:
       number = float(value)
     except ValueError:
       raise UserError(f"setting {text!r}: {key} needs a number, got {value!r}") from None
-    if key == "steps" and (number != int(number) or number < 1):
-      raise UserError(f"setting {text!r}: steps must be a positive whole number")
-    if key == "lr" and not number > 0:
-      raise UserError(f"setting {text!r}: lr must be positive")
+    least = 0 if parts[0] == "pc" else 1  # pc may run its predictor alone
+    if key == "steps" and (number != int(number) or number < least):
+      raise UserError(f"setting {text!r}: steps must be a whole number >= {least}")
+    if key in ("lr", "snr") and not number > 0:
+      raise UserError(f"setting {text!r}: {key} must be positive")
     if key == "denoise" and number not in (0, 1):
       raise UserError(f"setting {text!r}: denoise is 0 or 1")
     values[key] = int(number) if key == "steps" else bool(number) if key == "denoise" else number

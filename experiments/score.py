@@ -10,14 +10,15 @@ come from `experiments.report`, which reads test.
   python -m experiments.score --workdir=runs/ddpm --settings=ddim:50:cls=1,ddim:50:cls=3 \
       --classifier_workdir=runs/noisy_classifier
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
-  python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5
+  python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5,pc:steps=1
   python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
 Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),
 w (classifier-free guidance weight) and cls (classifier guidance scale; needs
 --classifier_workdir). An ncsn model's settings are als[:steps=S][:lr=E][:denoise=0|1]
-(annealed Langevin, S steps a level) or cas[:lr=E][:denoise=0|1] (consistent annealed
-sampling, one step a level); keys left out take the config's. Every setting draws --num_samples images from the same seed; labels
+(annealed Langevin, S steps a level), cas[:lr=E][:denoise=0|1] (consistent annealed
+sampling, one step a level) or pc[:steps=S][:snr=R] (predictor-corrector, S Langevin corrector
+steps a level at signal-to-noise ratio R); keys left out take the config's. Every setting draws --num_samples images from the same seed; labels
 cycle through the classes when the model is conditional or classifier-guided, and then
 conditional accuracy is reported. Prints a markdown table, appends one JSON line per setting
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
@@ -47,7 +48,8 @@ _RECORD = flags.DEFINE_string("record", None, "Also write the rows as the valida
                               "experiments/results/validation/NAME.json.")
 _SETTINGS = flags.DEFINE_list("settings", None, "Samplers to score: KIND:STEPS[:k=v...] for "
                               "ddpm-family models (default ddim:50); als[:steps=S][:lr=E]"
-                              "[:denoise=0|1] or cas[:lr=E][:denoise=0|1] for ncsn (default: "
+                              "[:denoise=0|1], cas[:lr=E][:denoise=0|1] or pc[:steps=S][:snr=R] "
+                              "for ncsn (default: "
                               "the config's sampler).")
 _NUM = flags.DEFINE_integer("num_samples", 1000, "Samples per setting.")
 _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this many test "

@@ -71,8 +71,12 @@ def test_parse_langevin_setting():
   cas = score.parse_langevin_setting("cas:denoise=0")
   assert cas.sampler_options() == {"sampler": "cas", "denoise": False}  # lr: the config's
   assert score.parse_langevin_setting("als").sampler_options() == {"sampler": "als"}
-  for bad, match in [("ddim:50", "als .* or cas"), ("cas:steps=3", "not 'steps'"),
-                     ("als:steps=0", "whole number"), ("als:lr=-1", "positive"),
+  pc = score.parse_langevin_setting("pc:steps=0:snr=0.2")
+  assert pc.name == "pc steps=0 snr=0.2"
+  assert pc.sampler_options() == {"sampler": "pc", "steps_per_sigma": 0, "snr": 0.2}
+  for bad, match in [("ddim:50", "als .* or pc"), ("cas:steps=3", "not 'steps'"),
+                     ("als:steps=0", "whole number >= 1"), ("pc:lr=1e-5", "not 'lr'"),
+                     ("pc:snr=0", "positive"), ("pc:steps=-1", "whole number >= 0"), ("als:lr=-1", "positive"),
                      ("als:denoise=2", "0 or 1"), ("als:lr=fast", "needs a number")]:
     with pytest.raises(UserError, match=match):
       score.parse_langevin_setting(bad)

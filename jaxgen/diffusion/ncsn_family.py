@@ -16,8 +16,8 @@ from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
 
 
-# Samplers: annealed Langevin dynamics, consistent annealed sampling.
-SAMPLERS = ("als", "cas")
+# Samplers: annealed Langevin dynamics, consistent annealed sampling, predictor-corrector.
+SAMPLERS = ("als", "cas", "pc")
 
 
 def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
@@ -53,18 +53,26 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
 
   def sample(state, rng, num, labels=None, *, sampler: str | None = None,
              steps_per_sigma: int | None = None, step_lr: float | None = None,
-             denoise: bool | None = None):
+             denoise: bool | None = None, snr: float | None = None):
     """Draws `num` images from uniform noise, by annealed Langevin dynamics (sampler "als",
-    Song & Ermon) or consistent annealed sampling ("cas", one step a level); `labels` is
-    ignored (unconditional). Keyword overrides (tuned on validation by experiments.score)
-    default to config.ncsn."""
+    Song & Ermon), consistent annealed sampling ("cas", one step a level) or predictor-corrector
+    sampling ("pc": `steps_per_sigma` Langevin corrector steps at signal-to-noise ratio `snr`,
+    then an ancestral step, which ends denoised); `labels` is ignored (unconditional). Keyword
+    overrides (tuned on validation by experiments.score) default to config.ncsn."""
     del labels
     kind = n.get("sampler", "als") if sampler is None else sampler
-    steps = n.steps_per_sigma if steps_per_sigma is None else int(steps_per_sigma)
+    if kind not in SAMPLERS:
+      raise UserError(f"ncsn samples with {', '.join(SAMPLERS)}, not {kind!r}")
+    default_steps = n.get("corrector_steps", 1) if kind == "pc" else n.steps_per_sigma
+    steps = default_steps if steps_per_sigma is None else int(steps_per_sigma)
     lr = n.step_lr if step_lr is None else float(step_lr)
     final = n.get("denoise", True) if denoise is None else bool(denoise)
-    if kind not in SAMPLERS:
-      raise UserError(f"ncsn samples with {' or '.join(SAMPLERS)}, not {kind!r}")
+    ratio = n.get("snr", 0.16) if snr is None else float(snr)  # 0.16: Song et al.'s VE figure
+    if kind == "pc":
+      if steps < 0 or not ratio > 0:
+        raise UserError(f"predictor-corrector sampling needs steps >= 0 corrector steps and a "
+                        f"positive snr; got steps {steps}, snr {ratio:g}")
+      return _run(state.ema_params, rng, num, kind, steps, ratio, False)
     if steps < 1 or lr <= 0:
       raise UserError(f"annealed Langevin needs steps >= 1 and a positive step size; got "
                       f"steps {steps}, lr {lr:g}")
@@ -76,10 +84,13 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
     return _run(state.ema_params, rng, num, kind, steps, lr, final)
 
   def _draw(params, rng, num, kind, steps, lr, final):
+    """`lr` is the corrector's snr for "pc"."""
     x_rng, l_rng = jax.random.split(rng)
     # Song & Ermon start from uniform noise; the first, largest sigma makes the start irrelevant.
     x = jax.random.uniform(x_rng, (num, h, w, c), minval=-1.0, maxval=1.0)
-    if kind == "cas":
+    if kind == "pc":
+      x = score.predictor_corrector(net_fn(params), sigmas, x, l_rng, steps, lr)
+    elif kind == "cas":
       x = score.consistent_annealed_sampling(net_fn(params), sigmas, x, l_rng, lr, final)
     else:
       x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, steps, lr, final)

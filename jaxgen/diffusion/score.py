@@ -1,5 +1,6 @@
 """Noise-conditional score networks (Song & Ermon 2019): geometric sigmas, DSM, annealed Langevin,
-and consistent annealed sampling (Jolicoeur-Martineau et al. 2021).
+consistent annealed sampling (Jolicoeur-Martineau et al. 2021) and predictor-corrector sampling
+(Song et al. 2021).
 
 The score model is `net_fn(x, i) -> out` with i an int [b] index into the descending sigmas; the
 score is out / sigma_i, the parameterisation of Song & Ermon 2020 (NCSNv2, technique 3), which
@@ -153,17 +154,65 @@ def consistent_annealed_sampling(net_fn: NetFn, sigmas: jax.Array, x_init: jax.A
   sig = np.asarray(sigmas, np.float64)
   eta = step_lr / sig[-1] ** 2
   beta = cas_noise_scale(sig, eta)
-  next_sigmas = jnp.asarray(np.append(sig[1:], 0.0), jnp.float32)  # [L], sigma_{i+1}
+  next_sigmas = np.append(sig[1:], 0.0)  # [L], sigma_{i+1}
+  x = _annealed_steps(net_fn, sigmas, x_init, rng, 0, 0.0, np.full(len(sig), eta),
+                      beta * next_sigmas)
+  if denoise:
+    last = jnp.full((x.shape[0],), sigmas.shape[0] - 1, jnp.int32)
+    x = x + sigmas[-1] ** 2 * score(net_fn, sigmas, x, last)
+  return x
+
+
+def langevin_corrector(net_fn: NetFn, sigmas: jax.Array, x: jax.Array, idx: jax.Array,
+                       rng: jax.Array, steps: int, snr: float) -> jax.Array:
+  """`steps` Langevin steps at the levels `idx` [b] whose size follows the signal-to-noise
+  ratio (Song et al. 2021, Algorithm 5): e = 2 (snr ||z|| / ||s(x)||)^2 per image, then
+  x <- x + e s + sqrt(2 e) z; step k draws z from fold_in(rng, k + 1). [b, h, w, c]."""
+
+  def per_image_norm(v):  # [b, h, w, c] -> [b, 1, 1, 1]
+    return jnp.sqrt(jnp.sum(jnp.square(v), axis=tuple(range(1, v.ndim)), keepdims=True))
+
+  def correct(x, k):
+    s = score(net_fn, sigmas, x, idx)
+    z = jax.random.normal(jax.random.fold_in(rng, k + 1), x.shape, x.dtype)
+    e = 2.0 * jnp.square(snr * per_image_norm(z) / (per_image_norm(s) + 1e-12))
+    return x + e * s + jnp.sqrt(2.0 * e) * z, None
+
+  x, _ = jax.lax.scan(correct, x, jnp.arange(steps))
+  return x
+
+
+def predictor_corrector(net_fn: NetFn, sigmas: jax.Array, x_init: jax.Array, rng: jax.Array,
+                        corrector_steps: int, snr: float) -> jax.Array:
+  """Predictor-corrector sampling for the variance-exploding SDE (Song et al. 2021, Algorithm
+  2, their best sampler for NCSN models), as nested `lax.scan`s: at level i,
+  `corrector_steps` of `langevin_corrector` at sigma_i, then SMLD's ancestral step to
+  sigma_{i+1} (their appendix F): x + (sigma_i^2 - sigma_{i+1}^2) s + sigma_{i+1}
+  sqrt(1 - sigma_{i+1}^2 / sigma_i^2) z. The last one, to sigma_{L+1} = 0, is the denoising
+  step x + sigma_L^2 s(x). sigmas must be concrete; returns [b, h, w, c]."""
+  sig = np.asarray(sigmas, np.float64)
+  next_sigmas = np.append(sig[1:], 0.0)  # [L], sigma_{i+1}
+  shrink = 1.0 - (next_sigmas / sig) ** 2  # [L], the step's share of sigma_i^2
+  return _annealed_steps(net_fn, sigmas, x_init, rng, corrector_steps, snr, shrink,
+                         next_sigmas * np.sqrt(shrink))
+
+
+def _annealed_steps(net_fn: NetFn, sigmas: jax.Array, x_init: jax.Array, rng: jax.Array,
+                    corrector_steps: int, snr: float, step: np.ndarray, noise: np.ndarray
+                    ) -> jax.Array:
+  """The loop CAS and predictor-corrector share: at level i, `corrector_steps` Langevin
+  corrections, then x <- x + step_i sigma_i^2 s(x, sigma_i) + noise_i z with z from
+  fold_in(rng, i). step, noise: [L] on the host."""
   b = x_init.shape[0]
+  step = jnp.asarray(step, jnp.float32)
+  noise = jnp.asarray(noise, jnp.float32)
 
   def level(x, i):
     idx = jnp.full((b,), i, jnp.int32)
-    z = jax.random.normal(jax.random.fold_in(rng, i), x.shape, x.dtype)
-    x = x + eta * sigmas[i] ** 2 * score(net_fn, sigmas, x, idx) + beta * next_sigmas[i] * z
-    return x, None
+    level_rng = jax.random.fold_in(rng, i)
+    x = langevin_corrector(net_fn, sigmas, x, idx, level_rng, corrector_steps, snr)
+    z = jax.random.normal(level_rng, x.shape, x.dtype)
+    return x + step[i] * sigmas[i] ** 2 * score(net_fn, sigmas, x, idx) + noise[i] * z, None
 
   x, _ = jax.lax.scan(level, x_init, jnp.arange(sigmas.shape[0]))
-  if denoise:
-    last = jnp.full((b,), sigmas.shape[0] - 1, jnp.int32)
-    x = x + sigmas[-1] ** 2 * score(net_fn, sigmas, x, last)
   return x

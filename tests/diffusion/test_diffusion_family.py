@@ -95,7 +95,11 @@ def test_families_take_a_step(data, module):
     assert_plausible_images(images)
     with pytest.raises(UserError, match="consistent annealed sampling needs"):
       family.sample(state, jax.random.PRNGKey(2), 4, sampler="cas")  # the config's 1.1e-5
-    with pytest.raises(UserError, match="als or cas"):
+    with pytest.raises(UserError, match="als, cas, pc"):
       family.sample(state, jax.random.PRNGKey(2), 4, sampler="euler")
+    images = family.sample(state, jax.random.PRNGKey(2), 4, sampler="pc", steps_per_sigma=1)
+    assert_plausible_images(images)
+    with pytest.raises(UserError, match="positive snr"):
+      family.sample(state, jax.random.PRNGKey(2), 4, sampler="pc", snr=0.0)
     images = family.sample(state, jax.random.PRNGKey(2), 4, steps_per_sigma=1, denoise=False)
     assert images.shape == (4,) + spec.image_shape

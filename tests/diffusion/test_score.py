@@ -95,3 +95,51 @@ def test_the_ncsn_config_holds_the_ncsnv2_figures_of_the_training_digits():
   np.testing.assert_allclose(c.step_lr, recipe["step_lr"], rtol=0.05)
   paper = ncsn.get_config("paper").ncsn
   assert (paper.sigma_max, paper.num_scales, paper.steps_per_sigma) == (1.0, 10, 100)
+
+
+def test_ancestral_predictor_ends_denoised():
+  """Without corrector steps, predictor-corrector is SMLD's ancestral sampler: on a point mass
+  (score -(x - mu) / sigma^2) started at noise sigma_1, the last step, to sigma_{L+1} = 0,
+  lands exactly on the point whatever the noise the steps before added."""
+  sigmas = score.geometric_sigmas(3.0, 0.05, 12)
+  sig = np.asarray(sigmas, np.float64)
+  point = lambda x, i: -(x - 0.3) / sigmas[i].reshape((-1, 1, 1, 1))  # sigma * score
+  x0 = 0.3 + sig[0] * jax.random.normal(jax.random.PRNGKey(0), (4096, 2, 2, 1))
+  for k in (4, 12):
+    x = score.predictor_corrector(point, sigmas[:k], x0, jax.random.PRNGKey(1), 0, 0.16)
+    np.testing.assert_allclose(np.asarray(x), 0.3, atol=1e-5)
+
+
+def test_langevin_corrector_against_its_formula_and_stationary_law():
+  """One step against e = 2 (r ||z|| / ||s||)^2, x + e s + sqrt(2e) z in numpy; and on Gaussian
+  data, N(mu, s^2 + sigma^2) at a fixed level stays put under many corrector steps (in 256
+  dimensions, where ||z|| / ||s|| concentrates as it does for images; in a handful of
+  dimensions the ratio's tails make the step erratic)."""
+  sigmas = score.geometric_sigmas(1.0, 0.1, 3)
+  fn = exact_sigma_score_fn(sigmas, 0.2, 0.5)
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 4, 4, 1))
+  idx = np.full((3,), 1, np.int32)
+  rng = jax.random.PRNGKey(5)
+  out = score.langevin_corrector(fn, sigmas, x, idx, rng, 1, 0.3)
+  s = np.asarray(score.score(fn, sigmas, x, idx))
+  z = np.asarray(jax.random.normal(jax.random.fold_in(rng, 1), x.shape))
+  norm = lambda v: np.sqrt(np.sum(np.square(v), axis=(1, 2, 3), keepdims=True))
+  e = 2 * (0.3 * norm(z) / norm(s)) ** 2
+  np.testing.assert_allclose(np.asarray(out), np.asarray(x) + e * s + np.sqrt(2 * e) * z,
+                             rtol=1e-5, atol=1e-6)
+  std = np.sqrt(0.5 ** 2 + float(sigmas[1]) ** 2)
+  many = 0.2 + std * jax.random.normal(jax.random.PRNGKey(1), (512, 16, 16, 1))
+  idx = np.full((512,), 1, np.int32)
+  after = score.langevin_corrector(fn, sigmas, many, idx, jax.random.PRNGKey(2), 50, 0.16)
+  assert abs(float(after.mean()) - 0.2) < 0.03 and abs(float(after.std()) / std - 1) < 0.05
+
+
+def test_predictor_corrector_samples_gaussian_data():
+  """Ancestral steps alone and with one corrector step a level (16x16, where the snr step is
+  steady) end at the data's N(0.2, 0.5^2)."""
+  sigmas = score.geometric_sigmas(3.0, 0.01, 60)
+  x_init = jax.random.uniform(jax.random.PRNGKey(0), (512, 16, 16, 1), minval=-1, maxval=1)
+  for corrector_steps in (0, 1):
+    x = score.predictor_corrector(exact_sigma_score_fn(sigmas, 0.2, 0.5), sigmas, x_init,
+                                  jax.random.PRNGKey(1), corrector_steps, 0.16)
+    assert abs(float(x.mean()) - 0.2) < 0.03 and abs(float(x.std()) - 0.5) < 0.03
