@@ -24,6 +24,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
   """Builds the "ncsn" family; config.ncsn holds sigma_max, sigma_min, num_scales and sampling."""
   n = config.ncsn
   sigmas = score.geometric_sigmas(n.sigma_max, n.sigma_min, n.num_scales)  # [L], descending
+  host_sigmas = np.asarray(sigmas, np.float64)  # checked on the host, also while sample traces
   h, w, c = data_spec.image_shape
   net = make_unet(config, data_spec, c, None)
   tx = optimizer(config)
@@ -78,7 +79,7 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
                       f"steps {steps}, lr {lr:g}")
     if kind == "cas":
       try:
-        score.cas_noise_scale(np.asarray(sigmas), lr / float(sigmas[-1]) ** 2)
+        score.cas_noise_scale(host_sigmas, lr / host_sigmas[-1] ** 2)
       except ValueError as e:
         raise UserError(str(e)) from None
     return _run(state.ema_params, rng, num, kind, steps, lr, final)

@@ -1,5 +1,7 @@
 """The diffusion families end to end through the Family interface, on real digits."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -99,6 +101,10 @@ def test_families_take_a_step(data, module):
       family.sample(state, jax.random.PRNGKey(2), 4, sampler="euler")
     images = family.sample(state, jax.random.PRNGKey(2), 4, sampler="pc", steps_per_sigma=1)
     assert_plausible_images(images)
+    for options in ({"sampler": "cas", "step_lr": 9e-5}, {"sampler": "pc", "snr": 0.1}):
+      # as experiments.score and the report draw: the sampler with its options under jit
+      jitted = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
+      assert jitted(state, jax.random.PRNGKey(2), 4, None).shape == (4,) + spec.image_shape
     with pytest.raises(UserError, match="positive snr"):
       family.sample(state, jax.random.PRNGKey(2), 4, sampler="pc", snr=0.0)
     images = family.sample(state, jax.random.PRNGKey(2), 4, steps_per_sigma=1, denoise=False)
