@@ -159,7 +159,7 @@ def main(argv: list[str]) -> None:
   from jaxgen import images
   from jaxgen.data.pipeline import SplitData
   from jaxgen.errors import UserError
-  from jaxgen.train import scorers
+  from jaxgen.train import loop
   from jaxgen.train.restore import restore_trained
   try:
     if not _F.workdir.value:
@@ -187,7 +187,7 @@ def main(argv: list[str]) -> None:
     test = split[_F.split.value]
     # The embedded digits' scorer: the brain test stimuli are embedded_digits test digits,
     # which it never trained on; FCD against embedded_digits test, floor from validation.
-    scorer = scorers.trained_scorer("embedded_digits", data_dir, reference_split="test")
+    scorer = loop.trained_scorer("embedded_digits", data_dir, reference_split="test")
     rows, recons = {}, {}
     for name, t in trained.items():
       recons[name] = reconstruct(t, test["signal"], _F.seed.value,

@@ -71,7 +71,7 @@ def compare_records(a: dict, b: dict, results_dir: str, num_boot: int) -> dict[s
     out["nll"] = {**d, "unit": na["unit"], "conditional": na["conditional"]}
   if same_scorer and all(os.path.isfile(p) for p in samples):
     from experiments.sample import load_samples
-    from jaxgen.train.scorers import trained_scorer
+    from jaxgen.train.loop import trained_scorer
     scorer = trained_scorer(a.get("dataset", "embedded_digits"), None, reference_split="test")
     if scorer.digest != a["scorer_digest"]:
       raise UserError(f"{a['name']} and {b['name']} were scored by {a['scorer_digest'][:8]}, "

@@ -63,7 +63,7 @@ def write_checks() -> dict:
   scorers; returns the samples' scores."""
   from jaxgen.data.pipeline import SplitData
   from jaxgen.metrics import pinned
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   features = {}
   for name, e in sorted(pinned.manifest().items()):
     scorer = trained_scorer(e["dataset"], None, e["train_split"],

@@ -110,7 +110,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   from jaxgen.train.evaluation import Evaluator
   from jaxgen.train.mesh import make_mesh
   from jaxgen.train.restore import restore_trained
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   from experiments import records
   from jaxgen import provenance
   from jaxgen.train.restore import load_config
@@ -183,7 +183,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   labels = np.arange(num, dtype=np.int32) % trained.spec.num_classes if labelled else None
   guidance = guidance_of(setting) if setting is not None else None
   print(f"sampling {num} images from step {trained.step} of {workdir} ...", flush=True)
-  evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir)
+  evaluator = Evaluator(config, family, None, trained.spec, make_mesh(), workdir, trained_scorer)
   timing: dict[str, float] = {}
   samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
   samples = np.round(np.clip(samples, 0, 1) * 255).astype(np.float32) / 255  # as saved, uint8
@@ -299,7 +299,7 @@ def second_judge(dataset: str, data_dir: str | None, split: str, images: Any,
   """The MLP judge's reading of labelled images (judge2_cond_accuracy with its Wilson interval),
   its accuracy on the real `split` digits and its digest; {} without labels. A model tuned
   against the CNN scorer's kind of features shows it as a gap between the two judges."""
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   if labels is None:
     return {}
   judge = trained_scorer(dataset, data_dir, reference_split=split, kind="mlp")
@@ -367,11 +367,12 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   from jaxgen.metrics.intervals import mean_and_se
   from jaxgen.train.evaluation import Evaluator
   from jaxgen.train.mesh import make_mesh
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   config = trained.config
   data_dir = config.get("data_dir") or None
   test = SplitData.open(config.dataset, "test", data_dir)
-  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
+  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir,
+                        trained_scorer)
   originals, recon, labels = evaluator.reconstruct_split(trained.state, test)
   mse = np.mean(np.square(recon - originals), axis=(1, 2, 3))  # [n]
   psnr, psnr_se = mean_and_se(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10)))
@@ -423,7 +424,7 @@ def diffae_record(trained: Any, workdir: str, num: int, seed: int) -> dict[str, 
   from jaxgen.latent import editing
   from jaxgen.latent.diffae_family import make_semantic_autoencoder, split_codes
   from jaxgen.metrics.intervals import mean_and_se
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   config = trained.config
   data_dir = config.get("data_dir") or None
   auto = make_semantic_autoencoder(config, trained.spec)
@@ -484,6 +485,7 @@ def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
   untranslated images' FCD); `_grid` holds real | translated | back rows for a PNG."""
   from jaxgen.data.pipeline import PairedSplit, SplitData
   from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.loop import trained_scorer
   from jaxgen.train.mesh import make_mesh
   config = trained.config.copy_and_resolve_references()
   data_dir = config.get("data_dir") or None
@@ -492,7 +494,8 @@ def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
       config[key] = config[key].replace("validation", "test", 1)
   test = PairedSplit(SplitData.open(config.dataset, config.eval_split, data_dir),
                      SplitData.open(config.dataset, config.eval_split_b, data_dir))
-  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir)
+  evaluator = Evaluator(config, trained.family, test, trained.spec, make_mesh(), workdir,
+                        trained_scorer)
   print(f"translating {config.eval_split} and {config.eval_split_b} ...", flush=True)
   reports = evaluator.translation_reports(trained.state, second_judge=True)
   return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,

@@ -128,7 +128,7 @@ RECORDS = {r.name: r for r in (
                                      "--setting=ddim:1000")),
     Record("iddpm_ddpm1000", "iddpm", ("--num_samples=500", "--nll_examples=0",
                                        "--setting=ddpm:1000")),
-    Record("ncsn", "ncsn", ("--num_samples=500",)),
+    Record("ncsn", "ncsn", ("--num_samples=500", "--setting=pc:steps=1:snr=0.16")),
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
     *(Record(f"maskgit_s{s}", "maskgit", (f"--setting=steps={s}",)) for s in (1, 2, 4, 8, 12)),

@@ -157,6 +157,7 @@ def main(argv: list[str]) -> None:
   from jaxgen import images
   from jaxgen.errors import UserError
   from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.loop import trained_scorer
   from jaxgen.train.restore import restore_trained
   from jaxgen.train.mesh import make_mesh
   try:
@@ -197,7 +198,7 @@ def main(argv: list[str]) -> None:
         raise UserError("give --prompt or --labels, not both")
       labels = None  # the prompt is the condition
     evaluator = Evaluator(trained.config, family, None, trained.spec, make_mesh(),
-                          _F.workdir.value)
+                          _F.workdir.value, trained_scorer)
     samples = evaluator.generate(trained.state, jax.random.key(_F.seed.value), _F.num.value,
                                  labels, options)
     out = images.to_uint8(samples)

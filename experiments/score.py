@@ -79,8 +79,10 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
   from jaxgen import images
   from jaxgen.errors import UserError
   from jaxgen.train.evaluation import Evaluator
+  from jaxgen.train.loop import trained_scorer
   from jaxgen.train.mesh import make_mesh
-  evaluator = Evaluator(trained.config, trained.family, None, trained.spec, make_mesh(), workdir)
+  evaluator = Evaluator(trained.config, trained.family, None, trained.spec, make_mesh(), workdir,
+                        trained_scorer)
   rows = []
   for setting in settings:
     if setting.cls is not None and classifier is None:
@@ -165,7 +167,7 @@ def score_samples_file(path: str, dataset: str, split: str) -> dict:
   """The pinned (or cached) scorer's report on the images of an .npz, against `split`."""
   from experiments.sample import load_samples
   from jaxgen.errors import UserError
-  from jaxgen.train.scorers import trained_scorer
+  from jaxgen.train.loop import trained_scorer
   images, labels = load_samples(path)
   scorer = trained_scorer(dataset, None, reference_split=split)
   if images.shape[1:] != tuple(scorer.image_shape):
@@ -218,7 +220,7 @@ def main(argv: list[str]) -> None:
     if _CLASSIFIER.value:
       from jaxgen.diffusion.classifier_family import load_guide
       classifier = load_guide(_CLASSIFIER.value, trained.config.diffusion)
-    from jaxgen.train.scorers import trained_scorer
+    from jaxgen.train.loop import trained_scorer
     scorer = trained_scorer(trained.config.dataset, trained.config.get("data_dir") or None,
                             reference_split=_SPLIT.value)
     rows = score_settings(trained, scorer, settings, _NUM.value, _SEED.value, _WORKDIR.value,

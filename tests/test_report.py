@@ -13,7 +13,7 @@ from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.metrics.quality import Scorer
 from jaxgen.nets.classifier import CNNClassifier
-from jaxgen.train import scorers
+from jaxgen.train import loop, scorers
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import assert_proportion_with_interval, shared_run, tiny_config
@@ -43,7 +43,7 @@ def trained(tmp_path_factory, digit_scorer_workdir):
 @pytest.mark.slow
 def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_path):
   workdir, tiny_scorer, requested, _ = trained
-  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", tiny_scorer)
   results = str(tmp_path / "results")
   record = report.report_workdir(workdir, 40, 16, None, None, 0, results, "cvae_tiny", "cmd")
   assert requested[-1] == "test"  # the report, and only it, reads test
@@ -71,7 +71,7 @@ def test_record_from_the_test_split_with_intervals(trained, monkeypatch, tmp_pat
 @pytest.mark.slow
 def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   workdir, tiny_scorer, _, _ = trained
-  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", tiny_scorer)
   results = str(tmp_path / "results")
   record = report.report_workdir(workdir, 20, 8, None, None, 0, results, "cvae_a", "cmd")
   # A second record of the same model with another seed: its paired difference is reported.
@@ -155,7 +155,7 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   import numpy as np
   from jaxgen.tokens.family import build_tokenizer
   _, tiny_scorer, _, _ = trained
-  monkeypatch.setattr(scorers, "trained_scorer", tiny_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", tiny_scorer)
   workdir = str(tmp_path / "vqvae")
   train_and_evaluate(tiny_config("vqvae", num_train_steps=20), workdir)
   results = str(tmp_path / "results")

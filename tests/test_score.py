@@ -209,9 +209,9 @@ def test_report_of_a_conditional_diffusion_model(trained_cfg_and_scorer, monkeyp
   """experiments.report on the tiny CFG model: the importance-sampled bound with its SE, named
   -log p(x|y), and a sampler setting."""
   from experiments import report
-  from jaxgen.train import scorers
+  from jaxgen.train import loop
   trained, scorer, workdir = trained_cfg_and_scorer
-  monkeypatch.setattr(scorers, "trained_scorer", lambda *a, **k: scorer)
+  monkeypatch.setattr(loop, "trained_scorer", lambda *a, **k: scorer)
   record = report.report_workdir(workdir, 20, 8, "ddim:5:w=1", None, 0, str(tmp_path), "cfg",
                                  "cmd")
   assert record["sampler"] == "ddim5 w=1" and "cond_accuracy" in record

@@ -44,7 +44,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # DeiT (Touvron et al. 2021) without its teacher: strong augmentation (here the digit's
     # own variations, random affine and elastic distortion, in place of RandAugment), mixup
     # 0.8 or cutmix 1.0 per batch, stochastic depth 0.1, label smoothing 0.1 (as above).
-    # Issue 36: not yet compared on validation with the default.
+    # On validation at the default budget it loses: 0.888 after 3000 steps (13 minutes,
+    # commit dd75abe; 0.466, 0.688, 0.816, 0.860, 0.872 at steps 500-2500, still rising),
+    # against 0.973 for the default on test. Mixed and warped digits need DeiT's far longer
+    # schedule (300 epochs); 3000 steps are 110 epochs of 3,500 digits at batch 128.
     c.affine = True
     c.elastic_alpha = 1.5
     c.mixup_alpha, c.cutmix_alpha = 0.8, 1.0

@@ -75,10 +75,10 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
     accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
     return loss, {"loss": loss, "accuracy": accuracy}
 
-  def augment(batch: Batch, rng: jax.Array) -> Batch:
+  def augment(batch: Batch, rng: jax.Array) -> tuple[Batch, jax.Array]:
     """The train batch under the configured augmentations, with soft targets where smoothing
-    or mixing applies (each stage splits rng only when on, so a config without it trains
-    exactly as before: the scorer's CNN among them)."""
+    or mixing applies, and the key left for the step (each stage splits rng only when on, so
+    a config without it trains exactly as before: the scorer's CNN among them)."""
     images = batch["image"]
     if max_shift:
       shift_rng, rng = jax.random.split(rng)

@@ -38,9 +38,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from jaxgen.data import embedded
+from jaxgen.data.brain_forward import AREAS as ROIS, roi_masks
 from jaxgen.errors import UserError
 
-ROIS = ("V1", "V2", "V3", "V4")
 # Default single-trial SNR (signal variance / noise variance per voxel). Chosen so that a
 # ridge-regression label decoder on the averaged test signals of sbj_1 (VC) scores in the
 # issue's hard regime of 50-70% (experiments/brain_eval.py --ridge_only prints it).
@@ -119,16 +119,7 @@ class ForwardModel:
   def masks(self) -> dict[str, np.ndarray]:
     """Boolean ROI masks over the voxel axis: V1..V4, LVC (V1-V3), HVC (V4), VC (all four)."""
     sizes = [w.shape[1] for w in self.weights]
-    total = sum(sizes) + self.outside
-    edges = np.cumsum([0] + sizes)
-    masks = {}
-    for roi, lo, hi in zip(ROIS, edges[:-1], edges[1:]):
-      masks[roi] = np.zeros(total, bool)
-      masks[roi][lo:hi] = True
-    masks["LVC"] = masks["V1"] | masks["V2"] | masks["V3"]
-    masks["HVC"] = masks["V4"].copy()
-    masks["VC"] = masks["LVC"] | masks["HVC"]
-    return masks
+    return roi_masks(sizes, sum(sizes) + self.outside)
 
   def responses(self, images: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
     """One trial per image: float32 [n, voxels], unit-variance signal plus noise of variance

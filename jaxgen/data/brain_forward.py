@@ -164,15 +164,21 @@ class VisualCortex:
 
   def masks(self) -> dict[str, np.ndarray]:
     """Boolean ROI masks over the voxel axis: V1..V4, LVC (V1-V3), HVC (V4), VC (all four)."""
-    edges = np.cumsum((0,) + self.counts)
-    masks = {}
-    for area, lo, hi in zip(AREAS, edges[:-1], edges[1:]):
-      masks[area] = np.zeros(self.num_voxels, bool)
-      masks[area][lo:hi] = True
-    masks["LVC"] = masks["V1"] | masks["V2"] | masks["V3"]
-    masks["HVC"] = masks["V4"].copy()
-    masks["VC"] = masks["LVC"] | masks["HVC"]
-    return masks
+    return roi_masks(self.counts[:len(AREAS)], self.num_voxels)
+
+
+def roi_masks(area_sizes: tuple[int, ...] | list[int], num_voxels: int) -> dict[str, np.ndarray]:
+  """Boolean masks [num_voxels] for voxels laid out as V1, V2, V3, V4 (`area_sizes`) then
+  voxels outside visual cortex: each area, LVC (V1-V3), HVC (V4) and VC (all four)."""
+  edges = np.cumsum((0,) + tuple(area_sizes))
+  masks = {}
+  for area, lo, hi in zip(AREAS, edges[:-1], edges[1:]):
+    masks[area] = np.zeros(num_voxels, bool)
+    masks[area][lo:hi] = True
+  masks["LVC"] = masks["V1"] | masks["V2"] | masks["V3"]
+  masks["HVC"] = masks["V4"].copy()
+  masks["VC"] = masks["LVC"] | masks["HVC"]
+  return masks
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ tuning read it); `experiments.report` runs the same Evaluator on test.
 import functools
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +16,8 @@ import numpy as np
 
 from jaxgen import images
 from jaxgen.data.pipeline import SplitData, even_batch_size, to_global
+from jaxgen.metrics import quality
 from jaxgen.train.family import DataSpec, Family
-from jaxgen.train import scorers
 from jaxgen.train.mesh import batch_sharded, replicated
 
 
@@ -31,8 +31,13 @@ class Evaluator:
   """Runs everything an eval step of the loop does, for one family and test split."""
 
   def __init__(self, config: ml_collections.ConfigDict, family: Family, test: SplitData,
-               spec: DataSpec, mesh: jax.sharding.Mesh, workdir: str):
+               spec: DataSpec, mesh: jax.sharding.Mesh, workdir: str,
+               scorer_for: Callable[..., quality.Scorer]):
+    """`scorer_for(dataset, data_dir, train_split, reference_split, kind)` gives a scoring
+    classifier (`jaxgen.train.loop.trained_scorer`: passed in, because the loop imports this
+    module)."""
     self._config, self._family, self._test, self._spec = config, family, test, spec
+    self._scorer_for = scorer_for
     self._mesh, self._samples_dir = mesh, os.path.join(workdir, "samples")
     repl, data = replicated(mesh), batch_sharded(mesh)
     self._data_sharding = data
@@ -170,10 +175,10 @@ class Evaluator:
   def _score(self, images: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
     """The eval scorer's report on images (trained once and cached)."""
     if self._scorer is None:
-      self._scorer = scorers.trained_scorer(self._config.dataset,
-                                            self._config.get("data_dir") or None,
-                                            reference_split=self._config.get("eval_split",
-                                                                             "validation"))
+      self._scorer = self._scorer_for(self._config.dataset,
+                                      self._config.get("data_dir") or None,
+                                      reference_split=self._config.get("eval_split",
+                                                                       "validation"))
     return self._scorer.report(images, labels)
 
   def _translations(self, state: Any, step: int) -> dict[str, float]:
@@ -249,8 +254,8 @@ class Evaluator:
       c = self._config
       both = f"{c.train_split}+{c.train_split_b}"
       self._domain_scorers[kind] = tuple(
-          scorers.trained_scorer(c.dataset, c.get("data_dir") or None, both,
-                                 c[f"eval_split{s}"], kind=kind)
+          self._scorer_for(c.dataset, c.get("data_dir") or None, both, c[f"eval_split{s}"],
+                           kind=kind)
           for s in ("", "_b"))
     return self._domain_scorers[kind]
 

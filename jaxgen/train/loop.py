@@ -12,15 +12,16 @@ import ml_collections
 import numpy as np
 
 from jaxgen import provenance
-from jaxgen.data.pipeline import (PairedSplit, SplitData, global_step_index, local_batch_size,
-                                   to_global)
+from jaxgen.data.pipeline import global_step_index, local_batch_size, to_global
 from jaxgen.errors import UserError
-from jaxgen.train import accumulate, evaluation, periodic
+from jaxgen.metrics import quality
+from jaxgen.train import accumulate, evaluation, periodic, scorers
 from jaxgen.train.checkpoints import Checkpoints
 from jaxgen.train.compile import run_once
-from jaxgen.train.family import DataSpec, Family, make_family
+from jaxgen.train.family import make_family
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
 from jaxgen.train.preemption import Preempted, PreemptionWatch
+from jaxgen.train.prepare import abstract_state, open_data
 from jaxgen.train.profiling import ProfileWindow
 from jaxgen.train.writers import MetricWriter, Progress, to_scalars
 
@@ -93,31 +94,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                     f"{jax.device_count()} devices; use a multiple of {jax.device_count()}")
 
 
-def open_data(config: ml_collections.ConfigDict) -> tuple[Any, Any, DataSpec]:
-  """Opens the train and eval splits of `config.dataset` and describes them for the family.
-
-  Two-domain configs name a second split per phase (`train_split_b`, `eval_split_b`).
-  """
-  data_dir = config.get("data_dir") or None
-
-  def split(key: str, default: str):
-    data = SplitData.open(config.dataset, config.get(key, default), data_dir)
-    if config.get(key + "_b"):
-      data = PairedSplit(data, SplitData.open(config.dataset, config[key + "_b"], data_dir))
-    return data
-
-  train, test = split("train_split", "train"), split("eval_split", "validation")
-  return train, test, DataSpec(image_shape=train.image_shape, num_classes=train.num_classes,
-                  signal_length=getattr(train, "signal_length", 0))
-
-
-def abstract_state(family: Family, init_rng: jax.Array, example: dict[str, jax.Array],
-                   sharding: jax.sharding.Sharding) -> Any:
-  """Shapes, dtypes and shardings of the initial state, without computing it."""
-  shapes = jax.eval_shape(family.create_state, init_rng, example)
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
-
-
 @jax.jit
 def _all_finite(tree: Any) -> jax.Array:
   """True when every float leaf of `tree` is free of NaN and Inf.
@@ -138,6 +114,14 @@ def _check_finite(step: int, metrics: dict[str, float], ckpt: Checkpoints) -> No
         "no checkpoint had been saved"
     raise NonFiniteError(f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}; {kept}; "
                          "lower the learning rate or check the data")
+
+
+def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str = "train",
+                   reference_split: str = "validation", kind: str = "cnn") -> quality.Scorer:
+  """`scorers.trained_scorer` with this loop to train an unpinned scorer (once, cached): what
+  the loop's evaluation and the experiments score with."""
+  return scorers.trained_scorer(dataset, data_dir, train_split, reference_split, kind,
+                                train_fn=train_and_evaluate)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
@@ -191,7 +175,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   train_step = jax.jit(family.train_step, in_shardings=(repl, data_sharding, repl),
                        out_shardings=(repl, repl), donate_argnums=(0,))
-  evaluator = evaluation.Evaluator(config, family, test, spec, mesh, workdir)
+  evaluator = evaluation.Evaluator(config, family, test, spec, mesh, workdir, trained_scorer)
   is_main = jax.process_index() == 0
   writer = MetricWriter(workdir, enabled=is_main, resume_step=start)
   total = int(config.num_train_steps)
@@ -222,8 +206,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       due = {name: periodic.due(done, config[key], total) for name, key in
              (("log", "log_every_steps"), ("eval", "eval_every_steps"),
               ("ckpt", "checkpoint_every_steps"))}
-      if watch.stop_requested(done) and done < total:  # a preemption notice: save and stop
-        due = {"log": True, "ckpt": True, "eval": False, "stop": True}
+      preempted = watch.stop_requested(done) and done < total
+      if preempted:  # a preemption notice: log, save and stop (a due evaluation waits)
+        due = {"log": True, "ckpt": True, "eval": False}
       if not any(due.values()):
         continue
       window.append(to_scalars(pending[1]))  # waits for the step: the time below includes it
@@ -247,7 +232,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           writer.write(done, "eval", final)  # config.eval_split: validation
           progress.message(f"step {done} eval: " +
                            " ".join(f"{k}={v:.4g}" for k, v in final.items()))
-      if due.get("stop"):
+      if preempted:
         raise Preempted(done, watch.reason)  # the finally below waits for the save
       interval_start = time.perf_counter()
     if start >= total and total > 0:  # already finished: evaluate the final state again

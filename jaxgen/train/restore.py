@@ -12,8 +12,8 @@ from jaxgen.data.pipeline import global_step_index, to_global
 from jaxgen.errors import UserError
 from jaxgen.train.checkpoints import Checkpoints
 from jaxgen.train.family import DataSpec, Family, make_family
-from jaxgen.train.loop import abstract_state, open_data
 from jaxgen.train.mesh import batch_sharded, make_mesh, replicated
+from jaxgen.train.prepare import abstract_state, open_data
 
 
 @dataclasses.dataclass

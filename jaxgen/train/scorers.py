@@ -1,18 +1,27 @@
 """The scoring classifiers: pinned (committed parameters) for the embedded data; for other
-datasets trained once through the loop, cached, then loaded.
+datasets trained once by the train function the caller passes (the loop's), cached, then
+loaded.
 
 This lives beside the loop (not in `jaxgen.metrics`) because training the scorer is a run of
-the loop; `jaxgen.metrics.quality.Scorer` only scores.
+the loop; `jaxgen.metrics.quality.Scorer` only scores. It does not import the loop (whose
+evaluation scores with it): `jaxgen.train.loop.trained_scorer` passes the loop in.
 """
 
 import os
+from typing import Any, Callable
 
 import jax
+import ml_collections
 from jax.experimental import multihost_utils
 
 from jaxgen import locks, user_cache
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import pinned, quality
+from jaxgen.train.restore import restore_trained
+
+# (config, workdir) -> metrics: trains an experiment in workdir, resuming (the loop's
+# train_and_evaluate).
+TrainFn = Callable[[ml_collections.ConfigDict, str], Any]
 
 
 def held_out_split(reference_split: str) -> str | None:
@@ -28,12 +37,12 @@ def held_out_split(reference_split: str) -> str | None:
   return reference_split.replace("test", "validation", 1).split("[")[0]
 
 
-def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str = "train",
-                   reference_split: str = "validation", kind: str = "cnn") -> quality.Scorer:
+def trained_scorer(dataset: str, data_dir: str | None, train_split: str, reference_split: str,
+                   kind: str, *, train_fn: TrainFn) -> quality.Scorer:
   """The dataset's scoring classifier of `kind` ("cnn": FCD and accuracy; "mlp": the second
   judge) with `reference_split`'s statistics and, where one exists, a held-out split for the
   floor. Pinned parameters are loaded where they exist (jaxgen.metrics.pinned); otherwise the
-  classifier is trained once through the loop and cached in the user's cache."""
+  classifier is trained once by `train_fn` and cached in the user's cache."""
   config = quality.scorer_config(dataset, data_dir, kind)
   train = SplitData.open(dataset, train_split, data_dir)
   model = quality.scorer_model(config, train.num_classes)
@@ -44,18 +53,17 @@ def trained_scorer(dataset: str, data_dir: str | None = None, train_split: str =
                               jax.ShapeDtypeStruct((1, *train.image_shape), "float32"))["params"]
     params = pinned.load_params(pinned_entry, expected)
   else:
-    params = _cached_training(config, dataset, train_split, kind)
+    params = _cached_training(config, dataset, train_split, kind, train_fn)
   return quality.Scorer(
       model, params, train, SplitData.open(dataset, reference_split, data_dir),
       SplitData.open(dataset, held_out, data_dir) if held_out else None,
       pinned=pinned_entry is not None)
 
 
-def _cached_training(config, dataset: str, train_split: str, kind: str):
-  """The parameters of an unpinned scorer, trained through the loop once per machine (cached
-  under the user's cache, keyed by SCORER_VERSION, dataset, train split and kind)."""
-  from jaxgen.train.loop import train_and_evaluate  # the loop's evaluation imports this module
-  from jaxgen.train.restore import restore_trained
+def _cached_training(config: ml_collections.ConfigDict, dataset: str, train_split: str,
+                     kind: str, train_fn: TrainFn):
+  """The parameters of an unpinned scorer, trained by `train_fn` once per machine (cached under
+  the user's cache, keyed by SCORER_VERSION, dataset, train split and kind)."""
   # The classifier depends on its train split alone: one training serves every reference split
   # (each Scorer measures its own statistics), so the cache is keyed by it. Its in-training
   # eval then uses a split every caller agrees on.
@@ -68,7 +76,7 @@ def _cached_training(config, dataset: str, train_split: str, kind: str):
   def train_once():
     if not os.path.exists(os.path.join(workdir, "checkpoints", str(config.num_train_steps))):
       print(f"training the scoring classifier {name} once, cached in {workdir}", flush=True)
-      train_and_evaluate(config, workdir)
+      train_fn(config, workdir)
 
   if jax.process_count() == 1:
     with locks.exclusive(workdir + ".lock"):  # other runs on this machine wait for it

@@ -107,5 +107,6 @@ def test_families_take_a_step(data, module):
       assert jitted(state, jax.random.PRNGKey(2), 4, None).shape == (4,) + spec.image_shape
     with pytest.raises(UserError, match="positive snr"):
       family.sample(state, jax.random.PRNGKey(2), 4, sampler="pc", snr=0.0)
-    images = family.sample(state, jax.random.PRNGKey(2), 4, steps_per_sigma=1, denoise=False)
+    images = family.sample(state, jax.random.PRNGKey(2), 4, sampler="als", steps_per_sigma=1,
+                           denoise=False)
     assert images.shape == (4,) + spec.image_shape

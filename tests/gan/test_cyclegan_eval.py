@@ -8,7 +8,7 @@ import pytest
 
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import quality
-from jaxgen.train import scorers
+from jaxgen.train import loop
 from jaxgen.nets.classifier import CNNClassifier
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
@@ -34,7 +34,7 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
     return quality.Scorer(model, judge.state.params, SplitData.open(dataset, train_split),
                           SplitData.open(dataset, reference_split))
 
-  monkeypatch.setattr(scorers, "trained_scorer", tiny_judge)
+  monkeypatch.setattr(loop, "trained_scorer", tiny_judge)
   workdir = str(tmp_path / "cyclegan")
   train_and_evaluate(tiny_config("cyclegan", score_identity=True), workdir)
   # One judge per target domain, each reading both domains' handwriting; then the MLP second

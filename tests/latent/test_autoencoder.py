@@ -85,9 +85,9 @@ def test_record_scores_reconstructions_and_names_the_latent(tiny_autoencoder, mo
   """The report's record of an autoencoder: PSNR over the test split, the scorer's figures on
   the reconstructions, the latent shape and scale factor, and its row in the tables."""
   from experiments import report
-  from jaxgen.train import scorers
+  from jaxgen.train import loop
   from tests.helpers import untrained_scorer
-  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
   results = str(tmp_path / "results")
   record = report.report_workdir(tiny_autoencoder, 10, 0, None, None, 0, results, "kl_tiny",
                                  "cmd")

@@ -15,7 +15,7 @@ from jaxgen.diffusion import samplers
 from jaxgen.errors import UserError
 from jaxgen.latent import diffae_family, diffae_latent_family
 from jaxgen.nets.unet import ResBlock, UNet, adaptive_group_norm
-from jaxgen.train import scorers
+from jaxgen.train import loop
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from tests.helpers import (assert_proportion_with_interval, tiny_config, trace_train_step_once,
@@ -92,7 +92,7 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
                                - auto.decode(params, x_T, z_sem, clip=True)))) > 1e-3
 
   # Its record: inversion PSNR, the scorer on decodings from z_sem, the edit sweep, a table row.
-  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
   results = str(tmp_path / "results")
   record = report.report_workdir(workdir, 12, 0, None, None, 0, results, "diffae_tiny", "cmd")
   assert record["num_test"] == 12 and np.isfinite(record["inversion_psnr"])

@@ -17,7 +17,7 @@ from jaxgen.latent.autoencoder import load_autoencoder
 from jaxgen.nets.ldm import LatentDiffusionNet
 from jaxgen.nets.unet import SpatialTransformer, UNet
 from jaxgen.train.loop import train_and_evaluate
-from jaxgen.train import scorers
+from jaxgen.train import loop
 from jaxgen.train.restore import restore_trained
 from tests.helpers import (assert_plausible_images, assert_proportion_with_interval, tiny_config,
                            trace_train_step_once, untrained_scorer)
@@ -99,7 +99,7 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
   assert speed["latent_images_per_s"] > 0 and speed["pixel_images_per_s"] > 0
   assert speed["speedup"] == pytest.approx(
       speed["latent_images_per_s"] / speed["pixel_images_per_s"], rel=0.01)
-  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
   monkeypatch.setattr(latent_speed, "pixel_vs_latent",
                       lambda t, steps, batch, **_: {**speed, "steps": steps, "batch": batch})
   results = str(tmp_path / "results")

@@ -13,7 +13,7 @@ import pytest
 from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.metrics import pinned
-from jaxgen.train import loop, scorers
+from jaxgen.train import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,7 +34,7 @@ def test_scorers_of_the_embedded_data_load_without_training(monkeypatch):
 
   monkeypatch.setattr(loop, "train_and_evaluate", no_training)
   for dataset, split, kind in pinned.PINNED:
-    scorer = scorers.trained_scorer(dataset, None, split, "testB" if "two" in dataset else "test",
+    scorer = loop.trained_scorer(dataset, None, split, "testB" if "two" in dataset else "test",
                                     kind)
     assert scorer.pinned and scorer.digest == pinned.entry(dataset, split, kind)["sha256"]
     # A real judge of each kind reads real test digits well above chance.
@@ -49,7 +49,7 @@ def test_pinned_features_of_fixed_test_digits_match_the_committed_values():
   assert sorted(expected) == sorted(pinned.manifest())
   for name, e in pinned.manifest().items():
     split = "testA" if e["dataset"] == "digits_two_domain" else "test"
-    scorer = scorers.trained_scorer(e["dataset"], None, e["train_split"], split, e["kind"])
+    scorer = loop.trained_scorer(e["dataset"], None, e["train_split"], split, e["kind"])
     digits = SplitData.open(e["dataset"], split).arrays()["image"][:8]
     np.testing.assert_allclose(scorer.logits_and_features(digits)[1], expected[name], atol=1e-4,
                                err_msg=name)
@@ -78,5 +78,5 @@ def test_a_changed_scorer_file_is_refused_in_one_line(tmp_path, monkeypatch):
   path.write_bytes(bytes(data))
   monkeypatch.setattr(pinned, "PINNED_DIR", str(tmp_path))
   with pytest.raises(UserError, match="has sha256 .* the manifest says") as error:
-    scorers.trained_scorer("embedded_digits", None, reference_split="test")
+    loop.trained_scorer("embedded_digits", None, reference_split="test")
   assert "\n" not in str(error.value)

@@ -9,7 +9,7 @@ import pytest
 from jaxgen.data.pipeline import SplitData
 from jaxgen.metrics import pinned, quality
 from jaxgen.metrics.quality import trivial_generator
-from jaxgen.train import loop, scorers
+from jaxgen.train import loop
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
   monkeypatch.setattr(quality, "scorer_config", seconds_long_recipe)
   monkeypatch.setattr(pinned, "manifest", lambda: {})  # as for a dataset nothing is pinned for
   monkeypatch.setattr(loop, "train_and_evaluate", counted_train)
-  a = scorers.trained_scorer("digits_two_domain", None, "trainA+trainB", "testA")
-  b = scorers.trained_scorer("digits_two_domain", None, "trainA+trainB", "testB")
+  a = loop.trained_scorer("digits_two_domain", None, "trainA+trainB", "testA")
+  b = loop.trained_scorer("digits_two_domain", None, "trainA+trainB", "testB")
   assert len(trainings) == 1
   cached = [d for d in os.listdir(tmp_path / "scorers" / f"v{quality.SCORER_VERSION}")
             if not d.endswith(".lock")]
@@ -96,6 +96,6 @@ def test_one_cached_classifier_serves_every_test_split(tmp_path, monkeypatch):
   # (training, tuning) there is no held-out split and no floor.
   assert b.max_floor_samples == len(SplitData.open("digits_two_domain", "validationB").arrays()[
       "image"])
-  during_training = scorers.trained_scorer("digits_two_domain", None, "trainA+trainB",
+  during_training = loop.trained_scorer("digits_two_domain", None, "trainA+trainB",
                                            "validationA")
   assert during_training.max_floor_samples == 0 and len(trainings) == 1

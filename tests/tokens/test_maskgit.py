@@ -17,7 +17,7 @@ from jaxgen.tokens import maskgit_family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
 from experiments import records, report
-from jaxgen.train import scorers
+from jaxgen.train import loop
 from tests.helpers import (assert_labels_condition, assert_plausible_images, tiny_config,
                            trace_train_step_once, untrained_scorer)
 
@@ -129,7 +129,7 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   # Its record: the sampler's setting, and a decoding cost that counts every step (XLA counts
   # a loop body once unless the loop is written out, so FLOPs must grow by the same amount
   # per added step).
-  monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+  monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
   record = report.report_workdir(workdir, 20, 0, "steps=2:w=1", None, 0, str(tmp_path / "res"),
                                  "maskgit_s2", "cmd")
   assert record["sampler"] == "2 steps w=1" and record["decoding"]["network_calls"] == 2

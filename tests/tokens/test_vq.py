@@ -13,7 +13,7 @@ import pytest
 from jaxgen.nets.vq import VQAutoencoder
 from jaxgen.tokens import family as vq_family
 from jaxgen.tokens import vq
-from jaxgen.train import scorers
+from jaxgen.train import loop
 from jaxgen.train.family import DataSpec
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
@@ -112,7 +112,7 @@ def test_tiny_tokenizer_learns_real_digits_and_compiles_once(tmp_path, monkeypat
   trace_train_step_once(monkeypatch, vq_family)
   if codebook == "ema":  # reconstructions scored by an untrained tiny classifier (the
     # figures themselves are tested in tests/test_report.py; here, that the eval reports them)
-    monkeypatch.setattr(scorers, "trained_scorer", untrained_scorer)
+    monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
   workdir = str(tmp_path / "vqvae")
   config = tiny_config("vqvae", codebook=codebook, num_train_steps=40, eval_every_steps=20,
                        checkpoint_every_steps=40, learning_rate=3e-3,
