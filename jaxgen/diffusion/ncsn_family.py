@@ -84,17 +84,18 @@ def make(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
         raise UserError(str(e)) from None
     return _run(state.ema_params, rng, num, kind, steps, lr, final)
 
-  def _draw(params, rng, num, kind, steps, lr, final):
-    """`lr` is the corrector's snr for "pc"."""
+  def _draw(params, rng, num, kind, steps, step_size, final):
+    """`step_size`: the Langevin step_lr for "als" and "cas", the corrector's snr for "pc"."""
     x_rng, l_rng = jax.random.split(rng)
     # Song & Ermon start from uniform noise; the first, largest sigma makes the start irrelevant.
     x = jax.random.uniform(x_rng, (num, h, w, c), minval=-1.0, maxval=1.0)
     if kind == "pc":
-      x = score.predictor_corrector(net_fn(params), sigmas, x, l_rng, steps, lr)
+      x = score.predictor_corrector(net_fn(params), sigmas, x, l_rng, steps, step_size)
     elif kind == "cas":
-      x = score.consistent_annealed_sampling(net_fn(params), sigmas, x, l_rng, lr, final)
+      x = score.consistent_annealed_sampling(net_fn(params), sigmas, x, l_rng, step_size,
+                                                final)
     else:
-      x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, steps, lr, final)
+      x = score.annealed_langevin(net_fn(params), sigmas, x, l_rng, steps, step_size, final)
     return to_unit(x)
 
   _run = jax.jit(_draw, static_argnums=(2, 3, 4, 5, 6))
