@@ -221,7 +221,7 @@ def finished(runs: str, training: str) -> bool:
 
 def record_state(results_dir: str, name: str) -> str:
   """current, dirty, stale scorer, no training commit or missing (see the module docstring)."""
-  from experiments.report import is_current
+  from experiments.tables import is_current
   path = os.path.join(results_dir, "brain" if name == "brain_eval" else "", name + ".json")
   if not os.path.exists(path):
     return "missing"

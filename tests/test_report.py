@@ -8,7 +8,7 @@ import os
 import jax
 import pytest
 
-from experiments import report
+from experiments import report, tables
 from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.metrics.quality import Scorer
@@ -77,9 +77,9 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   # A second record of the same model with another seed: its paired difference is reported.
   report.report_workdir(workdir, 20, 8, None, None, 1, results, "cvae_b", "cmd")
   readme = tmp_path / "README.md"
-  readme.write_text(f"intro\n{report.BEGIN}\nold table\n{report.END}\noutro\n")
-  monkeypatch.setattr(report, "README", str(readme))
-  text = report.write_tables(results, update_readme=True)
+  readme.write_text(f"intro\n{tables.BEGIN}\nold table\n{tables.END}\noutro\n")
+  monkeypatch.setattr(tables, "README", str(readme))
+  text = tables.write_tables(results, update_readme=True)
   assert "| cvae_a |" in text and f"{record['fcd']:.1f} ±" in text
   assert "-log p(x\\|y)" in text and "Autoencoders" in text and "Diffusion" not in text
   assert "NLL cvae_a - cvae_b:" in text and "paired over the same 8 test images" in text
@@ -88,7 +88,7 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   assert os.path.exists(os.path.join(results, "mosaic.png"))
   readme.write_text("no markers\n")
   with pytest.raises(UserError, match="markers"):
-    report.write_tables(results, update_readme=True)
+    tables.write_tables(results, update_readme=True)
 
 
 def test_sampler_grid_puts_each_setting_in_its_cell():
@@ -101,7 +101,7 @@ def test_sampler_grid_puts_each_setting_in_its_cell():
   rows = [record("ddim", 50, 0.0, 60.0), record("ddim", 50, 1.0, 70.0),
           record("ddim", 10, 0.0, 90.0), record("ddpm", 1000, 0.0, 50.0),
           record("ddim", 50, 0.0, 55.0, "quadratic")]
-  text = "\n".join(report.sampler_grids(rows, ""))
+  text = "\n".join(tables.sampler_grids(rows, ""))
   assert text.count("**Sampler grid: ddpm**") == 1 and "linspace spacing" in text
   assert "| steps | DDIM eta=0 | DDIM eta=1 | DDPM (ancestral) |" in text
   assert "| 50 | 60.0 ± 2.0 | 70.0 ± 2.0 |  |" in text and "| 10 | 90.0 ± 2.0 |  |  |" in text
@@ -116,13 +116,13 @@ def test_paired_differences_cancel_what_the_images_share():
     values = difficulty + shift + rng.normal(0, 0.5, 300)
     return {"name": name, "nll": {"per_image": list(values), "unit": "nats",
                                   "conditional": False, "images": 300}}
-  (line,) = report.paired_nll_differences([record("b", 0.0), record("a", 1.0)])
+  (line,) = tables.paired_nll_differences([record("b", 0.0), record("a", 1.0)])
   diff, half = map(float, line.split(": ")[1].split(" nats")[0].split(" ± "))
   # The unpaired SE of either mean is about 20 / sqrt(300) = 1.15; the paired one 0.04.
   assert abs(diff - 1.0) < 3 * half / 1.96 and half < 0.1
   conditional = record("c", 0.0)
   conditional["nll"]["conditional"] = True  # -log p(x|y) never pairs with -log p(x)
-  assert len(report.paired_nll_differences([record("b", 0.0), conditional])) == 0
+  assert len(tables.paired_nll_differences([record("b", 0.0), conditional])) == 0
 
 
 @pytest.mark.slow
@@ -143,7 +143,7 @@ def test_classifier_record_counts_the_whole_test_split(digit_scorer_workdir, tmp
   assert record["accuracy_ci95_low"] < record["accuracy"] < record["accuracy_ci95_high"]
   assert record["train_steps"] == 60 and record["model"] == "cnn"
   assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
-  text = report.write_tables(results, update_readme=False)
+  text = tables.write_tables(results, update_readme=False)
   assert "**Classifiers" in text and "| cls_tiny | cnn | 60 (" in text
 
 
@@ -177,5 +177,5 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   held_out = len(SplitData.open("embedded_digits", "validation").arrays()["image"])
   assert_proportion_with_interval(record, "recon_cond_accuracy", min(len(test), held_out))
   assert os.path.exists(os.path.join(results, "vq_tiny.png"))
-  text = report.write_tables(results, update_readme=False)
+  text = tables.write_tables(results, update_readme=False)
   assert "**Tokenizers and autoencoders" in text and "| vq_tiny | 20 (" in text

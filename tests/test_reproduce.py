@@ -106,8 +106,8 @@ def test_compare_pairs_records_on_the_same_labels_images_and_scorer(tmp_path):
 
 
 def test_comparison_records_make_sentences_and_speed_tables():
-  from experiments import report
-  text = report.comparison_tables([
+  from experiments import tables
+  text = tables.comparison_tables([
       {"kind": "speed", "name": "code", "reps": 7, "batch_sizes": [1, 64], "cpu_count": 2,
        # Sorted keys put mg8 after ar here; in the order given the reference comes first.
        "entries": {"ar": {"setting": "default", "images_per_s_b1": 40.0, "ratio_to_ar_b1": 1.0,
@@ -120,7 +120,7 @@ def test_comparison_records_make_sentences_and_speed_tables():
   assert "| mg8 | steps=8 | 30 | 0.75 | 35 | 0.50 |" in text
   assert text.index("| ar | default") < text.index("| mg8 |")
   # Written with sorted keys, the reference (the ratios' divisor) sorting after another entry.
-  text = report.comparison_tables([{
+  text = tables.comparison_tables([{
       "kind": "speed", "name": "v", "reps": 3, "batch_sizes": [1], "cpu_count": 2,
       "entries": {"cnn": {"setting": "default", "images_per_s_b1": 20.0, "ratio_to_vit_b1": 2.0},
                   "vit": {"setting": "default", "images_per_s_b1": 10.0,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jaxgen.brain import metrics
-from jaxgen.data import brain
+from jaxgen.data import brain, brain_pooled_forward
 from jaxgen.errors import UserError
 
 
@@ -17,12 +17,12 @@ def god(tmp_path_factory) -> str:
 
 def test_god_files_have_the_real_layout(god):
   data, images = np.load(f"{god}/sbj_1.npz"), np.load(f"{god}/images_256.npz")
-  v = sum(brain.SUBJECTS["sbj_1"])
+  v = sum(brain_pooled_forward.SUBJECTS["sbj_1"])
   assert data["arr_0"].shape == (brain.NUM_TRAIN_STIMULI, v)
   assert data["arr_1"].shape == (50, brain.TEST_REPEATS, v)
   np.testing.assert_allclose(data["arr_2"], data["arr_1"].mean(1), rtol=1e-5, atol=1e-6)
   assert sorted(data["arr_3"]) == list(range(brain.NUM_TRAIN_STIMULI))  # a presentation order
-  assert data["VC"].dtype == bool and data["VC"].sum() == sum(brain.SUBJECTS["sbj_1"][:4])
+  assert data["VC"].dtype == bool and data["VC"].sum() == sum(brain_pooled_forward.SUBJECTS["sbj_1"][:4])
   assert images["train_images"].shape == (brain.NUM_TRAIN_STIMULI, 28, 28, 1)
   assert np.bincount(images["test_labels"]).tolist() == [5] * 10
   # Subjects differ in their voxel counts.
@@ -75,7 +75,7 @@ def test_noise_has_the_chosen_snr_and_the_ridge_decoder_sees_the_signal():
   """Two trials of the same images differ by noise of variance 2 / snr; at a high SNR the
   ridge decoder reads labels well above chance, at an SNR near zero it does not."""
   s = brain.stimuli()
-  model = brain.ForwardModel.create("sbj_1", s["train_images"])
+  model = brain_pooled_forward.ForwardModel.create("sbj_1", s["train_images"])
   rng = np.random.default_rng(0)
   vc = model.masks()["VC"]
   a = model.responses(s["train_images"][:300], 0.5, rng)[:, vc]

@@ -60,10 +60,10 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   assert os.path.exists(os.path.join(workdir, "samples", "translate_step_000010.png"))
   # The report's record translates the TEST domains whole and reads them with judges whose
   # FCD statistics come from the test domains too.
-  from experiments import report
+  from experiments import evaluations, tables
   import numpy as np
   requested.clear()
-  record = report.translator_record(restore_trained(workdir), workdir)
+  record = evaluations.translator_record(restore_trained(workdir), workdir)
   # The CNN judges, then the MLP second judges (another kind of classifier) of the same domains.
   assert requested == [("trainA+trainB", "testA"), ("trainA+trainB", "testB"),
                        ("trainA+trainB", "testA", "mlp"), ("trainA+trainB", "testB", "mlp")]
@@ -82,6 +82,6 @@ def test_translation_eval_reports_identity_and_domain_fcd(tmp_path, monkeypatch)
   assert record["ab_cond_accuracy_ci95_low"] <= record["ab_cond_accuracy"] <= record[
       "ab_cond_accuracy_ci95_high"]
   assert record["_grid"].shape[0] == 48
-  table = report.markdown_tables([{k: v for k, v in record.items() if k != "_grid"} | {
+  table = tables.markdown_tables([{k: v for k, v in record.items() if k != "_grid"} | {
       "name": "cyclegan"}])
   assert "**Translators" in table and "MLP judge" in table and "| cyclegan | 10 " in table and "B->A" in table

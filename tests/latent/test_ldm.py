@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import records, report
+from experiments import records, report, tables
 from experiments.bench import latent_speed
 from jaxgen.errors import UserError
 from jaxgen.latent import ldm_family, prompts
@@ -107,7 +107,7 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
                                  "cmd")
   assert record["sampler"] == "ddim3 w=1" and record["speed_vs_pixel"]["steps"] == 3
   assert_proportion_with_interval(record, "cond_accuracy", 10)
-  text = report.markdown_tables(records.load(results))
+  text = tables.markdown_tables(records.load(results))
   assert "| ldm_tiny | 20 (" in text and "ldm_tiny samples" in text
   with pytest.raises(UserError, match="cls="):
     report.report_workdir(workdir, 10, 0, "ddim:3:cls=1", None, 0, results, "x", "cmd")

@@ -16,7 +16,7 @@ from jaxgen.tokens import maskgit
 from jaxgen.tokens import maskgit_family
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from experiments import records, report
+from experiments import evaluations, records, report, tables
 from jaxgen.train import loop
 from tests.helpers import (assert_labels_condition, assert_plausible_images, tiny_config,
                            trace_train_step_once, untrained_scorer)
@@ -134,7 +134,7 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
                                  "maskgit_s2", "cmd")
   assert record["sampler"] == "2 steps w=1" and record["decoding"]["network_calls"] == 2
   assert record["decoding"]["images_per_s_b1"] > 0 and record["decoding"]["images_per_s_b64"] > 0
-  cost = lambda steps, **w: report.decoding_cost(trained.family, trained.state,
+  cost = lambda steps, **w: evaluations.decoding_cost(trained.family, trained.state,
                                                  {"decode_steps": steps, **w}, 10, 0,
                                                  batch_sizes=())["flops_per_image"]
   flops = {1: cost(1), 2: record["decoding"]["flops_per_image"], 3: cost(3)}  # the config's w=1
@@ -142,7 +142,7 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   assert per_step > 0 and flops[3] - flops[2] == pytest.approx(per_step, rel=0.02)
   # Without guidance a step is one network pass rather than two: half the guided step's FLOPs.
   assert flops[1] - cost(1, guidance_scale=0.0) == pytest.approx(per_step / 2, rel=0.05)
-  text = report.markdown_tables(records.load(str(tmp_path / "res")))
+  text = tables.markdown_tables(records.load(str(tmp_path / "res")))
   assert "**Code models" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
   with pytest.raises(UserError, match="steps=8"):
     report.report_workdir(workdir, 20, 0, "ddim:50", None, 0, str(tmp_path / "res"), "x", "cmd")
