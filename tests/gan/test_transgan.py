@@ -1,6 +1,8 @@
 """TransGAN: network shapes, DiffAugment, and a tiny run through the loop that learns digits with
 n_critic critic updates, an EMA generator and a train step compiled once."""
 
+import re
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -239,3 +241,23 @@ def test_tiny_transgan_through_the_loop_learns_digits_and_compiles_once(tmp_path
   after = pixel_frechet(np.asarray(sample(state, jax.random.key(1), 500)), real)
   print("pixel frechet before, after", before, after)
   assert after < 0.6 * before, (before, after)
+
+
+def test_conv_critic_penalty_has_no_dilated_convolution():
+  """ConvCritic halves the resolution by space-to-depth and a 2x2 convolution (odd sides padded:
+  28 -> 14 -> 7 -> 4), so the gradient penalty's double backward pass holds no dilated
+  convolution, which XLA's CPU backend runs slowly; the strided critic of the benchmark does."""
+  from experiments.bench.critic_penalty import StridedCritic, penalty_gradient
+  images = jnp.zeros((2, 28, 28, 1))
+  critic = ConvCritic(features=4, num_layers=3)
+  params = jax.eval_shape(critic.init, jax.random.key(0), images)["params"]
+  chex.assert_shape([params["conv0"]["kernel"], params["conv1"]["kernel"],
+                     params["conv2"]["kernel"]], [(2, 2, 4, 4), (2, 2, 16, 8), (2, 2, 32, 16)])
+  chex.assert_shape(critic.apply({"params": jax.tree.map(jnp.ones_like, params)}, images), (2,))
+
+  def dilated(module) -> bool:
+    step = penalty_gradient(module, images)  # a function of the call index, jitted inside
+    text = jax.jit(step).lower(0).as_text()
+    return re.search(r"[lr]hs_dilate = \[(?!1, 1\])", text) is not None
+
+  assert not dilated(critic) and dilated(StridedCritic(4, 3))
