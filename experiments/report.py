@@ -20,9 +20,10 @@ Paella, the autoregressive baseline; --setting=steps=N:w=W) adds its decoding co
 calls in sequence, FLOPs per image and images/s at batch 1 and 64.
 
 `--tables` turns every committed record into one markdown table per family group
-(experiments/results/TABLES.md, and the README between its report markers with
---update_readme) and a PNG mosaic of the grids (experiments/results/mosaic.png). The tables
-hold nothing that no record backs.
+(experiments/results/TABLES.md) and a PNG mosaic of the grids (experiments/results/mosaic.png);
+with --update_readme it also writes, between their report markers, the README's headline table,
+each family page's tables (docs/families/) and all of them in docs/results.md. The tables hold
+nothing that no record backs.
 
 This file holds the command and the scoring every generative model shares; what is measured
 for each other kind of model is in experiments/evaluations.py, the tables in experiments/tables.py.
@@ -50,7 +51,9 @@ def define_flags() -> None:
   _F.workdir = flags.DEFINE_string("workdir", None, "Trained workdir to report on.")
   _F.tables = flags.DEFINE_bool("tables", False, "Make the tables and mosaic from all records.")
   _F.update_readme = flags.DEFINE_bool(
-      "update_readme", False, "With --tables: rewrite the README between its report markers.")
+      "update_readme", False,
+      "With --tables: rewrite the README's headline and the docs pages' tables between their "
+      "markers.")
   _F.num = flags.DEFINE_integer(
       "num_samples", 500,
       "Samples for FCD and accuracy (at most the number of validation digits, the floor's).")

@@ -1,13 +1,14 @@
-"""No figure without a record (issue 34): every decimal figure in the README's Results section
-occurs in a committed JSON record.
+"""No figure without a record (issue 34): every decimal figure in the Results sections of the
+README and of the documentation pages (docs/**/*.md) occurs in a committed JSON record.
 
 The records are the JSON files in experiments/results/ and its validation/, comparisons/ and
 brain/ folders (validation/ and comparisons/ may not exist yet); withdrawn/ is not a source.
 
-The Results section runs from "## Results on the embedded digits" to "## Layout". The tables
-between the report markers are generated from the records by `experiments.report --tables`, so
-they are skipped; everything else (the notes, the brain decoding subsection) is prose a person
-wrote, and this test keeps it from quoting a number that no record holds.
+A Results section runs from a heading that starts "## Results" to the next "## " heading (or the
+end of the page). The tables between the report markers (tables and headline) are generated from
+the records by `experiments.report --tables`, so they are skipped; everything else (the notes,
+the brain decoding results) is prose a person wrote, and this test keeps it from quoting a
+number that no record holds.
 
 Matching rules:
 - a figure is a token with a decimal point, `\\d+\\.\\d+`, optionally with thousands separators
@@ -28,22 +29,21 @@ Matching rules:
 
 import decimal
 import functools
+import glob
 import json
 import math
 import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
 COMPARISONS = "experiments/results/comparisons"
 RECORD_DIRS = ("experiments/results", "experiments/results/validation", COMPARISONS,
                "experiments/results/brain")
 PER_ITEM_LIST = 32  # longer numeric lists are per-item data (nll.per_image), not figures
 
-SECTION_START = "## Results on the embedded digits"
-SECTION_END = "## Layout"
-TABLES_BEGIN = "<!-- report:tables begin -->"
-TABLES_END = "<!-- report:tables end -->"
+SECTION_START = "## Results"
+GENERATED_BEGIN = ("<!-- report:tables begin -->", "<!-- report:headline begin -->")
+GENERATED_END = ("<!-- report:tables end -->", "<!-- report:headline end -->")
 
 Z95 = 1.959963984540054
 
@@ -62,23 +62,32 @@ def _blank(match: re.Match) -> str:
   return " " * len(match.group(0))
 
 
-def read_readme() -> str:
-  with open(README, encoding="utf-8") as f:
+def pages() -> list[str]:
+  """The README and every documentation page, as repository-relative paths."""
+  docs = sorted(glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True))
+  return ["README.md"] + [os.path.relpath(p, ROOT) for p in docs]
+
+
+def read_page(path: str) -> str:
+  with open(os.path.join(ROOT, path), encoding="utf-8") as f:
     return f.read()
 
 
 def results_lines(readme: str) -> list[tuple[int, str]]:
-  """(line number, text) of the hand-written lines of the Results section, code removed."""
+  """(line number, text) of the hand-written lines of the page's Results sections, code
+  removed."""
   lines = readme.splitlines()
-  start = next(i for i, line in enumerate(lines) if line.startswith(SECTION_START))
-  end = next(i for i, line in enumerate(lines) if i > start and line.startswith(SECTION_END))
-  out, generated, fenced = [], False, False
-  for i in range(start, end):
-    line = lines[i]
-    if line.strip().startswith(TABLES_BEGIN):
+  out, inside, generated, fenced = [], False, False, False
+  for i, line in enumerate(lines):
+    if line.startswith("## "):
+      inside = line.startswith(SECTION_START)
+      continue
+    if not inside:
+      continue
+    if line.strip().startswith(GENERATED_BEGIN):
       generated = True
     if generated:
-      generated = not line.strip().startswith(TABLES_END)
+      generated = not line.strip().startswith(GENERATED_END)
       continue
     if line.lstrip().startswith("```"):
       fenced = not fenced
@@ -163,23 +172,26 @@ def backed(decimals: int, suffix: str = "") -> frozenset[str]:
   return texts_of(record_numbers(comparisons_only=suffix == "x"), decimals, suffix)
 
 
-def unbacked(readme: str) -> list[str]:
-  """'README.md:LINE: FIGURE' for every figure of the section that no record backs."""
+def unbacked(readme: str, path: str = "README.md") -> list[str]:
+  """'PATH:LINE: FIGURE' for every figure of the page's Results sections that no record
+  backs."""
   missing = []
   for n, figure, suffix in figures(readme):
     if figure not in backed(len(figure.split(".")[1]), suffix):
-      missing.append(f"README.md:{n}: {figure}{suffix}")
+      missing.append(f"{path}:{n}: {figure}{suffix}")
   return missing
 
 
 def test_every_results_figure_is_in_a_record():
-  readme = read_readme()
   assert record_numbers(), "no records found under experiments/results"
-  assert figures(readme), "no decimal figure found: is the Results section still there?"
-  missing = unbacked(readme)
+  found = {path: figures(read_page(path)) for path in pages()}
+  # The pages whose notes quote the records: their Results sections must still be there.
+  for path in ("docs/families/diffusion.md", "docs/families/mindvis.md"):
+    assert found.get(path), f"no decimal figure found in {path}: is its Results section there?"
+  missing = [m for path in pages() for m in unbacked(read_page(path), path)]
   assert not missing, (
-      "figures in the README's Results section that no record under experiments/results "
-      "backs (add the record, or remove or reword the figure):\n" + "\n".join(missing))
+      "figures in a Results section that no record under experiments/results backs (add the "
+      "record, or remove or reword the figure):\n" + "\n".join(missing))
 
 
 def test_the_matching_rules():

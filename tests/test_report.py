@@ -76,19 +76,28 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   record = report.report_workdir(workdir, 20, 8, None, None, 0, results, "cvae_a", "cmd")
   # A second record of the same model with another seed: its paired difference is reported.
   report.report_workdir(workdir, 20, 8, None, None, 1, results, "cvae_b", "cmd")
-  readme = tmp_path / "README.md"
-  readme.write_text(f"intro\n{tables.BEGIN}\nold table\n{tables.END}\noutro\n")
-  monkeypatch.setattr(tables, "README", str(readme))
-  text = tables.write_tables(results, update_readme=True)
+  root = tmp_path / "checkout"  # a README and every page with results, markers only
+  for page in ("README.md", tables.ALL_RESULTS_PAGE, *tables.PAGES):
+    (root / page).parent.mkdir(parents=True, exist_ok=True)
+    begin, end = ((tables.HEADLINE_BEGIN, tables.HEADLINE_END) if page == "README.md"
+                  else (tables.BEGIN, tables.END))
+    (root / page).write_text(f"intro\n{begin}\nold table\n{end}\noutro\n")
+  text = tables.write_tables(results, update_readme=True, root=str(root))
   assert "| cvae_a |" in text and f"{record['fcd']:.1f} ±" in text
   assert "-log p(x\\|y)" in text and "Autoencoders" in text and "Diffusion" not in text
   assert "NLL cvae_a - cvae_b:" in text and "paired over the same 8 test images" in text
-  written = readme.read_text()
-  assert "old table" not in written and written.startswith("intro\n") and "outro" in written
+  for page in ("README.md", tables.ALL_RESULTS_PAGE, *tables.PAGES):
+    written = (root / page).read_text()
+    assert "old table" not in written and written.startswith("intro\n") and "outro" in written
+  # The VAE family's page and the page of all results hold its tables; no other page does.
+  assert "| cvae_a |" in (root / "docs/families/autoencoders.md").read_text()
+  assert "| cvae_a |" in (root / tables.ALL_RESULTS_PAGE).read_text()
+  assert "| cvae_a |" not in (root / "docs/families/diffusion.md").read_text()
+  assert "| record | family page |" in (root / "README.md").read_text()
   assert os.path.exists(os.path.join(results, "mosaic.png"))
-  readme.write_text("no markers\n")
-  with pytest.raises(UserError, match="markers"):
-    tables.write_tables(results, update_readme=True)
+  (root / "docs/families/gans.md").write_text("no markers\n")
+  with pytest.raises(UserError, match="gans.md has no"):
+    tables.write_tables(results, update_readme=True, root=str(root))
 
 
 def test_sampler_grid_puts_each_setting_in_its_cell():
