@@ -104,6 +104,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                                [classifier_workdir] if classifier_workdir else []):
     records.check_publishable(results_dir, provenance.read(os.path.abspath(path)))
   trained = restore_trained(workdir)
+  check_finished(trained, workdir, results_dir)
   config, family = trained.config, trained.family
   if config.family == "classifier":
     record = {"name": name, **evaluations.classifier_record(trained, workdir, seed)}
@@ -216,6 +217,17 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   images.save_grid(os.path.join(results_dir, record["grid"]),
                    evaluations.grid_samples(samples, labels, trained.spec.num_classes), rows)
   return _write_record(record, results_dir, command)
+
+
+def check_finished(trained: Any, workdir: str, results_dir: str) -> None:
+  """Refuses (UserError) a published record of a run that stopped before its last step (a
+  preemption or a kill saves a checkpoint a report could read as if training were done)."""
+  from experiments import records
+  from jaxgen.errors import UserError
+  total = trained.config.num_train_steps
+  if records.is_published(results_dir) and trained.step < total:
+    raise UserError(f"{workdir} stopped at step {trained.step} of {total}; rerun its training "
+                    "command to finish it, or pass --scratch to report the unfinished model")
 
 
 def _write_record(record: dict[str, Any], results_dir: str, command: str) -> dict[str, Any]:

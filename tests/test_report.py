@@ -188,3 +188,17 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   assert os.path.exists(os.path.join(results, "vq_tiny.png"))
   text = tables.write_tables(results, update_readme=False)
   assert "**Tokenizers and autoencoders" in text and "| vq_tiny | 20 (" in text
+
+
+def test_a_published_record_needs_a_finished_run(tmp_path):
+  """A run stopped at step 68 of 1800 (preempted, killed) is refused for experiments/results/
+  with one line, and reported anywhere else."""
+  from types import SimpleNamespace
+  from experiments import records
+  stopped = SimpleNamespace(step=68, config=SimpleNamespace(num_train_steps=1800))
+  with pytest.raises(UserError, match="stopped at step 68 of 1800; rerun its training"):
+    report.check_finished(stopped, "runs/x", records.RESULTS_DIR)
+  report.check_finished(stopped, "runs/x", str(tmp_path))
+  report.check_finished(SimpleNamespace(step=1800, config=stopped.config), "runs/x",
+                        records.RESULTS_DIR)
+
