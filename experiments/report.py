@@ -82,8 +82,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   import numpy as np
   import tqdm
   from experiments.sampler_settings import (TOKEN_STEP_KEYS, parse_langevin_setting,
-                                            parse_setting, parse_token_setting,
-                                            token_setting_name)
+                                            parse_setting, token_setting)
   from jaxgen import images
   from jaxgen.data.pipeline import SplitData
   from jaxgen.errors import UserError
@@ -133,8 +132,8 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   setting = None
   sampler_name = evaluations.default_sampler(config)
   if setting_text and config.family in TOKEN_STEP_KEYS:
-    options = parse_token_setting(config.family, setting_text)
-    sampler_name = token_setting_name({**evaluations.token_defaults(config), **options})
+    token = token_setting(config.family, evaluations.token_defaults(config), setting_text)
+    options, sampler_name = token.sampler_options(), token.name
   elif setting_text and config.family == "ncsn":
     langevin = parse_langevin_setting(setting_text)
     options, sampler_name = langevin.sampler_options(), langevin.name

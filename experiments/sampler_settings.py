@@ -204,3 +204,26 @@ def token_setting_name(options: dict) -> str:
   if options.get("top_k"):
     words.append(f"top_k={options['top_k']}")
   return " ".join(words)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSetting:
+  """A code model's sampler setting as experiments.score scores it: `options` are the sampler's
+  keyword arguments (parse_token_setting), `name` them in words with the config's defaults
+  filled in."""
+
+  options: dict
+  name: str
+  w = None  # guidance is among `options`; score's cls= path does not apply
+  cls = None
+
+  def sampler_options(self) -> dict:
+    """The family's sampler keyword arguments (only those given)."""
+    return dict(self.options)
+
+
+def token_setting(family: str, defaults: dict, text: str | None) -> TokenSetting:
+  """A code model's setting from 'steps=8:w=1' (None: the config's own, `defaults`)."""
+  options = parse_token_setting(family, text) if text else {}
+  return TokenSetting(options, token_setting_name({**defaults, **options}))
+

@@ -1,4 +1,4 @@
-"""Scores a trained diffusion model under several samplers: FCD (with its bootstrap interval,
+"""Scores a trained diffusion, score or code model under several samplers: FCD (with its bootstrap interval,
 floor and ceiling), conditional accuracy (with its Wilson interval), sampling throughput
 (compilation apart), and optionally the exact NLL bound in bits/dim with its standard error.
 
@@ -11,6 +11,7 @@ come from `experiments.report`, which reads test.
       --classifier_workdir=runs/noisy_classifier
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
   python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5,pc:steps=1
+  python -m experiments.score --workdir=runs/paella --settings=steps=12:w=2,steps=12:w=4,steps=12:w=8
   python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
 Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),
@@ -18,7 +19,10 @@ w (classifier-free guidance weight) and cls (classifier guidance scale; needs
 --classifier_workdir). An ncsn model's settings are als[:steps=S][:lr=E][:denoise=0|1]
 (annealed Langevin, S steps a level), cas[:lr=E][:denoise=0|1] (consistent annealed
 sampling, one step a level) or pc[:steps=S][:snr=R] (predictor-corrector, S Langevin corrector
-steps a level at signal-to-noise ratio R); keys left out take the config's. Every setting draws --num_samples images from the same seed; labels
+steps a level at signal-to-noise ratio R); keys left out take the config's. A code model's
+(maskgit, maskgit_ar, paella) are those of `experiments.report --setting`: steps=N, w=W and
+Paella's typical=M and temp_end=T, the autoregressive baseline's temp=T and top_k=K. Every
+setting draws --num_samples images from the same seed; labels
 cycle through the classes when the model is conditional or classifier-guided, and then
 conditional accuracy is reported. Prints a markdown table, appends one JSON line per setting
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
@@ -39,7 +43,8 @@ from typing import Any
 
 from absl import app, flags
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a trained ddpm-family experiment.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a trained ddpm-family, ncsn or "
+                               "code-model experiment.")
 _SAMPLES = flags.DEFINE_string("samples", None, "An .npz of images (and labels) to score "
                                "instead of a workdir's samples.")
 _DATASET = flags.DEFINE_string("dataset", "embedded_digits", "With --samples: whose scorer and "
@@ -49,8 +54,8 @@ _RECORD = flags.DEFINE_string("record", None, "Also write the rows as the valida
 _SETTINGS = flags.DEFINE_list("settings", None, "Samplers to score: KIND:STEPS[:k=v...] for "
                               "ddpm-family models (default ddim:50); als[:steps=S][:lr=E]"
                               "[:denoise=0|1], cas[:lr=E][:denoise=0|1] or pc[:steps=S][:snr=R] "
-                              "for ncsn (default: "
-                              "the config's sampler).")
+                              "for ncsn; steps=N[:w=W...] for code models (default: the "
+                              "config's sampler).")
 _NUM = flags.DEFINE_integer("num_samples", 1000, "Samples per setting.")
 _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this many test "
                             "images, in bits/dim; 0 skips it.")
@@ -60,8 +65,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 _SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD and the NLL "
                              "(validation for tuning; test only for the final report).")
 
-from experiments.sampler_settings import (Setting, parse_langevin_setting,  # noqa: E402
-                                          parse_setting)  # Setting, parse_setting re-exported
+from experiments.sampler_settings import (TOKEN_STEP_KEYS, Setting,  # noqa: E402
+                                          parse_langevin_setting, parse_setting,
+                                          token_setting)  # Setting, parse_setting re-exported
 from jaxgen.metrics.intervals import Z95  # noqa: E402
 
 
@@ -203,9 +209,17 @@ def main(argv: list[str]) -> None:
       return
     trained = restore_trained(_WORKDIR.value)
     family_name = trained.config.family
-    if family_name not in ("ddpm", "ncsn"):
-      raise UserError(f"experiments.score scores ddpm-family and ncsn models, not {family_name}")
-    if family_name == "ncsn":
+    if family_name not in ("ddpm", "ncsn", *TOKEN_STEP_KEYS):
+      raise UserError(f"experiments.score scores ddpm-family, ncsn and code models (maskgit, "
+                      f"maskgit_ar, paella), not {family_name}")
+    if family_name in TOKEN_STEP_KEYS:
+      if _CLASSIFIER.value or _NLL.value:
+        raise UserError("a code model has no classifier guidance and no likelihood bound here: "
+                        "drop --classifier_workdir and --nll_examples")
+      from experiments.evaluations import token_defaults
+      settings = [token_setting(family_name, token_defaults(trained.config), s)
+                  for s in _SETTINGS.value or [None]]
+    elif family_name == "ncsn":
       if _CLASSIFIER.value or _NLL.value:
         raise UserError("an ncsn model has no classifier guidance and no likelihood bound here: "
                         "drop --classifier_workdir and --nll_examples")

@@ -52,6 +52,13 @@ def test_parse_token_setting():
   annealed = parse_token_setting("paella", "steps=12:temp_end=0.2")
   assert annealed == {"sample_steps": 12, "final_temperature": 0.2}
   assert token_setting_name(annealed) == "12 steps temp_end=0.2"
+  from experiments.sampler_settings import token_setting
+  defaults = {"sample_steps": 12, "guidance_scale": 4.0, "typical_mass": 0.2}
+  given = token_setting("paella", defaults, "w=8")  # the config's other options, in the name
+  assert given.sampler_options() == {"guidance_scale": 8.0}
+  assert given.name == "12 steps w=8 typical=0.2" and given.cls is None
+  assert token_setting("paella", defaults, None).sampler_options() == {}
+  assert token_setting("paella", defaults, None).name == "12 steps w=4 typical=0.2"
   for family, bad, match in [("maskgit", "typical=0.2", "not 'typical'"),
                              ("maskgit_ar", "steps=4", "not 'steps'"),
                              ("paella", "typical=0", "in \\(0, 1\\]"),

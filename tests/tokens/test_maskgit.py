@@ -146,3 +146,12 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   assert "**Code models" in text and "| maskgit_s2 | 2 steps w=1 | 2 |" in text
   with pytest.raises(UserError, match="steps=8"):
     report.report_workdir(workdir, 20, 0, "ddim:50", None, 0, str(tmp_path / "res"), "x", "cmd")
+  # experiments.score tunes the same settings on validation, paired on one seed and labels.
+  from experiments import score
+  from experiments.sampler_settings import token_setting
+  settings = [token_setting("maskgit", evaluations.token_defaults(trained.config), text)
+              for text in (None, "steps=1:w=0")]
+  rows = score.score_settings(trained, untrained_scorer("embedded_digits"), settings, 20, 0,
+                              workdir)
+  assert [r["setting"] for r in rows] == [settings[0].name, "1 steps w=0"]
+  assert all(np.isfinite(r["fcd"]) and 0 <= r["cond_accuracy"] <= 1 for r in rows)
