@@ -26,7 +26,8 @@ each family page's tables (docs/families/) and all of them in docs/results.md. T
 nothing that no record backs.
 
 This file holds the command and the scoring every generative model shares; what is measured
-for each other kind of model is in experiments/evaluations.py, the tables in experiments/tables.py.
+for each other kind of model is in experiments/evaluations.py, the tables in experiments/tables.py,
+and experiments/publish.py writes them into the README and the docs pages.
 """
 
 import json
@@ -37,7 +38,7 @@ from typing import Any
 
 from absl import app, flags
 
-from experiments import evaluations, tables
+from experiments import evaluations, publish
 from experiments.guidance_sweeps import guidance_of
 
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
@@ -249,7 +250,7 @@ def main(argv: list[str]) -> None:
     if _F.tables.value == bool(_F.workdir.value):
       raise UserError("give either --workdir=DIR (score one model) or --tables")
     if _F.tables.value:
-      print(tables.write_tables(_F.results.value, _F.update_readme.value))
+      print(publish.write_tables(_F.results.value, _F.update_readme.value))
       return
     if _F.num.value <= 0 or _F.nll.value < 0:
       raise UserError("--num_samples must be positive and --nll_examples not negative")

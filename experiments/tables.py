@@ -1,17 +1,14 @@
 """The results tables, made from the committed records alone: one markdown table per family
-group (experiments/results/TABLES.md), the paired comparisons and alternated speed runs, the
-sampler grids and guidance sweeps, the mosaic of sample grids, and the same tables written into
-the README and the documentation pages between their report markers.
+group, the paired comparisons and alternated speed runs, the sampler grids and guidance sweeps,
+and the mosaic of sample grids. experiments/publish.py writes them where they are read.
 """
 
 import os
 
 from experiments.evaluations import FIRST_STAGES
-from experiments.guidance_sweeps import plot_sweeps, sweep_tables
+from experiments.guidance_sweeps import sweep_tables
 from jaxgen.metrics.intervals import Z95  # numpy only: keeps --help fast
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BEGIN, END = "<!-- report:tables begin -->", "<!-- report:tables end -->"
 # Family -> the table it belongs to.
 GROUPS = {"vae": "Autoencoders", "gan": "GANs", "ddpm": "Diffusion",
           "ncsn": "Diffusion", "ldm": "Diffusion", "diffae_latent": "Diffusion",
@@ -27,7 +24,7 @@ def _fmt_nll(nll: dict | None) -> str:
   return f"{what} {nll['value']:.{digits}f} ± {Z95 * nll['se']:.{digits}f} {nll['unit']}"
 
 
-def _fmt_accuracy(r: dict, key: str) -> str:
+def fmt_accuracy(r: dict, key: str) -> str:
   """record[key] with its Wilson interval (record[key + "_ci95_low" / "_high"])."""
   return f"{r[key]:.3f} ({r[key + '_ci95_low']:.3f}-{r[key + '_ci95_high']:.3f})"
 
@@ -36,7 +33,7 @@ def _fmt_rate(per_s: float) -> str:
   return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
 
 
-def _fmt_minutes(seconds: float | None) -> str:
+def fmt_minutes(seconds: float | None) -> str:
   if seconds is None:
     return ""
   return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
@@ -83,14 +80,14 @@ def _tables(records: list[dict], suffix: str) -> str:
             "smallest class | cond. accuracy | 2nd judge (MLP) | NLL | images/s |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["name"]):
-      acc = _fmt_accuracy(r, "cond_accuracy") if "cond_accuracy" in r else ""
-      judge2 = (_fmt_accuracy(r, "judge2_cond_accuracy") if "judge2_cond_accuracy" in r
+      acc = fmt_accuracy(r, "cond_accuracy") if "cond_accuracy" in r else ""
+      judge2 = (fmt_accuracy(r, "judge2_cond_accuracy") if "judge2_cond_accuracy" in r
                 else "")
       # Mode coverage, for the records made since it was measured.
       share = f"{r['min_class_share']:.3f}" if "min_class_share" in r else ""
       out.append(
           f"| {r['name']} | {r.get('train_steps', r['step'])} "
-          f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
+          f"({fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['sampler']} | "
           f"{r['num_samples']} | {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
           f"{r['fcd_floor']:.1f} ± {Z95 * r['fcd_floor_sd']:.1f} | {r['fcd_ceiling']:.0f} | "
           f"{share} | {acc} | {judge2} | {_fmt_nll(r.get('nll'))} | "
@@ -124,7 +121,7 @@ def _tables(records: list[dict], suffix: str) -> str:
             f"{_fmt_rate(r['decoding']['images_per_s_b1'])} | "
             f"{_fmt_rate(r['decoding']['images_per_s_b64'])} | "
             f"{r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} | "
-            f"{_fmt_accuracy(r, 'cond_accuracy')} |" for r in decoding]
+            f"{fmt_accuracy(r, 'cond_accuracy')} |" for r in decoding]
     out.append("")
   translators = sorted((r for r in records if "ab_cond_accuracy" in r), key=lambda r: r["name"])
   if translators:
@@ -141,13 +138,13 @@ def _tables(records: list[dict], suffix: str) -> str:
       for d, arrow in (("ab", "A->B"), ("ba", "B->A")):
         floor = (f"{r[d + '_fcd_floor']:.1f} ± {Z95 * r[d + '_fcd_floor_sd']:.1f}"
                  if d + "_fcd_floor" in r else "")
-        judge2 = (f"{_fmt_accuracy(r, d + '_judge2_cond_accuracy')}; "
+        judge2 = (f"{fmt_accuracy(r, d + '_judge2_cond_accuracy')}; "
                   f"{r[d + '_judge2_test_accuracy']:.3f}" if d + "_judge2_cond_accuracy" in r
                   else "")
         out.append(
             f"| {r['name']} | {r.get('train_steps', r['step'])} "
-            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {arrow} | "
-            f"{r['num_' + d]} | {_fmt_accuracy(r, d + '_cond_accuracy')}; "
+            f"({fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {arrow} | "
+            f"{r['num_' + d]} | {fmt_accuracy(r, d + '_cond_accuracy')}; "
             f"{r[d + '_classifier_test_accuracy']:.3f} | {judge2} | "
             f"{r[d + '_fcd']:.1f} ± {Z95 * r[d + '_fcd_sd']:.1f} | {floor} | "
             f"{r[d + '_fcd_untranslated']:.1f} |")
@@ -164,13 +161,13 @@ def _tables(records: list[dict], suffix: str) -> str:
             "", "| model | steps (train time) | PSNR (dB) | feature distance | n | recon FCD | "
             "floor | recon accuracy | latent |", "|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r.get('train_steps', r['step'])} "
-            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | "
+            f"({fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | "
             f"{r['psnr']:.2f} ± {Z95 * r['psnr_se']:.2f} | "
             + (f"{r['feature_distance']:.2f} ± {Z95 * r['feature_distance_se']:.2f}"
                if "feature_distance" in r else "") + f" | {r['num_scored']} | "
             f"{r['recon_fcd']:.1f} ± {Z95 * r['recon_fcd_sd']:.1f} | "
             f"{r['recon_fcd_floor']:.1f} ± {Z95 * r['recon_fcd_floor_sd']:.1f} | "
-            f"{_fmt_accuracy(r, 'recon_cond_accuracy')} | {_fmt_latent(r)} |" for r in stages]
+            f"{fmt_accuracy(r, 'recon_cond_accuracy')} | {_fmt_latent(r)} |" for r in stages]
     out.append("")
   diffaes = sorted((r for r in records if r["family"] == "diffae"), key=lambda r: r["name"])
   if diffaes:
@@ -182,9 +179,9 @@ def _tables(records: list[dict], suffix: str) -> str:
             "FCD from z_sem | floor | edit sweep: ink mass (label kept) |",
             "|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r.get('train_steps', r['step'])} "
-            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['ddim_steps']} | "
+            f"({fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['ddim_steps']} | "
             f"{r['num_test']} | {r['inversion_psnr']:.2f} ± {Z95 * r['inversion_psnr_se']:.2f} | "
-            f"{_fmt_accuracy(r, 'from_code_cond_accuracy')} | "
+            f"{fmt_accuracy(r, 'from_code_cond_accuracy')} | "
             f"{r['from_code_fcd']:.1f} ± {Z95 * r['from_code_fcd_sd']:.1f} | "
             f"{r['from_code_fcd_floor']:.1f} ± {Z95 * r['from_code_fcd_floor_sd']:.1f} | "
             + ", ".join(f"{e['amount']:+g}: {e['ink_mass']:.3f} ({e['label_kept']:.2f})"
@@ -195,7 +192,7 @@ def _tables(records: list[dict], suffix: str) -> str:
     out += [f"**Classifiers{suffix}** (test split; accuracy with its 95% Wilson interval)", "",
             "| model | network | steps (train time) | n | accuracy |", "|---|---|---|---|---|"]
     out += [f"| {r['name']} | {r['model']} | {r.get('train_steps', r['step'])} "
-            f"({_fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['num_test']} | "
+            f"({fmt_minutes(r.get('train_wall_s')) or 'time not logged'}) | {r['num_test']} | "
             f"{r['accuracy']:.4f} ({r['accuracy_ci95_low']:.4f}-{r['accuracy_ci95_high']:.4f}) |"
             for r in classifiers]
     out.append("")
@@ -313,118 +310,3 @@ def mosaic(records: list[dict], results_dir: str, path: str) -> None:
     y, x = (i // cols) * (h + 4), (i % cols) * (w + 4)
     canvas[y:y + t.shape[0], x:x + t.shape[1]] = t
   Image.fromarray(canvas).save(path)
-
-
-# Each documentation page with results: the families whose records (and whose comparisons, by
-# their first record) its tables hold. docs/results.md holds every table.
-PAGES = {
-    "docs/families/classifiers.md": ("classifier",),
-    "docs/families/autoencoders.md": ("vae",),
-    "docs/families/gans.md": ("gan", "cyclegan"),
-    "docs/families/diffusion.md": ("ddpm", "ncsn"),
-    "docs/families/latent.md": ("kl_autoencoder", "ldm", "diffae", "diffae_latent"),
-    "docs/families/code-models.md": ("vqvae", "maskgit", "maskgit_ar", "paella"),
-}
-ALL_RESULTS_PAGE = "docs/results.md"
-HEADLINE_BEGIN, HEADLINE_END = "<!-- report:headline begin -->", "<!-- report:headline end -->"
-# The README's headline table: each family's default record, in the order of the family table.
-HEADLINE = ("cnn_matched", "vit", "vae", "cvae", "vampprior", "dcgan", "cgan", "cyclegan",
-            "transgan", "transgan_conv", "ctransgan", "ddpm", "iddpm", "cfg", "ncsn", "ldm",
-            "diffae", "vqvae", "maskgit_s8", "maskgit_ar", "paella_s12_w4")
-
-
-def page_of(record: dict) -> str | None:
-  """The documentation page (repository-relative) whose tables hold `record`."""
-  return next((page for page, families in PAGES.items() if record["family"] in families), None)
-
-
-def headline_figure(r: dict) -> str:
-  """A record's main figure in words: a classifier's accuracy, a first stage's reconstruction
-  PSNR and FCD, a diffusion autoencoder's label kept from z_sem, a translator's identity kept,
-  a generative model's FCD (with its floor) and conditional accuracy."""
-  if r["family"] == "classifier":
-    return f"accuracy {_fmt_accuracy(r, 'accuracy')}"
-  if r["family"] in FIRST_STAGES:
-    return (f"PSNR {r['psnr']:.2f} dB; recon FCD {r['recon_fcd']:.1f} "
-            f"(floor {r['recon_fcd_floor']:.1f})")
-  if r["family"] == "diffae":
-    return (f"label kept from z_sem {_fmt_accuracy(r, 'from_code_cond_accuracy')}; inversion "
-            f"PSNR {r['inversion_psnr']:.2f} dB")
-  if "ab_cond_accuracy" in r:
-    return (f"identity kept A->B {_fmt_accuracy(r, 'ab_cond_accuracy')}, B->A "
-            f"{_fmt_accuracy(r, 'ba_cond_accuracy')}")
-  text = f"FCD {r['fcd']:.1f} ± {Z95 * r['fcd_sd']:.1f} (floor {r['fcd_floor']:.1f})"
-  if "cond_accuracy" in r:
-    text += f"; cond. accuracy {_fmt_accuracy(r, 'cond_accuracy')}"
-  return text
-
-
-def headline_table(records: list[dict], link_prefix: str = "") -> str:
-  """The README's table: each HEADLINE record that exists and was scored by a pinned scorer,
-  with its main figure and a link to its family's page (`link_prefix` + the page's path
-  under docs/)."""
-  by_name = {r["name"]: r for r in records if is_current(r)}
-  rows = ["| record | family page | main figure (test) | trained |", "|---|---|---|---|"]
-  for name in HEADLINE:
-    r = by_name.get(name)
-    if r is None:
-      continue
-    page = page_of(r)
-    link = (f"[{os.path.splitext(os.path.basename(page))[0]}]"
-            f"({link_prefix}{os.path.relpath(page, 'docs')})" if page else "")
-    rows.append(f"| {name} | {link} | {headline_figure(r)} | "
-                f"{_fmt_minutes(r.get('train_wall_s')) or 'time not logged'} |")
-  return "\n".join(rows) + "\n"
-
-
-def write_between(path: str, begin: str, end: str, text: str) -> None:
-  """Replaces what lies between the `begin` and `end` markers of the file at `path`."""
-  from jaxgen.errors import UserError
-  content = open(path, encoding="utf-8").read()
-  if begin not in content or end not in content:
-    raise UserError(f"{os.path.relpath(path, ROOT)} has no {begin} ... {end} markers to "
-                    "write between")
-  head, rest = content.split(begin, 1)
-  tail = rest.split(end, 1)[1]
-  with open(path, "w", encoding="utf-8") as f:
-    f.write(head + begin + "\n\n" + text + "\n" + end + tail)
-
-
-def _page_text(records: list[dict], comparisons: list[dict]) -> str:
-  """The tables of `records` and of `comparisons`, as one markdown text."""
-  text = markdown_tables(records)
-  if comparisons:
-    text += "\n" + comparison_tables(comparisons)
-  return text
-
-
-def _comparison_page(comparison: dict, by_name: dict[str, dict]) -> str | None:
-  """The page of a comparison: that of its first record (a paired test's a, a speed run's
-  first entry)."""
-  first = comparison.get("a") or next(iter(comparison.get("order") or comparison["entries"]))
-  return page_of(by_name[first]) if first in by_name else None
-
-
-def write_tables(results_dir: str, update_readme: bool, root: str | None = None) -> str:
-  """Writes TABLES.md and mosaic.png, and with `update_readme` the README's headline table and
-  every documentation page's tables (docs/results.md all of them) under `root` (default: this
-  checkout); returns the markdown of all tables."""
-  from experiments.records import load
-  root = root or ROOT
-  records = load(results_dir)
-  comparisons = load(os.path.join(results_dir, "comparisons"))
-  text = _page_text(records, comparisons)
-  with open(os.path.join(results_dir, "TABLES.md"), "w") as f:
-    f.write("<!-- made by `python -m experiments.report --tables`; do not edit -->\n\n" + text)
-  mosaic(records, results_dir, os.path.join(results_dir, "mosaic.png"))
-  plot_sweeps([r for r in records if is_current(r)], results_dir)
-  if update_readme:
-    write_between(os.path.join(root, "README.md"), HEADLINE_BEGIN, HEADLINE_END,
-                  headline_table(records, link_prefix="docs/"))
-    write_between(os.path.join(root, ALL_RESULTS_PAGE), BEGIN, END, text)
-    by_name = {r["name"]: r for r in records}
-    for page in PAGES:
-      write_between(os.path.join(root, page), BEGIN, END, _page_text(
-          [r for r in records if page_of(r) == page],
-          [c for c in comparisons if _comparison_page(c, by_name) == page]))
-  return text

@@ -8,7 +8,7 @@ import os
 import jax
 import pytest
 
-from experiments import report, tables
+from experiments import publish, report, tables
 from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.metrics.quality import Scorer
@@ -77,27 +77,27 @@ def test_tables_hold_only_what_records_hold(trained, monkeypatch, tmp_path):
   # A second record of the same model with another seed: its paired difference is reported.
   report.report_workdir(workdir, 20, 8, None, None, 1, results, "cvae_b", "cmd")
   root = tmp_path / "checkout"  # a README and every page with results, markers only
-  for page in ("README.md", tables.ALL_RESULTS_PAGE, *tables.PAGES):
+  for page in ("README.md", publish.ALL_RESULTS_PAGE, *publish.PAGES):
     (root / page).parent.mkdir(parents=True, exist_ok=True)
-    begin, end = ((tables.HEADLINE_BEGIN, tables.HEADLINE_END) if page == "README.md"
-                  else (tables.BEGIN, tables.END))
+    begin, end = ((publish.HEADLINE_BEGIN, publish.HEADLINE_END) if page == "README.md"
+                  else (publish.BEGIN, publish.END))
     (root / page).write_text(f"intro\n{begin}\nold table\n{end}\noutro\n")
-  text = tables.write_tables(results, update_readme=True, root=str(root))
+  text = publish.write_tables(results, update_readme=True, root=str(root))
   assert "| cvae_a |" in text and f"{record['fcd']:.1f} ±" in text
   assert "-log p(x\\|y)" in text and "Autoencoders" in text and "Diffusion" not in text
   assert "NLL cvae_a - cvae_b:" in text and "paired over the same 8 test images" in text
-  for page in ("README.md", tables.ALL_RESULTS_PAGE, *tables.PAGES):
+  for page in ("README.md", publish.ALL_RESULTS_PAGE, *publish.PAGES):
     written = (root / page).read_text()
     assert "old table" not in written and written.startswith("intro\n") and "outro" in written
   # The VAE family's page and the page of all results hold its tables; no other page does.
   assert "| cvae_a |" in (root / "docs/families/autoencoders.md").read_text()
-  assert "| cvae_a |" in (root / tables.ALL_RESULTS_PAGE).read_text()
+  assert "| cvae_a |" in (root / publish.ALL_RESULTS_PAGE).read_text()
   assert "| cvae_a |" not in (root / "docs/families/diffusion.md").read_text()
   assert "| record | family page |" in (root / "README.md").read_text()
   assert os.path.exists(os.path.join(results, "mosaic.png"))
   (root / "docs/families/gans.md").write_text("no markers\n")
   with pytest.raises(UserError, match="gans.md has no"):
-    tables.write_tables(results, update_readme=True, root=str(root))
+    publish.write_tables(results, update_readme=True, root=str(root))
 
 
 def test_sampler_grid_puts_each_setting_in_its_cell():
@@ -152,7 +152,7 @@ def test_classifier_record_counts_the_whole_test_split(digit_scorer_workdir, tmp
   assert record["accuracy_ci95_low"] < record["accuracy"] < record["accuracy_ci95_high"]
   assert record["train_steps"] == 60 and record["model"] == "cnn"
   assert not os.path.exists(os.path.join(results, "cls_tiny.png"))
-  text = tables.write_tables(results, update_readme=False)
+  text = publish.write_tables(results, update_readme=False)
   assert "**Classifiers" in text and "| cls_tiny | cnn | 60 (" in text
 
 
@@ -186,7 +186,7 @@ def test_tokenizer_record_scores_reconstructions_of_the_test_split(trained, monk
   held_out = len(SplitData.open("embedded_digits", "validation").arrays()["image"])
   assert_proportion_with_interval(record, "recon_cond_accuracy", min(len(test), held_out))
   assert os.path.exists(os.path.join(results, "vq_tiny.png"))
-  text = tables.write_tables(results, update_readme=False)
+  text = publish.write_tables(results, update_readme=False)
   assert "**Tokenizers and autoencoders" in text and "| vq_tiny | 20 (" in text
 
 

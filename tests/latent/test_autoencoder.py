@@ -84,7 +84,7 @@ def test_record_scores_reconstructions_and_names_the_latent(tiny_autoencoder, mo
                                                              tmp_path):
   """The report's record of an autoencoder: PSNR over the test split, the scorer's figures on
   the reconstructions, the latent shape and scale factor, and its row in the tables."""
-  from experiments import report, tables
+  from experiments import publish, report
   from jaxgen.train import loop
   from tests.helpers import untrained_scorer
   monkeypatch.setattr(loop, "trained_scorer", untrained_scorer)
@@ -94,5 +94,5 @@ def test_record_scores_reconstructions_and_names_the_latent(tiny_autoencoder, mo
   assert record["family"] == "kl_autoencoder" and record["latent_shape"] == [8, 8, 4]
   assert record["psnr"] > 10 and record["scale_factor"] > 0
   assert record["recon_fcd_floor"] < record["recon_fcd_ceiling"]
-  text = tables.write_tables(results, update_readme=False)
+  text = publish.write_tables(results, update_readme=False)
   assert "| kl_tiny | 30 (" in text and "8x8x4, scale factor" in text

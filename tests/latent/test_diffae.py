@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import evaluations, report, tables
+from experiments import evaluations, publish, report
 from jaxgen.diffusion import samplers
 from jaxgen.errors import UserError
 from jaxgen.latent import diffae_family, diffae_latent_family
@@ -99,7 +99,7 @@ def test_tiny_diffae_and_latent_ddim_learn_compile_once_and_sample(tmp_path, mon
   assert [e["amount"] for e in record["edit_sweep"]] == list(evaluations.EDIT_AMOUNTS)
   assert_proportion_with_interval(record, "from_code_cond_accuracy", 12)
   assert os.path.exists(os.path.join(results, "diffae_tiny.png"))
-  text = tables.write_tables(results, update_readme=False)
+  text = publish.write_tables(results, update_readme=False)
   assert "**Diffusion autoencoders" in text and "| diffae_tiny | 20 (" in text
 
   latent = str(tmp_path / "diffae_latent")
