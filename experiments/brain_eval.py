@@ -107,9 +107,8 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> li
     with tempfile.TemporaryDirectory() as tmp:
       brain.write_god(tmp, (subject,), snr=snr)
       g = brain.load_god(tmp, subject)
-    cut = brain.NUM_TRAIN_STIMULI - brain.NUM_VALIDATION_STIMULI
-    train = {"signal": g["train_signals"][:cut], "label": g["train_labels"][:cut]}
-    val = {"signal": g["train_signals"][cut:], "label": g["train_labels"][cut:]}
+    train = {"signal": g["train_signals"], "label": g["train_labels"]}
+    val = {"signal": g["validation_signals"], "label": g["validation_labels"]}
     recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_F.guidance.value)
     logits, _ = scorer.logits_and_features(recon)
     # The loader's order, which is not the tfds split's: its own labels.

