@@ -126,10 +126,17 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   default_w = float(config.sampler.get("guidance_scale", 0.0))
   sparsify = float(config.get("sparsify", 0.0))
 
-  def apply(trained, frozen, x, t, signals, train=False, rng=None):
+  # Condition dropout: this share of training examples sees the ldm's null-label context (and
+  # no pooled embedding), so the null condition guidance contrasts with is trained with the
+  # signal conditioner rather than left as the ldm had it.
+  condition_dropout = float(config.get("condition_dropout", 0.0))
+  null_context = jnp.broadcast_to(null_embedding, (config.context_tokens,) +
+                                  null_embedding.shape)  # [m, context_dim]
+
+  def apply(trained, frozen, x, t, signals, train=False, rng=None, drop=None):
     rngs = {"dropout": rng} if rng is not None else None
     return net.apply({"params": merged_params(trained, frozen)}, x, t, signals, train=train,
-                     rngs=rngs)
+                     drop=drop, null_context=null_context, rngs=rngs)
 
   def create_state(rng, example_batch):
     x = jnp.zeros((1, gh, gw, zc), jnp.float32)
@@ -158,13 +165,15 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     return signals
 
   def train_step(state, batch, rng):
-    e_rng, s_rng, d_rng, l_rng = jax.random.split(rng, 4)
+    e_rng, s_rng, d_rng, l_rng, p_rng = jax.random.split(rng, 5)
     x0 = stage.encode(state.extras["first_stage"], batch["image"], e_rng)  # [b, gh, gw, zc]
     signals = training_signals(batch, s_rng)
     frozen = jax.lax.stop_gradient(state.extras["frozen"])
+    drop = (jax.random.bernoulli(p_rng, condition_dropout, (len(signals),))
+            if condition_dropout > 0 else None)  # [b]
 
     def loss_fn(params):
-      fn = lambda x, t: apply(params, frozen, x, t, signals, True, d_rng)
+      fn = lambda x, t: apply(params, frozen, x, t, signals, True, d_rng, drop)
       return losses.training_loss(spec, sched, fn, x0, l_rng)
 
     (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -184,7 +193,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
 
     With guidance_scale w > 0 (default config.sampler.guidance_scale), classifier-free
     guidance against the pretrained ldm's null-label context (and no pooled embedding), which
-    its training taught it as the unconditional model."""
+    the ldm's training taught it as the unconditional model and stage B's condition dropout
+    (config.condition_dropout) keeps training."""
     w = default_w if guidance_scale is None else guidance_scale
     params = {"params": merged_params(state.ema_params, state.extras["frozen"])}
     context, pooled = net.apply(params, batch["signal"], method=BrainDiffusionNet.condition)

@@ -11,6 +11,7 @@ model's U-Net, so both pretrained stages load by name.
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jaxgen.nets.signal_mae import SignalEncoder
 from jaxgen.nets.unet import UNet
@@ -74,7 +75,14 @@ class BrainDiffusionNet(nn.Module):
     """The U-Net under a given condition (e.g. the null one, for guidance)."""
     return self.unet(x, t, None, train, context=context, extra_embedding=pooled)
 
-  def __call__(self, x: jax.Array, t: jax.Array, signals: jax.Array,
-               train: bool = False) -> jax.Array:
-    context, pooled = self.condition(signals)
+  def __call__(self, x: jax.Array, t: jax.Array, signals: jax.Array, train: bool = False,
+               drop: jax.Array | None = None,
+               null_context: jax.Array | None = None) -> jax.Array:
+    """The U-Net conditioned on `signals`; where `drop` [b] is true, on `null_context`
+    [m, context_dim] with no pooled embedding instead (condition dropout: it trains the null
+    condition that classifier-free guidance contrasts with)."""
+    context, pooled = self.condition(signals)  # [b, m, context_dim], [b, 4 * base_channels]
+    if drop is not None:
+      context = jnp.where(drop[:, None, None], null_context[None], context)
+      pooled = jnp.where(drop[:, None], 0.0, pooled)
     return self.denoise(x, t, context, pooled, train)

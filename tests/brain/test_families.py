@@ -112,3 +112,32 @@ def test_mindvis_refuses_mismatched_first_stages(tiny_mbm, tiny_autoencoder):
     mindvis_family.load_ldm(config.ldm_workdir)
   with pytest.raises(UserError, match="pretrained on signals of"):
     mindvis_family.load_mbm(tiny_mbm, 1000)
+
+
+def test_condition_dropout_replaces_the_signal_by_the_null_context():
+  """Where `drop` is true the network sees the null context and no pooled embedding, whatever
+  the signal; elsewhere the signal conditions it."""
+  import jax
+  import jax.numpy as jnp
+  from jaxgen.nets.mindvis import BrainDiffusionNet
+  from jaxgen.nets.unet import UNet
+  net = BrainDiffusionNet(UNet(4, 8, (1,), 1, (4,), head_dim=8), patch=4, dim=16, depth=1,
+                          num_heads=2, context_tokens=2, context_dim=8)
+  x, t = jnp.ones((2, 4, 4, 4)), jnp.array([3, 7])
+  a, b = jax.random.normal(jax.random.key(1), (2, 2, 32))
+  params = net.init(jax.random.key(0), x, t, a)
+  # Every parameter perturbed: the U-Net's zero-initialised output layer would make every
+  # output 0 whatever the condition.
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(3), len(leaves))
+  params = jax.tree.unflatten(tree, [p + 0.3 * jax.random.normal(k, p.shape)
+                                     for p, k in zip(leaves, keys)])
+  null = jax.random.normal(jax.random.key(2), (2, 8))  # [m, context_dim]
+  drop = jnp.array([True, False])
+  out_a = net.apply(params, x, t, a, drop=drop, null_context=null)
+  out_b = net.apply(params, x, t, b, drop=drop, null_context=null)
+  np.testing.assert_allclose(out_a[0], out_b[0], atol=1e-6)  # dropped: the signal is unseen
+  assert not np.allclose(out_a[1], out_b[1], atol=1e-4)  # kept: it conditions
+  unconditional = net.apply(params, x, t, jnp.broadcast_to(null, (2, 2, 8)), jnp.zeros((2, 32)),
+                            method=BrainDiffusionNet.denoise)
+  np.testing.assert_allclose(out_a[0], unconditional[0], atol=1e-5)
