@@ -1,9 +1,12 @@
 """The gradient penalty's cost through TransGAN's convolutional critic, by how it downsamples
-(issue 36): `ConvCritic` (space-to-depth then a 2x2 convolution) against the usual stride-2 4x4
-convolutions, timed alternately in one run, compilation apart.
+(issue 36): `ConvCritic` (space-to-depth then a 2x2 convolution made of shifted copies and a
+matmul) against the usual stride-2 4x4 convolutions, timed alternately in one run, compilation
+apart.
 
 WGAN-GP differentiates the critic's input gradient again; the input gradient of a strided
-convolution is a dilated convolution, which XLA's CPU backend runs on a slow path.
+convolution is a dilated convolution, which XLA's CPU backend runs on a slow path (and in the
+full train step, the weight gradients of that gradient too: `experiments.bench.profile_steps
+--configs transgan_conv`).
 
   python -m experiments.bench.critic_penalty [--batch=32] [--reps=7]
 
@@ -56,11 +59,11 @@ def main() -> None:
   from experiments import backend
   backend.prepare()  # this machine's XLA flags, as training runs them, before the backend starts
   images = jax.random.uniform(jax.random.key(1), (args.batch, 28, 28, 1), minval=-1.0)
-  seconds = time_alternately({"space_to_depth": penalty_gradient(ConvCritic(), images),
+  seconds = time_alternately({"conv_critic": penalty_gradient(ConvCritic(), images),
                               "strided": penalty_gradient(StridedCritic(), images)}, args.reps)
   for name, s in seconds.items():
     print(f"{name}: {s:.4f} s per penalty gradient (batch {args.batch}, median of {args.reps})")
-  print(f"strided / space_to_depth: {seconds['strided'] / seconds['space_to_depth']:.1f}x")
+  print(f"strided / conv_critic: {seconds['strided'] / seconds['conv_critic']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ from jaxgen.train.family import DataSpec, make_family
 
 # Default configs whose step we profile, with the data they train on (embedded digits).
 CONFIGS = {"ddpm": "experiments/configs/ddpm.py", "dcgan": "experiments/configs/dcgan.py",
-           "vae": "experiments/configs/vae.py", "classifier": "experiments/configs/classifier.py"}
+           "vae": "experiments/configs/vae.py", "classifier": "experiments/configs/classifier.py",
+           "transgan": "experiments/configs/transgan.py",
+           "transgan_conv": "experiments/configs/transgan_conv.py"}
 
 
 def log(*args):

@@ -158,6 +158,15 @@ class TransGANDiscriminator(nn.Module):
     return _projection_score(features, labels, self.num_classes)
 
 
+def shifted_2x2(x: jax.Array) -> jax.Array:
+  """[b, h, w, c] -> [b, h, w, 4c]: each position with its right, lower and lower-right
+  neighbours (zero past the edge), so a Dense layer on it is a 2x2 "SAME" convolution made of
+  slices and a matmul, whose derivatives of every order are slices and matmuls too."""
+  padded = jnp.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))  # [b, h + 1, w + 1, c]
+  h, w = x.shape[1], x.shape[2]
+  return jnp.concatenate([padded[:, i:i + h, j:j + w] for i in (0, 1) for j in (0, 1)], axis=-1)
+
+
 class ConvCritic(nn.Module):
   """A convolutional critic for TransGAN's generator (Durall et al. 2021: a transformer
   generator trains against a CNN critic without the transformer critic's tricks): layers that
@@ -165,12 +174,15 @@ class ConvCritic(nn.Module):
   scored alone, which batch norm breaks), a linear score, and the same projection for labels as
   `TransGANDiscriminator`.
 
-  Each layer is space-to-depth then a 2x2 convolution: the receptive field of the usual stride-2
-  4x4 convolution, without its stride. The gradient penalty differentiates the critic's input
-  gradient again, and the input gradient of a strided convolution is a dilated one, which XLA's
-  CPU backend runs on a slow path: the penalty's gradient at batch 32 took 0.51 s strided against
-  0.062 s so (3 layers from 64 channels; `python -m experiments.bench.critic_penalty`, timed
-  alternately on 2 shared cores), and a TransGAN step with the strided critic about 8 s.
+  Each layer is space-to-depth then a 2x2 convolution written as a matmul over the four shifted
+  copies (`shifted_2x2`): the receptive field of the usual stride-2 4x4 convolution, without a
+  convolution op. The gradient penalty differentiates the critic's input gradient again, and
+  XLA's CPU backend runs the convolutions that makes (a strided convolution's dilated input
+  gradient; the weight gradients of that gradient) on slow paths: a TransGAN step took about
+  8 s with stride-2 convolutions and 20 s with space-to-depth and 2x2 convolutions, 96% of it in
+  those convolutions, and takes 1.0 s so (`python -m experiments.bench.profile_steps --configs
+  transgan_conv`, 2 cores shared with a training). The penalty's gradient alone at batch 32:
+  0.51 s strided against 0.070 s (`python -m experiments.bench.critic_penalty`, alternately).
 
   Attributes:
     features: channels of the first convolution; each later one has 2x.
@@ -193,5 +205,6 @@ class ConvCritic(nn.Module):
       if x.shape[1] % 2 or x.shape[2] % 2:  # 7x7 -> 8x8, as a SAME stride-2 convolution pads
         x = jnp.pad(x, ((0, 0), (0, x.shape[1] % 2), (0, x.shape[2] % 2), (0, 0)))
       x = space_to_depth(x, 2)  # [b, h / 2, w / 2, 4 c]
-      x = nn.leaky_relu(nn.Conv(self.features * 2**i, (2, 2), name=f"conv{i}")(x), 0.2)
+      x = nn.leaky_relu(nn.Dense(self.features * 2**i, name=f"conv{i}")(
+          shifted_2x2(x)), 0.2)  # [b, h / 2, w / 2, f 2^i]
     return _projection_score(x.reshape(x.shape[0], -1), labels, self.num_classes)

@@ -4,6 +4,7 @@ n_critic critic updates, an EMA generator and a train step compiled once."""
 import re
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -243,21 +244,29 @@ def test_tiny_transgan_through_the_loop_learns_digits_and_compiles_once(tmp_path
   assert after < 0.6 * before, (before, after)
 
 
-def test_conv_critic_penalty_has_no_dilated_convolution():
-  """ConvCritic halves the resolution by space-to-depth and a 2x2 convolution (odd sides padded:
-  28 -> 14 -> 7 -> 4), so the gradient penalty's double backward pass holds no dilated
-  convolution, which XLA's CPU backend runs slowly; the strided critic of the benchmark does."""
+def test_conv_critic_penalty_has_no_convolution():
+  """ConvCritic halves the resolution by space-to-depth and a 2x2 convolution made of shifted
+  copies and a matmul (odd sides padded: 28 -> 14 -> 7 -> 4), so the gradient penalty's double
+  backward pass holds no convolution for XLA's CPU backend to run on a slow path (the strided
+  critic of the benchmark holds dilated ones); the shifted copies are a 2x2 SAME convolution."""
   from experiments.bench.critic_penalty import StridedCritic, penalty_gradient
+  from jaxgen.nets.transgan import shifted_2x2
   images = jnp.zeros((2, 28, 28, 1))
   critic = ConvCritic(features=4, num_layers=3)
   params = jax.eval_shape(critic.init, jax.random.key(0), images)["params"]
   chex.assert_shape([params["conv0"]["kernel"], params["conv1"]["kernel"],
-                     params["conv2"]["kernel"]], [(2, 2, 4, 4), (2, 2, 16, 8), (2, 2, 32, 16)])
+                     params["conv2"]["kernel"]], [(16, 4), (64, 8), (128, 16)])
   chex.assert_shape(critic.apply({"params": jax.tree.map(jnp.ones_like, params)}, images), (2,))
 
-  def dilated(module) -> bool:
+  def hlo(module) -> str:
     step = penalty_gradient(module, images)  # a function of the call index, jitted inside
-    text = jax.jit(step).lower(0).as_text()
-    return re.search(r"[lr]hs_dilate = \[(?!1, 1\])", text) is not None
+    return jax.jit(step).lower(0).as_text()
 
-  assert not dilated(critic) and dilated(StridedCritic(4, 3))
+  assert "convolution" not in hlo(critic)
+  assert re.search(r"[lr]hs_dilate = \[(?!1, 1\])", hlo(StridedCritic(4, 3)))
+  x = jax.random.normal(jax.random.key(1), (2, 5, 6, 3))
+  conv = nn.Conv(7, (2, 2), padding=((0, 1), (0, 1)))
+  conv_params = conv.init(jax.random.key(2), x)
+  kernel = conv_params["params"]["kernel"].reshape(12, 7)  # (i, j, c) in shifted_2x2's order
+  np.testing.assert_allclose(shifted_2x2(x) @ kernel + conv_params["params"]["bias"],
+                             conv.apply(conv_params, x), rtol=1e-5, atol=1e-5)
