@@ -1,17 +1,23 @@
-"""Scores MinD-Vis reconstructions as the paper does, with the controls it lacks.
+"""Scores MinD-Vis reconstructions as the paper does, against the baselines it must beat.
 
-For a trained `mindvis` run: reconstructs every test stimulus from its (averaged) signal and
-reports n-way top-1 semantic accuracy (n = 2, 5, 10; the scoring classifier in place of the
-ImageNet ViT), pair-wise identification by pixel correlation and by SSIM, and the FCD of the
-reconstructions with its floor and ceiling at the same n; the ridge-regression label decoder on
-the same signals beside it; and, unless --snrs is empty, 10-way accuracy and the ridge decoder
-against the test signals' SNR (the forward model rerun at each SNR; the model is the one
-trained at the default). --compare adds rows for other runs (the pretraining ablation, the
-shuffled-pairs control). Writes brain_eval.json, brain_eval.md and a grid of the stimuli (odd
-rows) above their reconstructions (even rows).
+For a trained `mindvis` run: reconstructs every test stimulus from its (averaged) signal
+--samples_per_stimulus times and reports, each averaged over a stimulus' samples: n-way top-1
+semantic accuracy (n = 2, 5, 10) against the scoring classifier's class of the ground-truth
+image (the paper's protocol, the digit scorer in place of the ImageNet ViT), 50-way
+identification among the test stimuli by scorer features and by pixel correlation, pair-wise
+identification by pixel correlation and by SSIM, and the FCD of the reconstructions with its
+floor and ceiling. Beside them, the linear baselines on the same signals, each tuned on
+validation (jaxgen.brain.baselines: ridge to labels, ridge to scorer features with retrieval
+among the test stimuli, ridge to pixels), and every run against each baseline by the paired
+difference of their per-stimulus values. Unless --snrs is empty, 10-way accuracy and the ridge
+decoder against the test signals' SNR (the model is the one trained at the default). --compare
+adds rows for other runs (the pretraining ablation, the shuffled-pairs control);
+--baselines_only scores the baselines alone. Writes brain_eval.json, brain_eval.md and a grid
+of the stimuli (odd rows) above their first reconstructions (even rows).
 
   python -m experiments.brain_eval --workdir=runs/mindvis \\
       --compare=no_pretraining=runs/mindvis_scratch,shuffled_pairs=runs/mindvis_shuffled
+  python -m experiments.brain_eval --baselines_only --split=validation
 """
 
 import json
@@ -44,6 +50,12 @@ def define_flags() -> None:
   _F.seed = flags.DEFINE_integer("seed", 0, "Sampling seed.")
   _F.guidance = flags.DEFINE_float("guidance_scale", None, "Classifier-free guidance weight w "
                                    "(default: each run's config.sampler.guidance_scale).")
+  _F.samples = flags.DEFINE_integer("samples_per_stimulus", 4, "Reconstructions of each "
+                                    "stimulus; every figure averages over them.")
+  _F.baselines_only = flags.DEFINE_bool("baselines_only", False, "Score the linear baselines "
+                                        "alone (no trained run) on --dataset.")
+  _F.dataset = flags.DEFINE_string("dataset", "brain_digits/sbj_1",
+                                   "With --baselines_only: the paired dataset.")
 
 
 def reconstruct(trained, signals: np.ndarray, seed: int, chunk: int = 50,
@@ -58,30 +70,95 @@ def reconstruct(trained, signals: np.ndarray, seed: int, chunk: int = 50,
                          for i in range(0, len(signals), chunk)])
 
 
-def score(scorer, recon: np.ndarray, stimuli: np.ndarray, labels: np.ndarray,
-          ways: list[int], trials: int) -> dict[str, float]:
-  """Every figure of one run's reconstructions of the test stimuli."""
+def score(scorer, recons: np.ndarray, stimuli: np.ndarray, ways: list[int],
+          trials: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+  """The paper's figures for reconstructions [k, n, h, w, c] (k samples of each of the n
+  stimuli): n-way top-1 against the scorer's class of the ground-truth image, identification
+  among the n stimuli by scorer features and by pixel correlation, pair-wise identification,
+  each averaged over the k samples of a stimulus; FCD of all k n reconstructions. Returns the
+  figures and the per-stimulus values paired tests read."""
   from jaxgen.brain import metrics
-  from jaxgen.metrics.intervals import mean_and_se, wilson_interval
-  logits, _ = scorer.logits_and_features(recon)
-  probs = np.exp(logits - logits.max(1, keepdims=True))
-  probs /= probs.sum(1, keepdims=True)
-  out: dict[str, float] = {"num": len(recon)}
-  for n in ways:
-    per_item = metrics.n_way_top1(probs, labels, n, trials if n < probs.shape[1] else 1)
-    mean, se = mean_and_se(per_item)
-    out[f"top1_{n}way"], out[f"top1_{n}way_se"], out[f"top1_{n}way_chance"] = mean, se, 1 / n
-    if n == probs.shape[1]:  # one Bernoulli trial per item: a binomial interval
-      out[f"top1_{n}way_ci95_low"], out[f"top1_{n}way_ci95_high"] = wilson_interval(
-          int(per_item.sum()), len(per_item))
-  for name, sim in (("pixcorr", metrics.pixel_correlations(recon, stimuli)),
-                    ("ssim", metrics.ssim_matrix(recon, stimuli))):
-    out[f"pairwise_{name}"], out[f"pairwise_{name}_se"] = mean_and_se(
-        metrics.pairwise_identification(sim))
-    out[f"mean_{name}"] = float(np.mean(np.diag(sim)))
-  report = scorer.report(recon, labels)
-  out.update({k: report[k] for k in ("fcd", "fcd_sd", "fcd_floor", "fcd_floor_sd", "fcd_ceiling")
-              if k in report})
+  from jaxgen.metrics.intervals import mean_and_se
+  k, n = recons.shape[:2]
+  stim_logits, stim_features = scorer.logits_and_features(stimuli)
+  reference = stim_logits.argmax(1)  # the scorer's class of each ground-truth image
+  per_item: dict[str, list[np.ndarray]] = {}
+  for sample in recons:  # [n, h, w, c]
+    logits, features = scorer.logits_and_features(sample)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    values = {f"top1_{w}way": metrics.n_way_top1(probs, reference, w,
+                                                  trials if w < probs.shape[1] else 1)
+              for w in ways}
+    values[f"id{n}_features"] = metrics.identification(
+        metrics.correlation_matrix(features, stim_features))
+    pixcorr = metrics.correlation_matrix(sample, stimuli)
+    values[f"id{n}_pixcorr"] = metrics.identification(pixcorr)
+    values["pairwise_pixcorr"] = metrics.pairwise_identification(pixcorr)
+    values["pairwise_ssim"] = metrics.pairwise_identification(metrics.ssim_matrix(sample,
+                                                                                 stimuli))
+    for key, v in values.items():
+      per_item.setdefault(key, []).append(v)
+  averaged = {key: np.mean(v, axis=0) for key, v in per_item.items()}  # [n] each
+  out: dict[str, float] = {"num": n, "samples_per_stimulus": k}
+  for key, v in averaged.items():
+    out[key], out[key + "_se"] = mean_and_se(v)
+  report = scorer.report(recons.reshape((k * n,) + recons.shape[2:]))
+  out.update({key: report[key] for key in ("fcd", "fcd_sd", "fcd_floor", "fcd_floor_sd",
+                                           "fcd_ceiling") if key in report})
+  return out, averaged
+
+
+def baselines(scorer, train: dict, val: dict, test: dict, ways: list[int],
+              trials: int) -> dict[str, tuple[dict, dict]]:
+  """The linear baselines on the same signals (jaxgen.brain.baselines), each tuned on
+  validation and scored as a run is: {name: (figures, per-stimulus values)}. The label
+  decoder's output is a class, scored by 10-way top-1 alone; feature retrieval gives the test
+  stimulus it retrieves (its class for the semantic figure); the pixel decoder's images are
+  scored whole."""
+  from jaxgen.brain import baselines as linear
+  from jaxgen.brain import metrics
+  from jaxgen.metrics.intervals import mean_and_se
+  _, train_features = scorer.logits_and_features(train["image"])
+  val_logits, val_features = scorer.logits_and_features(val["image"])
+  test_logits, test_features = scorer.logits_and_features(test["image"])
+  reference = test_logits.argmax(1)
+  n = len(reference)
+  rows = {}
+  labels, alpha = linear.label_decoder(train["signal"], train["label"], val["signal"],
+                                       val_logits.argmax(1))
+  hits = (labels(test["signal"]) == reference).astype(np.float64)
+  rows["ridge_labels"] = ({"num": n, "alpha": alpha, **dict(zip(
+      ("top1_10way", "top1_10way_se"), mean_and_se(hits)))}, {"top1_10way": hits})
+  features, alpha = linear.feature_decoder(train["signal"], train_features, val["signal"],
+                                           val_features)
+  similarity = metrics.correlation_matrix(features(test["signal"]), test_features)
+  retrieved = similarity.argmax(1)
+  values = {f"id{n}_features": metrics.identification(similarity),
+            "top1_10way": (reference[retrieved] == reference).astype(np.float64)}
+  figures = {"num": n, "alpha": alpha}
+  for key, v in values.items():
+    figures[key], figures[key + "_se"] = mean_and_se(v)
+  rows["ridge_features_retrieval"] = (figures, values)
+  pixels, alpha = linear.pixel_decoder(train["signal"], train["image"], val["signal"],
+                                       val["image"])
+  figures, values = score(scorer, pixels(test["signal"])[None], test["image"], ways, trials)
+  rows["ridge_pixels"] = ({**figures, "alpha": alpha}, values)
+  return rows
+
+
+def paired_against_baselines(per_item: dict[str, dict], baseline_names: list[str]) -> list[dict]:
+  """Each run against each baseline on the same stimuli, per figure both have: the paired
+  difference of their per-stimulus values (jaxgen.metrics.compare)."""
+  from jaxgen.metrics.compare import paired_difference
+  out = []
+  for run, values in per_item.items():
+    if run in baseline_names:
+      continue
+    for base in baseline_names:
+      for key in sorted(set(values) & set(per_item[base])):
+        out.append({"a": run, "b": base, "figure": key,
+                    **paired_difference(values[key], per_item[base][key])})
   return out
 
 
@@ -124,23 +201,28 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> li
   return rows
 
 
-def markdown(rows: dict[str, dict], ridge_row: dict, sweep: list[dict]) -> str:
-  """The tables of brain_eval.md."""
-  lines = ["| run | 2-way | 5-way | 10-way (95% interval) | pair-wise pixel corr | "
-           "pair-wise SSIM | FCD (floor / ceiling) |", "|---|---:|---:|---:|---:|---:|---:|"]
+COLUMNS = (("top1_10way", "10-way top-1"), ("top1_5way", "5-way"), ("top1_2way", "2-way"),
+           ("id50_features", "50-way id. (features)"), ("id50_pixcorr", "50-way id. (pixels)"),
+           ("pairwise_pixcorr", "pair-wise pixel corr"), ("pairwise_ssim", "pair-wise SSIM"))
+
+
+def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> str:
+  """The tables of brain_eval.md: every run and baseline (mean ± SE over the stimuli), the
+  paired differences against each baseline, and the SNR sweep."""
+  cell = lambda r, k: f"{r[k]:.3f} ± {r[k + '_se']:.3f}" if k in r else ""
+  lines = ["| run | " + " | ".join(name for _, name in COLUMNS) + " | FCD (floor / ceiling) |",
+           "|---|" + "---:|" * (len(COLUMNS) + 1)]
   for name, r in rows.items():
-    lines.append(
-        f"| {name} | {r['top1_2way']:.3f} ± {r['top1_2way_se']:.3f} | "
-        f"{r['top1_5way']:.3f} ± {r['top1_5way_se']:.3f} | {r['top1_10way']:.2f} "
-        f"({r['top1_10way_ci95_low']:.2f}-{r['top1_10way_ci95_high']:.2f}) | "
-        f"{r['pairwise_pixcorr']:.3f} ± {r['pairwise_pixcorr_se']:.3f} | "
-        f"{r['pairwise_ssim']:.3f} ± {r['pairwise_ssim_se']:.3f} | "
-        f"{r['fcd']:.1f} ± {r['fcd_sd']:.1f} ({r.get('fcd_floor', float('nan')):.1f} / "
-        f"{r['fcd_ceiling']:.1f}) |")
-  lines.append(f"| chance | 0.500 | 0.200 | 0.10 | 0.500 | 0.500 | |")
-  lines += ["", f"Ridge label decoder on the same test signals: {ridge_row['ridge_accuracy']:.2f} "
-            f"({ridge_row['ridge_ci95_low']:.2f}-{ridge_row['ridge_ci95_high']:.2f}), alpha "
-            f"{ridge_row['ridge_alpha']:g} chosen on validation."]
+    fcd = (f"{r['fcd']:.1f} ± {r['fcd_sd']:.1f} ({r.get('fcd_floor', float('nan')):.1f} / "
+           f"{r['fcd_ceiling']:.1f})" if "fcd" in r else "")
+    lines.append(f"| {name} | " + " | ".join(cell(r, k) for k, _ in COLUMNS) + f" | {fcd} |")
+  lines.append("| chance | 0.100 | 0.200 | 0.500 | 0.020 | 0.020 | 0.500 | 0.500 | |")
+  if paired:
+    lines += ["", "| run | baseline | figure | difference (95% interval) | verdict |",
+              "|---|---|---|---:|---|"]
+    lines += [f"| {p['a']} | {p['b']} | {p['figure']} | {p['difference']:+.3f} "
+              f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
+              f"{p['verdict']} |" for p in paired]
   if sweep:
     lines += ["", "| test-signal SNR | 10-way top-1 (95% interval) | ridge decoder |",
               "|---:|---:|---:|"]
@@ -151,7 +233,8 @@ def markdown(rows: dict[str, dict], ridge_row: dict, sweep: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> None:
-  """Scores --workdir (and --compare runs) on --split; writes json, markdown and a grid."""
+  """Scores --workdir (and --compare runs) and the baselines on --split; writes json, markdown
+  and a grid."""
   del argv
   from experiments import backend
   backend.prepare()
@@ -161,68 +244,78 @@ def main(argv: list[str]) -> None:
   from jaxgen.train import loop
   from jaxgen.train.restore import restore_trained
   try:
-    if not _F.workdir.value:
-      raise UserError("--workdir is required: a trained mindvis run")
-    runs = {"mindvis": _F.workdir.value}
+    if not _F.workdir.value and not _F.baselines_only.value:
+      raise UserError("--workdir is required (a trained mindvis run), or --baselines_only")
+    runs = {"mindvis": _F.workdir.value} if _F.workdir.value else {}
     for item in filter(None, _F.compare.value.split(",")):
       name, sep, path = item.partition("=")
       if not sep:
         raise UserError(f"--compare takes name=workdir items, got {item!r}")
       runs[name] = path
+    if _F.baselines_only.value:
+      runs = {}
     ways = [int(w) for w in _F.ways.value.split(",")]
+    if _F.samples.value < 1:
+      raise UserError(f"--samples_per_stimulus must be at least 1, got {_F.samples.value}")
     from experiments import records
     from jaxgen import provenance
-    out = _F.out.value or os.path.join(_F.workdir.value, "brain_eval")
+    out = _F.out.value or (os.path.join(_F.workdir.value, "brain_eval") if _F.workdir.value
+                           else os.path.join("runs", "brain_eval_baselines"))
+    records.check_publishable(out)
     for path in runs.values():  # under experiments/results/: committed code only
       records.check_publishable(out, provenance.read(os.path.abspath(path)))
     trained = {name: restore_trained(path) for name, path in runs.items()}
     for name, t in trained.items():
       if t.config.family != "mindvis":
         raise UserError(f"{runs[name]} holds a {t.config.family} run, not a mindvis one")
-    config = trained["mindvis"].config
-    data_dir = config.get("data_dir") or None
-    split = {s: SplitData.open(config.dataset, s, data_dir).arrays()
+    dataset = trained["mindvis"].config.dataset if "mindvis" in trained else _F.dataset.value
+    data_dir = (trained["mindvis"].config.get("data_dir") or None) if trained else None
+    split = {s: SplitData.open(dataset, s, data_dir).arrays()
              for s in ("train", "validation", _F.split.value)}
     test = split[_F.split.value]
     # The embedded digits' scorer: the brain test stimuli are embedded_digits test digits,
     # which it never trained on; FCD against embedded_digits test, floor from validation.
     scorer = loop.trained_scorer("embedded_digits", data_dir, reference_split="test")
-    rows, recons = {}, {}
+    rows, per_item, recons = {}, {}, {}
     for name, t in trained.items():
-      recons[name] = reconstruct(t, test["signal"], _F.seed.value,
-                                 guidance_scale=_F.guidance.value)
-      rows[name] = score(scorer, recons[name], test["image"], test["label"], ways,
-                         _F.trials.value)
+      recons[name] = np.stack([reconstruct(t, test["signal"], _F.seed.value + j,
+                                           guidance_scale=_F.guidance.value)
+                               for j in range(_F.samples.value)])  # [k, n, h, w, c]
+      rows[name], per_item[name] = score(scorer, recons[name], test["image"], ways,
+                                         _F.trials.value)
       print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
-    ridge_row = ridge(split["train"], split["validation"], test["signal"], test["label"],
-                      refit=_F.split.value != "validation")
-    print("ridge", ridge_row, flush=True)
-    snrs = [float(s) for s in _F.snrs.value.split(",") if s]
-    sweep = snr_sweep(trained["mindvis"], config.dataset.partition("/")[2], snrs, scorer,
-                      _F.seed.value) if snrs else []
+    for name, (figures, values) in baselines(scorer, split["train"], split["validation"], test,
+                                             ways, _F.trials.value).items():
+      rows[name], per_item[name] = figures, values
+      print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
+    paired = paired_against_baselines(per_item, [n for n in rows if n.startswith("ridge_")])
+    snrs = [float(s) for s in _F.snrs.value.split(",") if s] if trained else []
+    sweep = snr_sweep(trained["mindvis"], dataset.partition("/")[2], snrs, scorer,
+                      _F.seed.value) if snrs and "mindvis" in trained else []
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       commit = provenance.describe(provenance.checkout_state())
       trained_commits = list(dict.fromkeys(
           provenance.describe(e) for w in runs.values()
           for e in provenance.read(os.path.abspath(w))))
-      json.dump({"commit": commit, "command": " ".join(sys.argv),
+      json.dump({"commit": commit, "command": " ".join(sys.argv), "dataset": dataset,
                  "trained_commits": trained_commits, "scorer_digest": scorer.digest,
                  "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,
-                 "rows": rows, "ridge": ridge_row,
+                 "samples_per_stimulus": _F.samples.value, "rows": rows, "paired": paired,
                  "snr_sweep": sweep}, f, indent=1)
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
-      f.write(markdown(rows, ridge_row, sweep))
-    # Stimuli and reconstructions in alternating rows of 10.
-    stim, rec = test["image"], recons["mindvis"]
-    rows_of = [a[i:i + 10] for i in range(0, len(stim), 10) for a in (stim, rec)]
-    grid = images.save_grid(os.path.join(out, "reconstructions.png"), np.concatenate(rows_of),
-                            rows=len(rows_of))
+      f.write(markdown(rows, paired, sweep))
+    grid = None
+    if "mindvis" in recons:  # stimuli and first reconstructions in alternating rows of 10
+      stim, rec = test["image"], recons["mindvis"][0]
+      rows_of = [a[i:i + 10] for i in range(0, len(stim), 10) for a in (stim, rec)]
+      grid = images.save_grid(os.path.join(out, "reconstructions.png"),
+                              np.concatenate(rows_of), rows=len(rows_of))
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(open(os.path.join(out, "brain_eval.md")).read())
-  print(f"wrote {out}/brain_eval.json, brain_eval.md and {grid}")
+  print(f"wrote {out}/brain_eval.json, brain_eval.md" + (f" and {grid}" if grid else ""))
 
 
 if __name__ == "__main__":

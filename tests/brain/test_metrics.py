@@ -45,5 +45,5 @@ def test_n_way_and_pairwise_identification():
   sim = np.array([[1.0, 0.5, 0.2], [0.9, 0.3, 0.1], [0.0, 0.0, 0.5]])
   np.testing.assert_allclose(metrics.pairwise_identification(sim), [1.0, 0.5, 1.0])
   images = np.random.default_rng(1).random((4, 28, 28, 1))
-  np.testing.assert_allclose(np.diag(metrics.pixel_correlations(images, images)), 1.0)
+  np.testing.assert_allclose(np.diag(metrics.correlation_matrix(images, images)), 1.0)
   np.testing.assert_allclose(np.diag(metrics.ssim_matrix(images, images)), 1.0)
