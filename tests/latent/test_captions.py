@@ -1,0 +1,42 @@
+"""Captions from measurement: varied, true to the digit's buckets, and held out where they
+must be (no held-out phrasing and no held-out combination in a training caption)."""
+
+import re
+
+import numpy as np
+
+from jaxgen.latent import captions
+from jaxgen.metrics.digit_properties import BUCKET_WORDS, PROPERTIES
+
+
+def _random_digits(rng, n):
+  return [(int(rng.integers(10)), {p: int(rng.integers(3)) for p in PROPERTIES})
+          for _ in range(n)]
+
+
+def test_training_captions_say_true_buckets_and_hold_out_what_they_must():
+  rng = np.random.default_rng(0)
+  texts = set()
+  held_words = {w for words in captions.HELD_OUT.synonyms.values() for w in words}
+  for label, buckets in _random_digits(rng, 3000):
+    text, said = captions.caption(rng, label, buckets)
+    texts.add(text)
+    assert captions.NUMBER_WORDS[label] in text or str(label) in text
+    for p, b in said.items():
+      if b >= 0:
+        assert b == buckets[p] and BUCKET_WORDS[p][b] is not None
+        assert any(w in text for w in captions.TRAIN.synonyms[(p, b)])
+        assert (label, p, b) not in captions.HELD_OUT_COMBINATIONS
+    assert not any(re.search(rf"\b{re.escape(w)}\b", text) for w in held_words), text
+  assert len(texts) > 1000  # many phrasings
+
+
+def test_held_out_captions_use_held_out_phrasings_and_may_say_held_out_combinations():
+  rng = np.random.default_rng(1)
+  for label, p, b in captions.HELD_OUT_COMBINATIONS:
+    buckets = {q: 1 for q in PROPERTIES} | {p: b}
+    text, said = captions.caption(rng, label, buckets, captions.HELD_OUT, say_all=True)
+    assert said[p] == b and any(w in text for w in captions.HELD_OUT.synonyms[(p, b)])
+    train_text, train_said = captions.caption(rng, label, buckets, say_all=True)
+    assert train_said[p] == -1  # a training caption leaves it unsaid
+  assert set(captions.HELD_OUT.templates).isdisjoint(captions.TRAIN.templates)
