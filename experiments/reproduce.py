@@ -170,6 +170,12 @@ COMPARISONS = {
     "dcgan_vs_gan": ("compare", ("--a=dcgan", "--b=gan")),
     "vae_vs_vampprior": ("compare", ("--a=vae", "--b=vampprior")),
     "cyclegan_vs_cyclegan_plain": ("compare", ("--a=cyclegan", "--b=cyclegan_plain")),
+    # Issue 36: TransGAN (ViT and convolutional critics) against DCGAN; Paella against MaskGIT
+    # at the same 12 steps.
+    "transgan_vs_dcgan": ("compare", ("--a=transgan", "--b=dcgan")),
+    "transgan_conv_vs_dcgan": ("compare", ("--a=transgan_conv", "--b=dcgan")),
+    "ctransgan_vs_cgan": ("compare", ("--a=ctransgan", "--b=cgan")),
+    "paella_vs_maskgit_s12": ("compare", ("--a=paella_s12_w4", "--b=maskgit_s12")),
     "vit_vs_cnn_speed": ("bench.speed_compare", (
         "--entry=vit={runs}/vit", "--entry=cnn_matched={runs}/cnn_matched",
         "--batch_sizes=1,500")),
