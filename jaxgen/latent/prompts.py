@@ -1,17 +1,19 @@
-"""Text prompts for the digits: templates, a word vocabulary and fixed-length token arrays.
+"""Text prompts for the digits: templates and fixed-length byte tokens any text can have.
 
 Latent diffusion's text-conditional models read a prompt through a text encoder. Our prompts are
 built from templates ("a handwritten {word}", "the digit {digit}", ...) filled with a digit's
 name or numeral. Some templates are held out of training and used only at evaluation, so the
 conditional accuracy from them measures whether the model understood the digit word in a phrasing
 it never saw. Every word of a held-out template also occurs in the training templates (a test
-checks it): an unseen phrasing, not unseen words, whose embeddings would be untrained.
+checks it): an unseen phrasing of known words.
 
-Tokens are words (a comma is a word of its own), int32, padded with PAD = 0 to MAX_TOKENS. The
-empty prompt is all padding: classifier-free guidance drops a prompt by replacing it with it.
+Tokens are the prompt's UTF-8 bytes (lower-cased, runs of white space made one space) plus one,
+int32, padded with PAD = 0 to MAX_TOKENS: an open vocabulary (issue 38), so any English prompt
+is read; only empty, over-long and undecodable input is refused, in one line. The empty prompt
+(`empty_prompt`, all padding) is the unconditional one: classifier-free guidance drops a prompt
+by replacing it with it.
 """
 
-import functools
 import re
 
 import numpy as np
@@ -44,7 +46,8 @@ HELD_OUT_TEMPLATES = (
 )
 
 PAD = 0
-MAX_TOKENS = 8
+MAX_TOKENS = 48  # bytes: the longest template filled is 29
+VOCAB_SIZE = 257  # PAD and the 256 byte values
 
 
 def words(prompt: str) -> list[str]:
@@ -57,32 +60,41 @@ def fill(template: str, label: int) -> str:
   return template.format(word=NUMBER_WORDS[label], digit=str(label))
 
 
-@functools.cache
-def vocabulary() -> tuple[str, ...]:
-  """Every word of every filled template, sorted; word i has token i + 1 (0 is PAD)."""
-  found = {w for t in TRAIN_TEMPLATES + HELD_OUT_TEMPLATES for label in range(10)
-           for w in words(fill(t, label))}
-  return tuple(sorted(found))
-
-
 def vocab_size() -> int:
   """Number of token ids, PAD included."""
-  return len(vocabulary()) + 1
+  return VOCAB_SIZE
 
 
-def tokenize(prompt: str) -> np.ndarray:
-  """A prompt -> int32 [MAX_TOKENS], padded; a one-line error for unknown or too many words."""
-  index = {w: i + 1 for i, w in enumerate(vocabulary())}
-  ws = words(prompt)
-  unknown = [w for w in ws if w not in index]
-  if unknown:
-    raise UserError(f"prompt {prompt!r}: {', '.join(repr(w) for w in unknown)} not in the "
-                    f"vocabulary; known words: {' '.join(vocabulary())}")
-  if len(ws) > MAX_TOKENS:
-    raise UserError(f"prompt {prompt!r} has {len(ws)} words; at most {MAX_TOKENS}")
-  out = np.full((MAX_TOKENS,), PAD, np.int32)
-  out[:len(ws)] = [index[w] for w in ws]
+def empty_prompt() -> np.ndarray:
+  """The unconditional prompt: int32 [MAX_TOKENS] of PAD."""
+  return np.full((MAX_TOKENS,), PAD, np.int32)
+
+
+def tokenize(prompt: str | bytes) -> np.ndarray:
+  """Any text -> int32 [MAX_TOKENS]: its normalised UTF-8 bytes plus one, padded; a one-line
+  error for an empty, over-long or undecodable prompt."""
+  if isinstance(prompt, bytes):
+    try:
+      prompt = prompt.decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise UserError(f"prompt {prompt[:40]!r} is not UTF-8 text ({e.reason} at byte "
+                      f"{e.start}); give it as text") from None
+  text = " ".join(prompt.lower().split())
+  if not text:
+    raise UserError("the prompt is empty; give some text, e.g. \"a bold seven\" (sampling "
+                    "from labels needs no prompt)")
+  data = text.encode("utf-8")
+  if len(data) > MAX_TOKENS:
+    raise UserError(f"prompt {text[:40]!r}... is {len(data)} bytes long; at most {MAX_TOKENS}")
+  out = empty_prompt()
+  out[:len(data)] = np.frombuffer(data, np.uint8).astype(np.int32) + 1
   return out
+
+
+def decode(tokens: np.ndarray) -> str:
+  """The text of tokens [MAX_TOKENS] (padding dropped)."""
+  values = np.asarray(tokens)
+  return bytes((values[values != PAD] - 1).astype(np.uint8).tolist()).decode("utf-8")
 
 
 def template_tokens(templates: tuple[str, ...], num_classes: int = 10) -> np.ndarray:

@@ -76,7 +76,7 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
   # Seen: 0.936 at step 10, 0.740 at step 20 (1.0 is predicting no noise at all).
   assert evals[-1]["loss"] < evals[0]["loss"] - 0.05
   trained = restore_trained(workdir)
-  tokens = np.stack([prompts.tokenize("a handwritten seven"), prompts.tokenize("")])
+  tokens = np.stack([prompts.tokenize("a handwritten seven"), prompts.empty_prompt()])
   images = trained.family.sample(trained.state, jax.random.key(0), 2, prompt_tokens=tokens,
                                  guidance_scale=1.0)
   chex.assert_shape(images, (2, 28, 28, 1))

@@ -20,11 +20,10 @@ def test_held_out_templates_are_new_phrasings_of_known_words():
 
 
 def test_tokens_round_trip_and_pad():
-  tokens = prompts.tokenize("A handwritten Seven")
-  vocab = prompts.vocabulary()
-  assert [vocab[i - 1] for i in tokens if i != prompts.PAD] == ["a", "handwritten", "seven"]
-  assert tokens.shape == (prompts.MAX_TOKENS,) and (tokens[3:] == prompts.PAD).all()
-  assert (prompts.tokenize("") == prompts.PAD).all()
+  tokens = prompts.tokenize("A handwritten   Seven")
+  assert prompts.decode(tokens) == "a handwritten seven"  # lower-cased, spaces collapsed
+  assert tokens.shape == (prompts.MAX_TOKENS,) and (tokens[19:] == prompts.PAD).all()
+  assert tokens.max() < prompts.vocab_size() and (prompts.empty_prompt() == prompts.PAD).all()
   table = prompts.template_tokens(prompts.TRAIN_TEMPLATES)
   assert table.shape == (len(prompts.TRAIN_TEMPLATES), 10, prompts.MAX_TOKENS)
   # Every label's prompt differs from every other label's under the same template.
@@ -32,11 +31,17 @@ def test_tokens_round_trip_and_pad():
     assert len({tuple(r) for r in row}) == 10
 
 
-def test_unknown_words_and_long_prompts_fail_in_one_line():
-  with pytest.raises(UserError, match="'eleven' not in the vocabulary"):
-    prompts.tokenize("a handwritten eleven")
+def test_any_text_is_read_and_only_bad_input_fails_in_one_line():
+  for text in ("someone wrote a two", "a scribbled three", "four, written by hand",
+               "an ink six", "ein Siebener, fett", "数字の七"):
+    assert prompts.decode(prompts.tokenize(text)) == " ".join(text.lower().split())
+  assert prompts.decode(prompts.tokenize("a bold seven".encode())) == "a bold seven"
+  with pytest.raises(UserError, match="empty"):
+    prompts.tokenize("   ")
   with pytest.raises(UserError, match="at most"):
-    prompts.tokenize("a " * (prompts.MAX_TOKENS + 1))
+    prompts.tokenize("a " * prompts.MAX_TOKENS)
+  with pytest.raises(UserError, match="not UTF-8"):
+    prompts.tokenize(b"a bold \xff seven")
 
 
 def test_dropping_a_prompt_drops_all_its_tokens():
