@@ -43,8 +43,8 @@ def define_flags() -> None:
   _F.ways = flags.DEFINE_string("ways", "2,5,10", "n of the n-way top-1 accuracies.")
   _F.trials = flags.DEFINE_integer("trials", 200,
                                    "Random draws of the n - 1 other classes per item.")
-  _F.snrs = flags.DEFINE_string("snrs", "0.01,0.025,0.1,0.5",
-                                "Test-signal SNRs of the sweep; empty to skip it.")
+  _F.snrs = flags.DEFINE_string("snrs", "0.01,0.05,0.2",
+                                "Single-trial SNRs of the sweep; empty to skip it.")
   _F.out = flags.DEFINE_string("output_dir", None,
                                "Where to write (default: <workdir>/brain_eval).")
   _F.seed = flags.DEFINE_integer("seed", 0, "Sampling seed.")
@@ -162,61 +162,52 @@ def paired_against_baselines(per_item: dict[str, dict], baseline_names: list[str
   return out
 
 
-def ridge(train, val, test_signals, test_labels, refit: bool = True) -> dict[str, float]:
-  """The ridge label decoder (alpha tuned on validation) on the test signals; without
-  `refit` (scoring validation itself) it is fitted on train alone."""
-  from jaxgen.brain import metrics
-  from jaxgen.metrics.intervals import wilson_interval
-  predict, alpha = metrics.ridge_decoder(train["signal"], train["label"], val["signal"],
-                                         val["label"], refit=refit)
-  correct = int(np.sum(predict(test_signals) == test_labels))
-  low, high = wilson_interval(correct, len(test_labels))
-  return {"ridge_accuracy": correct / len(test_labels), "ridge_ci95_low": low,
-          "ridge_ci95_high": high, "ridge_alpha": alpha}
-
-
-def snr_sweep(trained, subject: str, snrs: list[float], scorer, seed: int) -> list[dict]:
-  """10-way accuracy and the ridge decoder with test signals at each SNR (train signals of
-  the same SNR for the ridge and for the normalisation statistics)."""
+def snr_sweep(trained, subject: str, snrs: list[float], scorer, ways: list[int], trials: int,
+              samples: int, seed: int) -> list[dict]:
+  """10-way top-1 of the run (trained at the default SNR) and of each baseline (retrained at
+  each SNR) with every split's signals written at that SNR, scored as the main table is."""
   from jaxgen.data import brain
   rows = []
   for snr in snrs:
     with tempfile.TemporaryDirectory() as tmp:
       brain.write_god(tmp, (subject,), snr=snr)
       g = brain.load_god(tmp, subject)
-    train = {"signal": g["train_signals"], "label": g["train_labels"]}
-    val = {"signal": g["validation_signals"], "label": g["validation_labels"]}
-    recon = reconstruct(trained, g["test_signals"], seed, guidance_scale=_F.guidance.value)
-    logits, _ = scorer.logits_and_features(recon)
-    # The loader's order, which is not the tfds split's: its own labels.
-    labels = g["test_labels"]
-    correct = int(np.sum(logits.argmax(1) == labels))
-    from jaxgen.metrics.intervals import wilson_interval
-    low, high = wilson_interval(correct, len(labels))
-    rows.append({"snr": snr, "top1_10way": correct / len(labels), "top1_10way_ci95_low": low,
-                 "top1_10way_ci95_high": high,
-                 **ridge(train, val, g["test_signals"], g["test_labels"])})
-    print(f"snr {snr}: 10-way {rows[-1]['top1_10way']:.2f}, ridge "
-          f"{rows[-1]['ridge_accuracy']:.2f}", flush=True)
+    split = {s: {"signal": g[f"{s}_signals"], "image": g[f"{s}_images"].astype(np.float32) / 255,
+                 "label": g[f"{s}_labels"]} for s in ("train", "validation", "test")}
+    recons = np.stack([reconstruct(trained, split["test"]["signal"], seed + j,
+                                   guidance_scale=_F.guidance.value) for j in range(samples)])
+    figures = {"mindvis": score(scorer, recons, split["test"]["image"], ways, trials)[0]}
+    figures.update({name: f for name, (f, _) in baselines(
+        scorer, split["train"], split["validation"], split["test"], ways, trials).items()})
+    rows.append({"snr": snr, **{f"{name}_top1_10way": f["top1_10way"] for name, f in
+                                figures.items()},
+                 **{f"{name}_top1_10way_se": f["top1_10way_se"] for name, f in figures.items()}})
+    print(f"snr {snr}: " + ", ".join(f"{name} {f['top1_10way']:.2f}"
+                                     for name, f in figures.items()), flush=True)
   return rows
 
 
-COLUMNS = (("top1_10way", "10-way top-1"), ("top1_5way", "5-way"), ("top1_2way", "2-way"),
-           ("id50_features", "50-way id. (features)"), ("id50_pixcorr", "50-way id. (pixels)"),
-           ("pairwise_pixcorr", "pair-wise pixel corr"), ("pairwise_ssim", "pair-wise SSIM"))
+def columns(n: int) -> tuple[tuple[str, str, float], ...]:
+  """(figure key, heading, chance) of the main table, for n test stimuli."""
+  return (("top1_10way", "10-way top-1", 0.1), ("top1_5way", "5-way", 0.2),
+          ("top1_2way", "2-way", 0.5), (f"id{n}_features", f"{n}-way id. (features)", 1 / n),
+          (f"id{n}_pixcorr", f"{n}-way id. (pixels)", 1 / n),
+          ("pairwise_pixcorr", "pair-wise pixel corr", 0.5),
+          ("pairwise_ssim", "pair-wise SSIM", 0.5))
 
 
 def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> str:
   """The tables of brain_eval.md: every run and baseline (mean ± SE over the stimuli), the
   paired differences against each baseline, and the SNR sweep."""
   cell = lambda r, k: f"{r[k]:.3f} ± {r[k + '_se']:.3f}" if k in r else ""
-  lines = ["| run | " + " | ".join(name for _, name in COLUMNS) + " | FCD (floor / ceiling) |",
-           "|---|" + "---:|" * (len(COLUMNS) + 1)]
+  cols = columns(int(next(iter(rows.values()))["num"]))
+  lines = ["| run | " + " | ".join(name for _, name, _ in cols) + " | FCD (floor / ceiling) |",
+           "|---|" + "---:|" * (len(cols) + 1)]
   for name, r in rows.items():
     fcd = (f"{r['fcd']:.1f} ± {r['fcd_sd']:.1f} ({r.get('fcd_floor', float('nan')):.1f} / "
            f"{r['fcd_ceiling']:.1f})" if "fcd" in r else "")
-    lines.append(f"| {name} | " + " | ".join(cell(r, k) for k, _ in COLUMNS) + f" | {fcd} |")
-  lines.append("| chance | 0.100 | 0.200 | 0.500 | 0.020 | 0.020 | 0.500 | 0.500 | |")
+    lines.append(f"| {name} | " + " | ".join(cell(r, k) for k, _, _ in cols) + f" | {fcd} |")
+  lines.append("| chance | " + " | ".join(f"{c:.3f}" for _, _, c in cols) + " | |")
   if paired:
     lines += ["", "| run | baseline | figure | difference (95% interval) | verdict |",
               "|---|---|---|---:|---|"]
@@ -224,11 +215,12 @@ def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> st
               f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
               f"{p['verdict']} |" for p in paired]
   if sweep:
-    lines += ["", "| test-signal SNR | 10-way top-1 (95% interval) | ridge decoder |",
-              "|---:|---:|---:|"]
-    lines += [f"| {s['snr']:g} | {s['top1_10way']:.2f} ({s['top1_10way_ci95_low']:.2f}-"
-              f"{s['top1_10way_ci95_high']:.2f}) | {s['ridge_accuracy']:.2f} "
-              f"({s['ridge_ci95_low']:.2f}-{s['ridge_ci95_high']:.2f}) |" for s in sweep]
+    names = [k[:-len("_top1_10way")] for k in sweep[0] if k.endswith("_top1_10way")]
+    lines += ["", "| single-trial SNR | " + " | ".join(f"{n} 10-way" for n in names) + " |",
+              "|---:|" + "---:|" * len(names)]
+    lines += [f"| {row['snr']:g} | " + " | ".join(
+        f"{row[n + '_top1_10way']:.2f} ± {row[n + '_top1_10way_se']:.2f}" for n in names) + " |"
+        for row in sweep]
   return "\n".join(lines) + "\n"
 
 
@@ -265,6 +257,9 @@ def main(argv: list[str]) -> None:
     for path in runs.values():  # under experiments/results/: committed code only
       records.check_publishable(out, provenance.read(os.path.abspath(path)))
     trained = {name: restore_trained(path) for name, path in runs.items()}
+    from experiments.report import check_finished
+    for name, t in trained.items():
+      check_finished(t, runs[name], out)
     for name, t in trained.items():
       if t.config.family != "mindvis":
         raise UserError(f"{runs[name]} holds a {t.config.family} run, not a mindvis one")
@@ -284,14 +279,20 @@ def main(argv: list[str]) -> None:
       rows[name], per_item[name] = score(scorer, recons[name], test["image"], ways,
                                          _F.trials.value)
       print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
-    for name, (figures, values) in baselines(scorer, split["train"], split["validation"], test,
-                                             ways, _F.trials.value).items():
+    linear = baselines(scorer, split["train"], split["validation"], test, ways, _F.trials.value)
+    for name, (figures, values) in linear.items():
+      if name in rows:
+        raise UserError(f"--compare name {name!r} is a baseline's; name the run otherwise")
       rows[name], per_item[name] = figures, values
       print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
-    paired = paired_against_baselines(per_item, [n for n in rows if n.startswith("ridge_")])
+    paired = paired_against_baselines(per_item, list(linear))
+    if _F.split.value == "validation":
+      print("note: the baselines are tuned on validation and scored on it here: for tuning "
+            "only, not a result", flush=True)
     snrs = [float(s) for s in _F.snrs.value.split(",") if s] if trained else []
-    sweep = snr_sweep(trained["mindvis"], dataset.partition("/")[2], snrs, scorer,
-                      _F.seed.value) if snrs and "mindvis" in trained else []
+    sweep = snr_sweep(trained["mindvis"], dataset.partition("/")[2], snrs, scorer, ways,
+                      _F.trials.value, _F.samples.value, _F.seed.value) if (
+                          snrs and "mindvis" in trained) else []
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       commit = provenance.describe(provenance.checkout_state())

@@ -14,14 +14,23 @@ import os
 import sys
 import tempfile
 
+from types import SimpleNamespace
+
 from absl import app, flags
 import numpy as np
 
-_SUBJECT = flags.DEFINE_string("subject", "sbj_1", "Synthetic subject.")
-_SNRS = flags.DEFINE_list("snrs", ["0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2"],
-                          "Single-trial SNRs to measure.")
-_RECORD = flags.DEFINE_string("record", None, "Also write the validation record "
-                              "experiments/results/validation/NAME.json.")
+# Flags are defined when run as a program, not on import (tests import this module beside
+# experiments.score, which defines --record too).
+_F = SimpleNamespace()
+
+
+def define_flags() -> None:
+  """Defines the command-line flags."""
+  _F.subject = flags.DEFINE_string("subject", "sbj_1", "Synthetic subject.")
+  _F.snrs = flags.DEFINE_list("snrs", ["0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2"],
+                              "Single-trial SNRs to measure.")
+  _F.record = flags.DEFINE_string("record", None, "Also write the validation record "
+                                  "experiments/results/validation/NAME.json.")
 
 BAND = (0.5, 0.7)  # the ridge decoder's validation accuracy the default SNR must give
 
@@ -54,37 +63,39 @@ def choose(rows: list[dict]) -> float | None:
 
 
 def main(argv: list[str]) -> None:
+  """Measures the ridge decoder at each SNR, prints the table and the chosen default."""
   del argv
   from experiments import records
   from jaxgen.errors import UserError
   try:
-    snrs = [float(s) for s in _SNRS.value]
+    snrs = [float(s) for s in _F.snrs.value]
     if not snrs or min(snrs) <= 0:
-      raise UserError(f"--snrs must be positive numbers, got {_SNRS.value}")
-    if _RECORD.value:
+      raise UserError(f"--snrs must be positive numbers, got {_F.snrs.value}")
+    if _F.record.value:
       records.check_publishable(records.VALIDATION_DIR)
   except ValueError:
-    print(f"error: --snrs must be numbers, got {_SNRS.value}", file=sys.stderr)
+    print(f"error: --snrs must be numbers, got {_F.snrs.value}", file=sys.stderr)
     sys.exit(2)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   rows = []
   for snr in snrs:
-    rows.append(ridge_on_validation(_SUBJECT.value, snr))
+    rows.append(ridge_on_validation(_F.subject.value, snr))
     r = rows[-1]
     print(f"snr {snr:g}: ridge {r['ridge_accuracy']:.2f} ({r['ridge_ci95_low']:.2f}-"
           f"{r['ridge_ci95_high']:.2f}), alpha {r['ridge_alpha']:g}", flush=True)
   chosen = choose(rows)
   print(f"default SNR: {chosen:g}" if chosen is not None else
         f"no SNR of the grid gives {BAND[0]:.0%}-{BAND[1]:.0%}: widen or refine --snrs")
-  if _RECORD.value:
-    record = {"name": _RECORD.value, "kind": "validation", "split": "validation",
-              "subject": _SUBJECT.value, "band": list(BAND), "chosen_snr": chosen, "rows": rows}
+  if _F.record.value:
+    record = {"name": _F.record.value, "kind": "validation", "split": "validation",
+              "subject": _F.subject.value, "band": list(BAND), "chosen_snr": chosen, "rows": rows}
     records.write(record, records.VALIDATION_DIR,
                   "python -m experiments.brain_snr " + " ".join(sys.argv[1:]))
-    print(f"wrote {os.path.join(records.VALIDATION_DIR, _RECORD.value)}.json")
+    print(f"wrote {os.path.join(records.VALIDATION_DIR, _F.record.value)}.json")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

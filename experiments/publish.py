@@ -7,8 +7,8 @@ import os
 
 from experiments.evaluations import FIRST_STAGES
 from experiments.guidance_sweeps import plot_sweeps
-from experiments.tables import (fmt_accuracy, fmt_minutes, comparison_tables, is_current,
-                                markdown_tables, mosaic)
+from experiments.tables import (comparison_tables, fmt_accuracy, fmt_minutes, is_current,
+                                markdown_tables, mosaic, speed_order)
 from jaxgen.metrics.intervals import Z95
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -99,7 +99,7 @@ def _page_text(records: list[dict], comparisons: list[dict]) -> str:
 def _comparison_page(comparison: dict, by_name: dict[str, dict]) -> str | None:
   """The page of a comparison: that of its first record (a paired test's a, a speed run's
   first entry)."""
-  first = comparison.get("a") or next(iter(comparison.get("order") or comparison["entries"]))
+  first = comparison.get("a") or speed_order(comparison)[0]
   return page_of(by_name[first]) if first in by_name else None
 
 

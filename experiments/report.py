@@ -208,8 +208,8 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     record["speed_vs_pixel"] = pixel_vs_latent(trained, steps, 64)
   if family.network_calls is not None:
     print("timing the sampler at batch 1 and 64 ...", flush=True)
-    record["decoding"] = evaluations.decoding_cost(family, trained.state, options, trained.spec.num_classes,
-                                       seed)
+    record["decoding"] = evaluations.decoding_cost(family, trained.state, options,
+                                                   trained.spec.num_classes, seed)
   os.makedirs(results_dir, exist_ok=True)
   record["samples"] = evaluations.save_samples(results_dir, name, samples, labels)
   record["grid"] = name + ".png"

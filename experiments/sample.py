@@ -8,8 +8,10 @@ OUT.npz, plus a grid PNG beside it (OUT.png). Diffusion models also take --sampl
 --steps, --eta, --guidance_scale (classifier-free) and --classifier_workdir/--classifier_scale
 (classifier guidance with a trained noisy_classifier, also of an unconditional model: --labels
 are then the classes it guides towards). A text-conditioned latent diffusion model (ldm) takes
---prompt="a handwritten seven" (every sample reads it; without it, --labels are read through
-the held-out prompt templates), and decodes through its autoencoder.
+--prompt="a bold seven, slanted right" (any text: every sample reads it; without it, --labels
+are read through the held-out prompt templates) or --prompts=FILE (one prompt a line,
+--num_samples images of each, the grid one row a prompt, `prompts` saved beside `images`), and
+decodes through its autoencoder.
 """
 
 import os
@@ -44,6 +46,8 @@ def define_flags() -> None:
       "classifier_workdir", None, "Workdir of a trained noisy_classifier for classifier guidance.")
   _F.classifier_scale = flags.DEFINE_float("classifier_scale", 1.0, "Classifier guidance scale.")
   _F.prompt = flags.DEFINE_string("prompt", None, "Text prompt of a text-conditioned ldm model.")
+  _F.prompts = flags.DEFINE_string("prompts", None, "A UTF-8 file of prompts, one a line, for a "
+                                   "text-conditioned ldm model: --num_samples images of each.")
   _F.signals = flags.DEFINE_string(
       "signals", None, "A mindvis model: .npz of brain signals to reconstruct images from (a "
       "'signals' array [n, voxels], or a GOD-layout subject file: its averaged test signals).")
@@ -88,14 +92,33 @@ def sampler_options(config) -> dict:
   return options
 
 
-def save(out: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
-  """Writes --output (.npz of `arrays`) and its grid of `out` (uint8 images); the grid's path."""
+def read_prompts(path: str) -> list[str]:
+  """The non-blank lines of a UTF-8 prompts file; a one-line error for a missing, undecodable
+  or empty file."""
+  from jaxgen.errors import UserError
+  try:
+    with open(path, encoding="utf-8") as f:
+      lines = [line.strip() for line in f if line.strip()]
+  except FileNotFoundError:
+    raise UserError(f"--prompts={path}: no such file; give a text file, one prompt a line") \
+        from None
+  except UnicodeDecodeError as e:
+    raise UserError(f"--prompts={path} is not UTF-8 text ({e.reason} at byte {e.start})") \
+        from None
+  if not lines:
+    raise UserError(f"--prompts={path} holds no prompt; write one prompt a line")
+  return lines
+
+
+def save(out: np.ndarray, arrays: dict[str, np.ndarray], rows: int | None = None) -> str:
+  """Writes --output (.npz of `arrays`) and its grid of `out` (uint8 images, `rows` rows when
+  given); the grid's path."""
   from jaxgen import images
   from jaxgen.errors import UserError
   try:
     os.makedirs(os.path.dirname(os.path.abspath(_F.output.value)), exist_ok=True)
     np.savez(_F.output.value, **arrays)
-    return images.save_grid(os.path.splitext(_F.output.value)[0] + ".png", out)
+    return images.save_grid(os.path.splitext(_F.output.value)[0] + ".png", out, rows)
   except OSError as e:
     raise UserError(f"cannot write {_F.output.value} ({e.strerror}); choose another --output") \
         from None
@@ -181,10 +204,27 @@ def main(argv: list[str]) -> None:
     if name == "ldm" and _F.classifier.present:
       raise UserError("classifier guidance applies to pixel-space ddpm models; guide an ldm "
                       "model with --guidance_scale")
-    if _F.prompt.value is not None and trained.config.get("context") != "text":
-      raise UserError(f"--prompt needs a text-conditioned ldm model; {_F.workdir.value} holds "
-                      f"a {name} run" + (" conditioned on labels" if name == "ldm" else ""))
+    prompted = _F.prompt.value is not None or _F.prompts.value is not None
+    if prompted and trained.config.get("context") != "text":
+      raise UserError(f"--prompt/--prompts need a text-conditioned ldm model; "
+                      f"{_F.workdir.value} holds a {name} run" +
+                      (" conditioned on labels" if name == "ldm" else ""))
+    if _F.prompts.value is not None and (_F.prompt.value is not None or _F.labels.value):
+      raise UserError("give --prompts alone, not with --prompt or --labels")
     options = sampler_options(trained.config)
+    if _F.prompts.value is not None:
+      from jaxgen.latent import prompts
+      texts = read_prompts(_F.prompts.value)
+      tokens = np.stack([prompts.tokenize(t) for t in texts])  # [P, L]
+      n = _F.num.value
+      samples = family.sample(trained.state, jax.random.key(_F.seed.value), len(texts) * n,
+                              None, prompt_tokens=np.repeat(tokens, n, axis=0), **options)
+      out = images.to_uint8(np.asarray(samples))  # [P n, h, w, c], prompt by prompt
+      grid = save(out, {"images": out, "prompts": np.repeat(np.array(texts), n)},
+                  rows=len(texts))
+      print(f"wrote {len(out)} samples ({n} of each of {len(texts)} prompts) from step "
+            f"{trained.step} to {_F.output.value} and {grid}")
+      return
     if _F.prompt.value is not None:
       from jaxgen.latent import prompts
       options["prompt_tokens"] = prompts.tokenize(_F.prompt.value)  # [L], for every sample

@@ -1,6 +1,7 @@
-"""Scores a trained diffusion, score or code model under several samplers: FCD (with its bootstrap interval,
-floor and ceiling), conditional accuracy (with its Wilson interval), sampling throughput
-(compilation apart), and optionally the exact NLL bound in bits/dim with its standard error.
+"""Scores a trained diffusion, score or code model under several samplers: FCD (with its
+bootstrap interval, floor and ceiling), conditional accuracy (with its Wilson interval),
+sampling throughput (compilation apart), and optionally the exact NLL bound in bits/dim with
+its standard error.
 
 This is a tuning tool: it scores against the validation split by default. Figures to publish
 come from `experiments.report`, which reads test.
@@ -11,7 +12,7 @@ come from `experiments.report`, which reads test.
       --classifier_workdir=runs/noisy_classifier
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
   python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5,pc:steps=1
-  python -m experiments.score --workdir=runs/paella --settings=steps=12:w=2,steps=12:w=4,steps=12:w=8
+  python -m experiments.score --workdir=runs/paella --settings=steps=12:w=2,steps=12:w=8
   python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
 Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),

@@ -34,6 +34,7 @@ def _fmt_rate(per_s: float) -> str:
 
 
 def fmt_minutes(seconds: float | None) -> str:
+  """A training time in seconds under a minute, else in whole minutes; "" when unknown."""
   if seconds is None:
     return ""
   return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
@@ -228,6 +229,16 @@ def sampler_grids(records: list[dict], suffix: str) -> list[str]:
   return out
 
 
+def speed_order(comparison: dict) -> list[str]:
+  """A speed record's entries in the order given (records are written with sorted keys): the
+  reference, the one the ratios divide by, first."""
+  first_key = next(k for k in next(iter(comparison["entries"].values()))
+                   if k.startswith("ratio_to_"))
+  reference = first_key[len("ratio_to_"):].rsplit("_b", 1)[0]
+  return comparison.get("order") or [reference] + sorted(
+      n for n in comparison["entries"] if n != reference)
+
+
 def comparison_tables(comparisons: list[dict]) -> str:
   """The comparison records: each paired test's sentence, and each alternated speed record as
   a table (images/s per batch size and the ratio to its first entry)."""
@@ -241,11 +252,7 @@ def comparison_tables(comparisons: list[dict]) -> str:
     out.append("")
   for c in (c for c in comparisons if c.get("kind") == "speed"):
     batches = c["batch_sizes"]
-    # The entries in the order given (records are written with sorted keys): the reference,
-    # the one the ratios divide by, first.
-    first_key = next(k for k in next(iter(c["entries"].values())) if k.startswith("ratio_to_"))
-    reference = first_key[len("ratio_to_"):].rsplit("_b", 1)[0]
-    names = c.get("order") or [reference] + sorted(n for n in c["entries"] if n != reference)
+    names = speed_order(c)
     out += [f"**Speed: {c['name']}** (images/s, median of {c['reps']} calls each, the "
             f"contenders called alternately in one run on {c['cpu_count']} cores, compilation "
             f"apart; ratio to {names[0]})", "",

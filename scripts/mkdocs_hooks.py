@@ -55,14 +55,15 @@ def on_files(files, config):
 
 
 def results_links(markdown: str, page_path: str) -> str:
-  """Rewrites each link that, read from the page's place in the repository (docs/<page_path>),
-  leads into experiments/results/, to the same file's place in the site."""
+  """Rewrites each link to a picture that, read from the page's place in the repository
+  (docs/<page_path>), leads into experiments/results/, to the same file's place in the site."""
   here = os.path.dirname(os.path.join("docs", page_path))
 
   def rewrite(match: re.Match) -> str:
     target = match.group(1)
     in_repo = os.path.normpath(os.path.join(here, target))
-    if "://" in target or not in_repo.startswith(RESULTS + "/"):
+    # Only the pictures join the site (on_files); a link to a record stays as written.
+    if "://" in target or not in_repo.startswith(RESULTS + "/") or not target.endswith(".png"):
       return match.group(0)
     return "](" + os.path.relpath(in_repo, os.path.dirname(page_path) or ".")
 

@@ -57,8 +57,11 @@ def test_links_into_the_results_read_the_same_in_the_repository_and_the_site():
   text = "![grid](../../experiments/results/ddpm.png) and [page](diffusion.md)"
   assert mkdocs_hooks.results_links(text, "families/ddpm.md") == (
       "![grid](../experiments/results/ddpm.png) and [page](diffusion.md)")
+  assert mkdocs_hooks.results_links("![x](../experiments/results/a.png)", "evaluation.md") == (
+      "![x](experiments/results/a.png)")
+  # Records do not join the site: a link to one is left for the strict build to judge.
   assert mkdocs_hooks.results_links("[x](../experiments/results/a.json)", "evaluation.md") == (
-      "[x](experiments/results/a.json)")
+      "[x](../experiments/results/a.json)")
   assert mkdocs_hooks.results_links("[x](https://x.org/experiments/results/a.png)", "a.md") == (
       "[x](https://x.org/experiments/results/a.png)")
 

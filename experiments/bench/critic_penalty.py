@@ -52,6 +52,7 @@ def penalty_gradient(critic: nn.Module, images: jax.Array):
 
 
 def main() -> None:
+  """Times both critics' penalty gradients alternately and prints them with their ratio."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--batch", type=int, default=32)
   parser.add_argument("--reps", type=int, default=7)

@@ -39,7 +39,8 @@ from jaxgen.data import embedded
 from jaxgen.data.brain_forward import AREAS as ROIS, SUBJECTS, Subject
 from jaxgen.errors import UserError
 
-# Default single-trial SNR (evoked variance / noise variance per visual voxel), fixed before
+# Default single-trial SNR (evoked variance over the white and correlated noise's variance per
+# visual voxel; the drift adds 0.3^2 of the latter), fixed before
 # any decoder was trained: the SNR at which the ridge label decoder reads 50-70% of the
 # validation stimuli from their averaged repeats: 0.62 (0.52-0.71) at 0.05, the grid's point
 # nearest 60% (0.54 at 0.03, 0.75 at 0.1; `python -m experiments.brain_snr`, record

@@ -197,14 +197,16 @@ class TrialNoise:
   correlated: float = 0.5
   drift: float = 0.3
 
-  def sample(self, rng: np.random.Generator, trials: int, voxels: int) -> np.ndarray:
-    """Noise [trials, voxels] for one run, trials in presentation order."""
+  def sample(self, rng: np.random.Generator, trials: int, voxels: int,
+             run_length: int | None = None) -> np.ndarray:
+    """Noise [trials, voxels] for one run, trials in presentation order; the drift's cycles
+    span `run_length` trials (default: these), so a run cut short keeps the drift's pace."""
     if self.snr <= 0 or not 0.0 <= self.correlated <= 1.0 or self.drift < 0:
       raise UserError(f"noise needs snr > 0, correlated in [0, 1] and drift >= 0; got {self}")
     white = rng.standard_normal((trials, voxels))
     shared = _smooth(rng, (trials, voxels), _NOISE_SMOOTHING)
     noise = np.sqrt(1 - self.correlated) * white + np.sqrt(self.correlated) * shared
-    t = np.arange(trials)[:, None] / max(trials, 1)  # [trials, 1]
+    t = np.arange(trials)[:, None] / max(run_length or trials, 1)  # [trials, 1]
     cycles = np.arange(1, _DRIFT_CYCLES + 1)
     loads = rng.standard_normal((_DRIFT_CYCLES, voxels)) / np.sqrt(_DRIFT_CYCLES / 2.0)
     phases = rng.uniform(0, 2 * np.pi, (_DRIFT_CYCLES, voxels))
@@ -277,6 +279,6 @@ def _runs_of_noise(noise: TrialNoise, rng: np.random.Generator, trials: int,
   """Noise [trials, voxels] of consecutive runs of RUN_LENGTH trials, each with its own drift."""
   if trials == 0:
     return np.zeros((0, voxels), np.float32)
-  return np.concatenate([noise.sample(rng, min(RUN_LENGTH, trials - start), voxels)
+  return np.concatenate([noise.sample(rng, min(RUN_LENGTH, trials - start), voxels, RUN_LENGTH)
                          for start in range(0, trials, RUN_LENGTH)])
 

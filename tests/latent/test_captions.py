@@ -28,6 +28,10 @@ def test_training_captions_say_true_buckets_and_hold_out_what_they_must():
         assert any(w in text for w in captions.TRAIN.synonyms[(p, b)])
         assert (label, p, b) not in captions.HELD_OUT_COMBINATIONS
     assert not any(re.search(rf"\b{re.escape(w)}\b", text) for w in held_words), text
+    # An unsaid property has no word in the caption.
+    for p in (p for p, b in said.items() if b < 0):
+      assert not any(re.search(rf"\b{re.escape(w)}\b", text)
+                     for (q, _), ws in captions.TRAIN.synonyms.items() if q == p for w in ws), text
   assert len(texts) > 1000  # many phrasings
 
 
@@ -40,3 +44,7 @@ def test_held_out_captions_use_held_out_phrasings_and_may_say_held_out_combinati
     train_text, train_said = captions.caption(rng, label, buckets, say_all=True)
     assert train_said[p] == -1  # a training caption leaves it unsaid
   assert set(captions.HELD_OUT.templates).isdisjoint(captions.TRAIN.templates)
+  # No held-out synonym shares a word with a training one: new words, not new arrangements.
+  train_words = {w for ws in captions.TRAIN.synonyms.values() for s in ws for w in s.split()}
+  held_words = {w for ws in captions.HELD_OUT.synonyms.values() for s in ws for w in s.split()}
+  assert not train_words & held_words, train_words & held_words

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import chex
 import jax
@@ -81,6 +83,22 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
                                  guidance_scale=1.0)
   chex.assert_shape(images, (2, 28, 28, 1))
   assert_plausible_images(images)
+  # experiments.sample --prompts: any text, one prompt a line, n images of each.
+  prompt_file = tmp_path / "prompts.txt"
+  prompt_file.write_text("someone wrote a scribbled three\n\nein fetter Siebener\n")
+  out = tmp_path / "p.npz"
+  command = [sys.executable, "-m", "experiments.sample", f"--workdir={workdir}",
+             "--num_samples=2", f"--output={out}", "--steps=3"]
+  done = subprocess.run(command + [f"--prompts={prompt_file}"], capture_output=True, text=True,
+                        timeout=600)
+  assert done.returncode == 0, done.stderr[-2000:]
+  saved = np.load(out)
+  assert saved["images"].shape == (4, 28, 28, 1) and list(saved["prompts"]) == [
+      "someone wrote a scribbled three"] * 2 + ["ein fetter Siebener"] * 2
+  prompt_file.write_text("\n \n")
+  refused = subprocess.run(command + [f"--prompts={prompt_file}"], capture_output=True,
+                           text=True, timeout=600)
+  assert refused.returncode == 2 and "holds no prompt" in refused.stderr.strip().splitlines()[-1]
   # Labels reach a text model through the held-out templates, one template per example.
   held_out = ldm_family.held_out_prompts(jnp.array([7, 7]))
   np.testing.assert_array_equal(held_out[0], prompts.tokenize(
