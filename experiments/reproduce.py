@@ -94,6 +94,9 @@ TRAININGS = {t.name: t for t in (
     Training("paella", "paella", (_first("tokenizer_workdir", "vqvae"),), ("vqvae",)),
     Training("vit", "vit"),
     Training("cnn_matched", "classifier", ("--config.num_train_steps=3500",)),
+    # DeiT's hard distillation from the CNN trained as long (issue 36).
+    Training("vit_distilled", "vit", (_first("teacher_workdir", "cnn_matched"),),
+             ("cnn_matched",)),
     # The brain chain (MinD-Vis), in its order.
     Training("ldm_label", "ldm", ("--config.context=label",
                                   _first("autoencoder_workdir", "kl_autoencoder"),
@@ -132,6 +135,7 @@ RECORDS = {r.name: r for r in (
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
     *(Record(f"maskgit_s{s}", "maskgit", (f"--setting=steps={s}",)) for s in (1, 2, 4, 8, 12)),
+    Record("vit_distilled", "vit_distilled"),
     Record("vqvae14", "vqvae14"), Record("maskgit_ar14", "maskgit_ar14"),
     Record("maskgit14_s8", "maskgit14", ("--setting=steps=8",)),
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
@@ -166,6 +170,7 @@ COMPARISONS = {
     "ncsn_vs_ddpm": ("compare", ("--a=ncsn", "--b=ddpm")),
     "iddpm_vs_iddpm_simple": ("compare", ("--a=iddpm", "--b=iddpm_simple")),
     "vit_vs_cnn_matched": ("compare", ("--a=vit", "--b=cnn_matched")),
+    "vit_distilled_vs_cnn_matched": ("compare", ("--a=vit_distilled", "--b=cnn_matched")),
     "cgan_vs_dcgan": ("compare", ("--a=cgan", "--b=dcgan")),
     "dcgan_vs_gan": ("compare", ("--a=dcgan", "--b=gan")),
     "vae_vs_vampprior": ("compare", ("--a=vae", "--b=vampprior")),

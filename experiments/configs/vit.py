@@ -32,6 +32,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.dropout = 0.0 if tiny else 0.1
   c.label_smoothing = 0.1
   c.max_shift = 2
+  # A trained classifier run to distil from (DeiT's distillation token, hard labels); empty:
+  # none. reproduce's vit_distilled names cnn_matched, the CNN trained as long.
+  c.teacher_workdir = ""
   c.vit = ml_collections.ConfigDict(dict(
       patch=7 if tiny else 4,
       dim=32 if tiny else 64,

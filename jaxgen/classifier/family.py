@@ -6,7 +6,10 @@ pool, drop_path}. The small-data recipe (DeiT's for the ViT), all off unless set
 (random shifts of the train images, in pixels), affine (random rotation, scale, shear and
 translation), elastic_alpha (elastic distortion's RMS displacement in pixels), mixup_alpha and
 cutmix_alpha (one of the two per batch, as DeiT), label_smoothing, warmup_steps with a cosine
-decay to 0 at num_train_steps.
+decay to 0 at num_train_steps. teacher_workdir (a trained classifier run, frozen in the state's
+extras) trains a ViT with DeiT's distillation token on the teacher's hard labels: the loss is
+the mean of the class head's cross-entropy and the distillation head's against the teacher's
+argmax on the same augmented images.
 """
 
 import flax.linen as nn
@@ -40,7 +43,8 @@ def build_model(config: ml_collections.ConfigDict, spec: DataSpec) -> nn.Module:
       raise UserError(f"vit.drop_path is a probability below 1, got {v.drop_path}")
     return ViT(num_classes=spec.num_classes, patch=v.patch, dim=v.dim, depth=v.depth,
                num_heads=v.num_heads, mlp_ratio=v.mlp_ratio, dropout=config.get("dropout", 0.0),
-               pool=v.pool, drop_path=v.get("drop_path", 0.0))
+               pool=v.pool, drop_path=v.get("drop_path", 0.0),
+               distill=bool(config.get("teacher_workdir")))
   raise UserError(f"unknown classifier model {kind!r}; known models: {', '.join(MODELS)}")
 
 
@@ -53,9 +57,30 @@ def learning_rate(config: ml_collections.ConfigDict) -> float | optax.Schedule:
                                             max(config.num_train_steps, warmup + 1))
 
 
+def load_teacher(workdir: str, spec: DataSpec) -> tuple[nn.Module, dict]:
+  """A trained classifier run's network and parameters, to distil from; one-line errors for a
+  run of another family or of other data."""
+  from jaxgen.train.restore import restore_trained
+  trained = restore_trained(workdir)
+  if trained.config.family != "classifier":
+    raise UserError(f"{workdir} holds a {trained.config.family} run; teacher_workdir must "
+                    "name a classifier run")
+  if (trained.spec.image_shape, trained.spec.num_classes) != (spec.image_shape,
+                                                              spec.num_classes):
+    raise UserError(f"{workdir}'s classifier reads {trained.spec.image_shape} images of "
+                    f"{trained.spec.num_classes} classes, not this data's {spec.image_shape} "
+                    f"of {spec.num_classes}")
+  return build_model(trained.config, trained.spec), trained.state.params
+
+
 def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   """Cross-entropy training of a classifier on (image, label) batches."""
+  if config.get("teacher_workdir") and config.get("model", "cnn") != "vit":
+    raise UserError("teacher_workdir distils into a ViT (config.model='vit')")
   model = build_model(config, spec)
+  teacher = None
+  if config.get("teacher_workdir"):
+    teacher, teacher_params = load_teacher(config.teacher_workdir, spec)
   tx = optax.adamw(learning_rate(config), weight_decay=config.get("weight_decay", 1e-4))
   accum_steps = accumulate.steps_from_config(config)
   max_shift, smoothing = config.get("max_shift", 0), config.get("label_smoothing", 0.0)
@@ -64,16 +89,29 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
 
   def create_state(rng: jax.Array, batch: Batch) -> state_lib.TrainState:
     params = model.init(rng, batch["image"][:1])["params"]
-    return state_lib.create(params, tx)
+    extras = {"teacher": teacher_params} if teacher is not None else None
+    return state_lib.create(params, tx, extras=extras)
 
-  def loss_fn(params, batch: Batch, rng: jax.Array, train: bool):
-    logits = model.apply({"params": params}, batch["image"], train=train, rngs={"dropout": rng})
+  def loss_fn(params, batch: Batch, rng: jax.Array, train: bool, extras=None):
+    if train and teacher is not None:
+      logits, dist_logits = model.apply({"params": params}, batch["image"], train=True,
+                                        heads=True, rngs={"dropout": rng})  # [b, C] each
+      taught = jnp.argmax(teacher.apply({"params": jax.lax.stop_gradient(extras["teacher"])},
+                                        batch["image"]), -1)  # [b]: the teacher's hard labels
+      dist_loss = optax.softmax_cross_entropy_with_integer_labels(dist_logits, taught).mean()
+    else:
+      logits = model.apply({"params": params}, batch["image"], train=train,
+                           rngs={"dropout": rng})
+      dist_loss = None
     if train and "target" in batch:  # soft targets: smoothed and/or mixed
       loss = optax.softmax_cross_entropy(logits, batch["target"]).mean()  # target [b, classes]
     else:
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
-    return loss, {"loss": loss, "accuracy": accuracy}
+    metrics = {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}
+    if dist_loss is not None:
+      metrics["distillation_loss"] = dist_loss
+      loss = (loss + dist_loss) / 2
+    return loss, {"loss": loss, **metrics}
 
   def augment(batch: Batch, rng: jax.Array) -> tuple[Batch, jax.Array]:
     """The train batch under the configured augmentations, with soft targets where smoothing
@@ -103,7 +141,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
   def train_step(state, batch: Batch, rng: jax.Array) -> tuple[state_lib.TrainState, Metrics]:
     batch, rng = augment(batch, rng)
     (_, metrics), grads = accumulate.value_and_grad(
-        lambda p, b, r: loss_fn(p, b, r, True), state.params, batch, rng, accum_steps)
+        lambda p, b, r: loss_fn(p, b, r, True, state.extras), state.params, batch, rng,
+        accum_steps)
     return state_lib.apply_gradients(state, grads, tx), metrics
 
   def eval_step(state, batch: Batch, rng: jax.Array) -> Metrics:

@@ -25,6 +25,9 @@ class ViT(nn.Module):
     dropout: dropout after the embedding, in the blocks and before the head.
     pool: "cls" reads the class token; "mean" averages the patch tokens.
     drop_path: stochastic depth of the last block, rising linearly from 0 at the first (DeiT).
+    distill: a distillation token beside the class token, read by its own head (DeiT's hard
+      distillation: it learns the teacher's labels); the logits are the two heads' mean, or
+      with `heads=True` both, (class head, distillation head).
   """
 
   num_classes: int
@@ -36,13 +39,17 @@ class ViT(nn.Module):
   dropout: float = 0.0
   pool: str = "cls"
   drop_path: float = 0.0
+  distill: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False,
-               return_features: bool = False) -> jax.Array | tuple[jax.Array, jax.Array]:
-    """x [b, h, w, c] in [0, 1] -> logits [b, num_classes] (and the pooled features [b, dim])."""
+  def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False,
+               heads: bool = False) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """x [b, h, w, c] in [0, 1] -> logits [b, num_classes] (and the pooled features [b, dim]);
+    with `heads` (a distilled ViT) the class and distillation heads' logits."""
     if self.pool not in POOLS:
       raise ValueError(f"unknown ViT pool {self.pool!r}; use one of {POOLS}")
+    if self.distill and self.pool != "cls":
+      raise ValueError("a distillation token needs the class-token pool")
     b, h, w, _ = x.shape
     if h % self.patch or w % self.patch:
       raise ValueError(f"patch {self.patch} does not divide the {h}x{w} images")
@@ -52,7 +59,11 @@ class ViT(nn.Module):
     if self.pool == "cls":
       cls = self.param("cls", nn.initializers.zeros, (1, 1, self.dim))
       tokens = jnp.concatenate([jnp.broadcast_to(cls, (b, 1, self.dim)), tokens], axis=1)
-    tokens = LearnedPositionEmbedding(name="position")(tokens)  # [b, n (+1), dim]
+    if self.distill:  # [b, 2 + n, dim]: class token, distillation token, patches
+      dist = self.param("dist", nn.initializers.zeros, (1, 1, self.dim))
+      tokens = jnp.concatenate([tokens[:, :1], jnp.broadcast_to(dist, (b, 1, self.dim)),
+                                tokens[:, 1:]], axis=1)
+    tokens = LearnedPositionEmbedding(name="position")(tokens)  # [b, n (+1 or 2), dim]
     tokens = nn.Dropout(self.dropout)(tokens, deterministic=not train)
     for i in range(self.depth):
       rate = self.drop_path * i / max(self.depth - 1, 1)
@@ -62,4 +73,11 @@ class ViT(nn.Module):
     features = tokens[:, 0] if self.pool == "cls" else tokens.mean(axis=1)  # [b, dim]
     logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros, name="head")(
         nn.Dropout(self.dropout)(features, deterministic=not train))  # [b, num_classes]
+    if self.distill:
+      dist_logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros,
+                             name="head_dist")(
+          nn.Dropout(self.dropout)(tokens[:, 1], deterministic=not train))  # [b, num_classes]
+      if heads:
+        return logits, dist_logits
+      logits = (logits + dist_logits) / 2
     return (logits, features) if return_features else logits
