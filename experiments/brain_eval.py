@@ -23,7 +23,6 @@ of the stimuli (odd rows) above their first reconstructions (even rows).
 import json
 import os
 import sys
-import tempfile
 from types import SimpleNamespace
 
 from absl import app, flags
@@ -169,9 +168,7 @@ def snr_sweep(trained, subject: str, snrs: list[float], scorer, ways: list[int],
   from jaxgen.data import brain
   rows = []
   for snr in snrs:
-    with tempfile.TemporaryDirectory() as tmp:
-      brain.write_god(tmp, (subject,), snr=snr)
-      g = brain.load_god(tmp, subject)
+    g = brain.god_at_snr(subject, snr)
     split = {s: {"signal": g[f"{s}_signals"], "image": g[f"{s}_images"].astype(np.float32) / 255,
                  "label": g[f"{s}_labels"]} for s in ("train", "validation", "test")}
     recons = np.stack([reconstruct(trained, split["test"]["signal"], seed + j,

@@ -12,7 +12,6 @@ Prints the table; --record writes experiments/results/validation/NAME.json.
 
 import os
 import sys
-import tempfile
 
 from types import SimpleNamespace
 
@@ -41,9 +40,7 @@ def ridge_on_validation(subject: str, snr: float) -> dict[str, float]:
   from jaxgen.brain import metrics
   from jaxgen.data import brain
   from jaxgen.metrics.intervals import wilson_interval
-  with tempfile.TemporaryDirectory() as tmp:
-    brain.write_god(tmp, (subject,), snr=snr)
-    g = brain.load_god(tmp, subject)
+  g = brain.god_at_snr(subject, snr)
   predict, alpha = metrics.ridge_decoder(g["train_signals"], g["train_labels"],
                                          g["validation_signals"], g["validation_labels"],
                                          refit=False)

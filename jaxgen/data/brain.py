@@ -212,6 +212,15 @@ def load_god(directory: str, subject: str = "sbj_1", roi: str = "VC",
   return out
 
 
+def god_at_snr(subject: str, snr: float, roi: str = "VC", patch: int = 16) -> dict:
+  """`load_god`'s arrays for a synthetic subject written at single-trial `snr` (in a temporary
+  directory): what an SNR sweep or the default's calibration reads."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as tmp:
+    write_god(tmp, (subject,), snr=snr)
+    return load_god(tmp, subject, roi, patch)
+
+
 def read_signals(path: str, signal_length: int, patch: int = 16,
                  roi: str = "VC") -> np.ndarray:
   """Signals [n, signal_length] for a trained model from an .npz file: its "signals" array

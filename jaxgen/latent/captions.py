@@ -14,9 +14,9 @@ import dataclasses
 
 import numpy as np
 
+from jaxgen.latent.prompts import NUMBER_WORDS
 from jaxgen.metrics.digit_properties import BUCKET_WORDS, PROPERTIES
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # (digit, property, bucket) never said together in training captions.
 HELD_OUT_COMBINATIONS = ((7, "thickness", 2), (3, "slant", 0), (4, "thickness", 0),
                          (8, "slant", 2), (0, "size", 0))
