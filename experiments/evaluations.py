@@ -28,6 +28,18 @@ def training_time(workdir: str) -> dict[str, float]:
   return {"train_steps": steps, **({"train_wall_s": round(seconds, 1)} if timed else {})}
 
 
+def sampler_flops(family: Any, state: Any, options: dict[str, Any], seed: int) -> float:
+  """FLOPs to draw one image with `options`: XLA's count of the sampler with its loop written
+  out (XLA counts a loop body once), guidance's second pass included."""
+  import functools
+  import jax
+  import jax.numpy as jnp
+  from experiments.bench.unet_step import xla_flops
+  unrolled = jax.jit(functools.partial(family.sample, **options, unroll=True), static_argnums=(2,))
+  labels = jnp.zeros((1,), jnp.int32) if family.conditional else None  # any label costs the same
+  return xla_flops(unrolled.lower(state, jax.random.key(seed), 1, labels).compile())
+
+
 def decoding_cost(family: Any, state: Any, options: dict[str, Any], num_classes: int,
                   seed: int, batch_sizes: tuple[int, ...] = (1, 64)) -> dict[str, Any]:
   """What one sampler setting costs: network calls made one after another, FLOPs per image
@@ -37,13 +49,11 @@ def decoding_cost(family: Any, state: Any, options: dict[str, Any], num_classes:
   import statistics
   import jax
   import jax.numpy as jnp
-  from experiments.bench.unet_step import timed, xla_flops
+  from experiments.bench.unet_step import timed
   key = jax.random.key(seed)
   labels = lambda b: jnp.arange(b, dtype=jnp.int32) % num_classes
-  unrolled = jax.jit(functools.partial(family.sample, **options, unroll=True), static_argnums=(2,))
-  flops = xla_flops(unrolled.lower(state, key, 1, labels(1)).compile())
   out: dict[str, Any] = {"network_calls": int(family.network_calls(**options)),
-                         "flops_per_image": flops}
+                         "flops_per_image": sampler_flops(family, state, options, seed)}
   sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
   for b in batch_sizes:
     batch_labels = labels(b)

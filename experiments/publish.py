@@ -97,10 +97,11 @@ def _page_text(records: list[dict], comparisons: list[dict]) -> str:
 
 
 def _comparison_page(comparison: dict, by_name: dict[str, dict]) -> str | None:
-  """The page of a comparison: that of its first record (a paired test's a, a speed run's
-  first entry)."""
-  first = comparison.get("a") or speed_order(comparison)[0]
-  return page_of(by_name[first]) if first in by_name else None
+  """The page of a comparison: that of its first record (a paired test's a), or of a speed
+  run's first entry's family."""
+  if comparison.get("kind") == "speed":
+    return page_of(comparison["entries"][speed_order(comparison)[0]])
+  return page_of(by_name[comparison["a"]]) if comparison["a"] in by_name else None
 
 
 def write_tables(results_dir: str, update_readme: bool, root: str | None = None) -> str:

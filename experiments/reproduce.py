@@ -62,6 +62,7 @@ def _first(flag: str, training: str) -> str:
   return f"--config.{flag}={{runs}}/{training}"
 
 
+_STEP1 = ("--config.num_train_steps=1", "--config.fcd_num_samples=0")
 TRAININGS = {t.name: t for t in (
     Training("ae", "ae"), Training("vae", "vae"), Training("cvae", "cvae"),
     Training("vampprior", "vampprior"),
@@ -77,6 +78,12 @@ TRAININGS = {t.name: t for t in (
     Training("maskgit14", "maskgit", (_first("tokenizer_workdir", "vqvae14"),), ("vqvae14",)),
     Training("maskgit_ar14", "maskgit_ar", (_first("tokenizer_workdir", "vqvae14"),),
              ("vqvae14",)),
+    # The crossover's speed record times runs stopped after one step at both lengths: decoding
+    # cost does not depend on the weights (fixed shapes, a fixed number of calls).
+    *(Training(f"vqvae{g}_step1", f"vqvae{g}", _STEP1 + ("--config.recon_quality=False",))
+      for g in ("", "14")),
+    *(Training(f"{m}{g}_step1", m, _STEP1 + (_first("tokenizer_workdir", f"vqvae{g}_step1"),),
+               (f"vqvae{g}_step1",)) for m in ("maskgit", "maskgit_ar") for g in ("", "14")),
     Training("ddpm", "ddpm"), Training("cfg", "cfg"), Training("iddpm", "iddpm"),
     # iDDPM's network, cosine schedule and strided ancestral sampler on L_simple with DDPM's
     # fixed variance: what the learned variances and the hybrid loss change, apart.
@@ -188,14 +195,17 @@ COMPARISONS = {
         "--entry=maskgit_ar={runs}/maskgit_ar", *(f"--entry=maskgit_s{s}={{runs}}/maskgit:"
                                                    f"steps={s}" for s in (1, 4, 8, 12)),
         "--entry=paella_s12_w4={runs}/paella:steps=12:w=4:typical=0.2")),
-    # The crossover's other length: 196 codes a digit.
-    "code_decoding_speed_196": ("bench.speed_compare", (
-        "--entry=maskgit_ar14={runs}/maskgit_ar14",
-        "--entry=maskgit14_s8={runs}/maskgit14:steps=8")),
+    # MaskGIT against the cached autoregressive decoder at 49 and 196 codes a digit.
+    "code_decoding_crossover": ("bench.speed_compare", tuple(
+        e for g, n in (("", 49), ("14", 196)) for e in (
+            f"--entry=ar_{n}={{runs}}/maskgit_ar{g}_step1", f"--reference=ar_{n}",
+            *(f"--entry=maskgit_s{s}_{n}={{runs}}/maskgit{g}_step1:steps={s}"
+              for s in (4, 8, 12))))),
 }
 COMPARISON_NEEDS = {"vit_vs_cnn_speed": ("vit", "cnn_matched"),
                     "code_decoding_speed": ("maskgit_ar", "maskgit", "paella"),
-                    "code_decoding_speed_196": ("maskgit_ar14", "maskgit14")}
+                    "code_decoding_crossover": ("maskgit_step1", "maskgit_ar_step1",
+                                                "maskgit14_step1", "maskgit_ar14_step1")}
 
 
 def trainings_for(record: Record) -> list[str]:

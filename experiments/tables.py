@@ -239,6 +239,12 @@ def speed_order(comparison: dict) -> list[str]:
       n for n in comparison["entries"] if n != reference)
 
 
+def _ratio(entry: dict, batch: int) -> tuple[str, float]:
+  """(reference, ratio) of a speed record's entry at one batch size."""
+  key = next(k for k in entry if k.startswith("ratio_to_") and k.endswith(f"_b{batch}"))
+  return key[len("ratio_to_"):-len(f"_b{batch}")], entry[key]
+
+
 def comparison_tables(comparisons: list[dict]) -> str:
   """The comparison records: each paired test's sentence, and each alternated speed record as
   a table (images/s per batch size and the ratio to its first entry)."""
@@ -253,15 +259,25 @@ def comparison_tables(comparisons: list[dict]) -> str:
   for c in (c for c in comparisons if c.get("kind") == "speed"):
     batches = c["batch_sizes"]
     names = speed_order(c)
+    # Code models' work an image (calls in sequence, FLOPs) where the record has it.
+    work = all("flops_per_image" in c["entries"][n] for n in names)
+    refs = {n: _ratio(c["entries"][n], batches[0])[0] for n in names}
     out += [f"**Speed: {c['name']}** (images/s, median of {c['reps']} calls each, the "
             f"contenders called alternately in one run on {c['cpu_count']} cores, compilation "
-            f"apart; ratio to {names[0]})", "",
-            "| model | setting | " + " | ".join(f"batch {b} | ratio" for b in batches) + " |",
-            "|---|---|" + "---|---|" * len(batches)]
+            "apart; ratio to " + (names[0] if len(set(refs.values())) == 1 else
+                                  "the row's reference: " + ", ".join(dict.fromkeys(
+                                      refs.values())) + " for the rows from it on")
+            + ("; network calls in sequence and GFLOPs an image as XLA counts them; training "
+               "step of each run timed" if work else "") + ")", "",
+            "| model | setting | " + ("step | calls | GFLOPs/image | " if work else "")
+            + " | ".join(f"batch {b} | ratio" for b in batches) + " |",
+            "|---|---|" + ("---|---|---|" if work else "") + "---|---|" * len(batches)]
     for name in names:
       e = c["entries"][name]
-      out.append(f"| {name} | {e['setting']} | " + " | ".join(
-          f"{_fmt_rate(e[f'images_per_s_b{b}'])} | {e[f'ratio_to_{names[0]}_b{b}']:.2f}"
+      cost = (f"{e['step']} | {e['network_calls']} | {e['flops_per_image'] / 1e9:.3g} | "
+              if work else "")
+      out.append(f"| {name} | {e['setting']} | {cost}" + " | ".join(
+          f"{_fmt_rate(e[f'images_per_s_b{b}'])} | {_ratio(e, b)[1]:.2f}"
           for b in batches) + " |")
     out.append("")
   return "\n".join(out)

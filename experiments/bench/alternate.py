@@ -24,3 +24,18 @@ def time_alternately(runs: dict[str, Callable[[int], Any]], reps: int) -> dict[s
       jax.block_until_ready(runs[name](i + 1))
       seconds[name].append(time.perf_counter() - start)
   return {name: statistics.median(s) for name, s in seconds.items()}
+
+
+def ratio_references(names: list[str], references: list[str]) -> dict[str, str]:
+  """Each entry's reference: the latest of `references` at or before it in the order (the
+  first entry where none is)."""
+  from jaxgen.errors import UserError
+  unknown = sorted(set(references) - set(names))
+  if unknown:
+    raise UserError(f"--reference names no entry: {', '.join(unknown)}; entries: "
+                    f"{', '.join(names)}")
+  out, current = {}, names[0]
+  for name in names:
+    current = name if name in references else current
+    out[name] = current
+  return out

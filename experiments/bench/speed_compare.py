@@ -12,7 +12,11 @@ them); a classifier reads test digits. Every entry is compiled and run once firs
 entries are called in turn, `--reps` rounds per batch size, so a load from other processes
 falls on all of them (speeds timed in separate runs under different loads are not comparable).
 Writes experiments/results/comparisons/NAME.json: images/s per entry and batch size (medians),
-the ratio of each to the first entry, and each model's training commits.
+the ratio of each to its reference (the first entry, or the latest --reference before it: the
+crossover divides each length's MaskGIT by that length's baseline), each model's training
+commits and step, and for a code model its network calls in sequence and FLOPs an image. Decoding cost does not depend on the
+weights (fixed shapes, a fixed number of calls), so a speed-only record may time runs stopped
+after one step; the step each entry was at is in the record.
 """
 
 import os
@@ -25,6 +29,9 @@ _NAME = flags.DEFINE_string("name", None, "Record name.")
 _ENTRIES = flags.DEFINE_multi_string("entry", [], "NAME=WORKDIR[:SETTING], two or more.")
 _BATCHES = flags.DEFINE_list("batch_sizes", ["1", "64"], "Batch sizes to time.")
 _REPS = flags.DEFINE_integer("reps", 7, "Alternating rounds per batch size.")
+_REFS = flags.DEFINE_multi_string("reference", [], "An entry whose images/s the entries from it "
+                                  "on divide by, until the next --reference (default: the "
+                                  "first entry for all).")
 _OUT = flags.DEFINE_string("results_dir", None, "Default: experiments/results/comparisons.")
 flags.mark_flags_as_required(["name"])
 
@@ -39,12 +46,36 @@ def parse_entry(text: str) -> tuple[str, str, str | None]:
   return name, workdir, setting or None
 
 
+def sampler_options(family_name: str, setting: str | None) -> dict[str, Any]:
+  """The sampler's keyword arguments for an entry's SETTING (as experiments.report spells it)."""
+  from experiments.sampler_settings import TOKEN_STEP_KEYS, parse_setting, parse_token_setting
+  from jaxgen.errors import UserError
+  if not setting:
+    return {}
+  if family_name in TOKEN_STEP_KEYS:
+    return parse_token_setting(family_name, setting)
+  parsed = parse_setting(setting)
+  if parsed.cls is not None:
+    raise UserError(f"{setting!r}: classifier guidance is not timed here; drop cls=")
+  return parsed.sampler_options()
+
+
+def decoding_work(trained: Any, setting: str | None) -> dict[str, Any]:
+  """A code model's work an image: network calls in sequence and FLOPs (empty for others)."""
+  from experiments.evaluations import sampler_flops
+  if trained.family.network_calls is None:
+    return {}
+  options = sampler_options(trained.config.family, setting)
+  return {"network_calls": int(trained.family.network_calls(**options)),
+          "flops_per_image": sampler_flops(trained.family, trained.state, options,
+                                           trained.config.seed)}
+
+
 def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int], Any]:
   """A function of the call index that makes `batch` images (or reads `batch` test digits)."""
   import functools
   import jax
   import jax.numpy as jnp
-  from experiments.sampler_settings import TOKEN_STEP_KEYS, parse_setting, parse_token_setting
   from jaxgen.errors import UserError
   config, family, state = trained.config, trained.family, trained.state
   if config.family == "classifier":
@@ -59,14 +90,7 @@ def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int],
     return lambda i: read(state.params, images)
   if family.sample is None:
     raise UserError(f"the {config.family} family neither samples nor classifies")
-  options: dict[str, Any] = {}
-  if setting and config.family in TOKEN_STEP_KEYS:
-    options = parse_token_setting(config.family, setting)
-  elif setting:
-    s = parse_setting(setting)
-    if s.cls is not None:
-      raise UserError(f"{setting!r}: classifier guidance is not timed here; drop cls=")
-    options = s.sampler_options()
+  options = sampler_options(config.family, setting)
   labels = jnp.arange(batch, dtype=jnp.int32) % max(trained.spec.num_classes, 1)
   sample = jax.jit(functools.partial(family.sample, **options), static_argnums=(2,))
   key = jax.random.key(0)
@@ -75,9 +99,10 @@ def entry_call(trained: Any, setting: str | None, batch: int) -> Callable[[int],
 
 
 def compare_speeds(entries: list[tuple[str, str, str | None]], batch_sizes: list[int],
-                   reps: int) -> dict[str, Any]:
-  """Images/s of every entry at every batch size, timed alternately; ratios to the first."""
-  from experiments.bench.alternate import time_alternately
+                   reps: int, references: list[str] = ()) -> dict[str, Any]:
+  """Images/s of every entry at every batch size, timed alternately; ratios to each entry's
+  reference (see ratio_references)."""
+  from experiments.bench.alternate import ratio_references, time_alternately
   from jaxgen import provenance
   from jaxgen.train.restore import restore_trained
   restored = {name: (restore_trained(workdir), workdir, setting)
@@ -86,18 +111,19 @@ def compare_speeds(entries: list[tuple[str, str, str | None]], batch_sizes: list
                                 "family": t.config.family, "step": t.step,
                                 "trained_commits": list(dict.fromkeys(
                                     provenance.describe(e)
-                                    for e in provenance.read(os.path.abspath(w))))}
+                                    for e in provenance.read(os.path.abspath(w)))),
+                                **decoding_work(t, s)}
                          for name, (t, w, s) in restored.items()}
-  first = entries[0][0]
+  reference = ratio_references([n for n, _, _ in entries], list(references))
   for b in batch_sizes:
     print(f"timing {len(entries)} entries alternately at batch {b} ...", flush=True)
     seconds = time_alternately({name: entry_call(t, s, b) for name, (t, _, s) in restored.items()},
                                reps)
     for name, sec in seconds.items():
       out[name][f"images_per_s_b{b}"] = round(b / sec, 3)
-    for name in out:
-      out[name][f"ratio_to_{first}_b{b}"] = round(
-          out[name][f"images_per_s_b{b}"] / out[first][f"images_per_s_b{b}"], 3)
+    for name, ref in reference.items():
+      out[name][f"ratio_to_{ref}_b{b}"] = round(
+          out[name][f"images_per_s_b{b}"] / out[ref][f"images_per_s_b{b}"], 3)
   return out
 
 
@@ -125,7 +151,7 @@ def main(argv: list[str]) -> None:
           provenance.read(os.path.abspath(workdir))):
         raise UserError(f"{name} ({workdir}) was not trained from committed code; retrain it "
                         "or pass --results_dir elsewhere")
-    speeds = compare_speeds(entries, batch_sizes, _REPS.value)
+    speeds = compare_speeds(entries, batch_sizes, _REPS.value, _REFS.value)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
