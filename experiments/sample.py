@@ -179,6 +179,7 @@ def main(argv: list[str]) -> None:
   import jax
   from jaxgen import images
   from jaxgen.errors import UserError
+  from jaxgen.latent.ldm_family import TEXT_CONTEXTS
   from jaxgen.train.evaluation import Evaluator
   from jaxgen.train.loop import trained_scorer
   from jaxgen.train.restore import restore_trained
@@ -205,7 +206,7 @@ def main(argv: list[str]) -> None:
       raise UserError("classifier guidance applies to pixel-space ddpm models; guide an ldm "
                       "model with --guidance_scale")
     prompted = _F.prompt.value is not None or _F.prompts.value is not None
-    if prompted and trained.config.get("context") != "text":
+    if prompted and trained.config.get("context") not in TEXT_CONTEXTS:
       raise UserError(f"--prompt/--prompts need a text-conditioned ldm model; "
                       f"{_F.workdir.value} holds a {name} run" +
                       (" conditioned on labels" if name == "ldm" else ""))

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxgen.latent.prompts import NUMBER_WORDS
+from jaxgen.latent.prompts import NUMBER_WORDS, tokenize
 from jaxgen.metrics.digit_properties import BUCKET_WORDS, PROPERTIES
 
 # (digit, property, bucket) never said together in training captions.
@@ -95,3 +95,42 @@ def caption(rng: np.random.Generator, label: int, buckets: dict[str, int],
   if template.startswith(("a ", "an ", "the ", "{")):  # "draw a ...", not "draw someone wrote"
     text = str(rng.choice(book.fillers)) + text
   return " ".join(text.split()), {p: said.get(p, -1) for p in PROPERTIES}
+
+
+COMBINATIONS = 3 ** len(PROPERTIES)  # bucket combinations of one digit
+
+
+def combination_index(labels: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+  """Row of a caption table for labels [n] and buckets [n, 3] (PROPERTIES' order): label 27 +
+  thickness 9 + slant 3 + size. Works on numpy and jax arrays alike."""
+  return labels * COMBINATIONS + buckets[:, 0] * 9 + buckets[:, 1] * 3 + buckets[:, 2]
+
+
+def caption_table(seed: int, per_row: int, book: Phrasebook = TRAIN,
+                  num_classes: int = 10) -> np.ndarray:
+  """Tokens int32 [num_classes 27, per_row, MAX_TOKENS]: row combination_index(label,
+  buckets) holds `per_row` captions of such a digit, drawn by `caption` from `book`. A train
+  step reads a random one of its digit's row, so captions vary from step to step without
+  Python in the step."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for label in range(num_classes):
+    for combo in range(COMBINATIONS):
+      buckets = dict(zip(PROPERTIES, (combo // 9, combo // 3 % 3, combo % 3)))
+      rows.append(np.stack([tokenize(caption(rng, label, buckets, book)[0])
+                            for _ in range(per_row)]))
+  return np.stack(rows)
+
+
+def prompt_set(seed: int, labels: np.ndarray, buckets: np.ndarray, book: Phrasebook,
+               say_all: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+  """Prompts for digits of labels [n] with buckets [n, 3]: tokens int32 [n, MAX_TOKENS] and
+  the buckets each asks for ({property: [n]}, -1 where unsaid), what adherence scores."""
+  rng = np.random.default_rng(seed)
+  tokens, asked = [], {p: [] for p in PROPERTIES}
+  for label, row in zip(np.asarray(labels), np.asarray(buckets)):
+    text, said = caption(rng, int(label), dict(zip(PROPERTIES, map(int, row))), book, say_all)
+    tokens.append(tokenize(text))
+    for p in PROPERTIES:
+      asked[p].append(said[p])
+  return np.stack(tokens), {p: np.asarray(v) for p, v in asked.items()}

@@ -13,6 +13,10 @@ stage's parameters sit in the state's extras (checkpointed with the run, never o
 Text context: each training image gets the prompt of a random training template for its label
 (`jaxgen.latent.prompts`); sampling from labels uses the held-out templates, so the conditional
 accuracy the loop and the report measure is that of prompts the model never saw in training.
+Captions context: each training image gets a random caption of its label and its measured
+thickness, slant and size buckets (measured in the step, `jaxgen.metrics.digit_properties`;
+captions from `jaxgen.latent.captions`' training phrasebook); sampling from labels uses the
+held-out phrasebook.
 """
 
 
@@ -26,13 +30,19 @@ from jaxgen.diffusion import guidance, losses, samplers
 from jaxgen.diffusion.components import make_schedule, make_spec, optimizer
 from jaxgen.diffusion.samplers import SampleSettings
 from jaxgen.errors import UserError
-from jaxgen.latent import prompts
+from jaxgen.metrics import digit_properties
+from jaxgen.data.pipeline import SplitData
+from jaxgen.latent import captions, prompts
 from jaxgen.latent.autoencoder import load_autoencoder
 from jaxgen.nets.ldm import LatentDiffusionNet
 from jaxgen.train import accumulate, state as train_state
 from jaxgen.train.family import DataSpec, Family
 
-CONTEXTS = ("label", "text")
+# "text": template prompts of the label; "captions": measured captions (label, thickness,
+# slant, size in varied English, jaxgen.latent.captions), chosen in the step from the digit.
+CONTEXTS = ("label", "text", "captions")
+TEXT_CONTEXTS = ("text", "captions")  # those read through the text encoder
+CAPTIONS_PER_ROW = 32  # training captions drawn for each digit and bucket combination
 
 
 def build_network(config: ml_collections.ConfigDict, num_classes: int,
@@ -40,7 +50,8 @@ def build_network(config: ml_collections.ConfigDict, num_classes: int,
   """The conditioned U-Net config.model and config.context describe."""
   m = config.model
   return LatentDiffusionNet(
-      out_channels=out_channels, context=config.context, num_classes=num_classes,
+      out_channels=out_channels, context="text" if config.context in TEXT_CONTEXTS else "label",
+      num_classes=num_classes,
       vocab_size=prompts.vocab_size(), context_dim=m.context_dim,
       text_depth=m.get("text_depth", 2), text_heads=m.get("text_heads", 4),
       base_channels=m.base_channels, channel_mult=tuple(m.channel_mult),
@@ -48,11 +59,41 @@ def build_network(config: ml_collections.ConfigDict, num_classes: int,
       dropout=m.dropout, head_dim=m.get("head_dim", 32))
 
 
-def held_out_prompts(labels: np.ndarray | jax.Array) -> jax.Array:
-  """Tokens [b, L] for labels [b]: example i reads held-out template i mod (their number)."""
-  table = jnp.asarray(prompts.template_tokens(prompts.HELD_OUT_TEMPLATES))  # [H, 10, L]
+def held_out_table(context: str, seed: int, num_classes: int = 10) -> np.ndarray:
+  """Held-out prompts of each label, int32 [H, num_classes, L]: the held-out templates, or
+  for measured captions 8 held-out-phrasebook captions a label, each saying random buckets."""
+  if context != "captions":
+    return prompts.template_tokens(prompts.HELD_OUT_TEMPLATES, num_classes)
+  rng = np.random.default_rng(seed)
+  labels = np.tile(np.arange(num_classes), 8)  # [8 num_classes]
+  tokens, _ = captions.prompt_set(seed, labels, rng.integers(0, 3, (len(labels), 3)),
+                                  captions.HELD_OUT, say_all=False)
+  return tokens.reshape(8, num_classes, -1)
+
+
+def held_out_prompts(labels: np.ndarray | jax.Array, context: str = "text",
+                     seed: int = 0) -> jax.Array:
+  """Tokens [b, L] for labels [b]: example i reads held-out prompt i mod H of its label."""
+  table = jnp.asarray(held_out_table(context, seed))  # [H, 10, L]
   labels = jnp.asarray(labels, jnp.int32)
   return table[jnp.arange(labels.shape[0]) % table.shape[0], labels]
+
+
+def train_caption_edges(config: ml_collections.ConfigDict) -> np.ndarray:
+  """The property buckets' edges, float32 [3, 2]: terciles of the training digits."""
+  images = SplitData.open(config.dataset, "train", config.get("data_dir") or None).arrays()
+  return digit_properties.Buckets.from_images(images["image"]).as_array()
+
+
+def measured_captions(table: jax.Array, edges: jax.Array, images: jax.Array, labels: jax.Array,
+                      rng: jax.Array) -> jax.Array:
+  """Tokens [b, L]: for each digit (images [b, h, w, 1] in [0, 1], labels [b]) a random caption
+  of its row of `table` (captions.caption_table), the row of its label and the buckets (edges
+  [3, 2]) of its thickness, slant and size as measured here, in the step."""
+  values = digit_properties.measure_jax(images[..., 0])
+  rows = captions.combination_index(labels, digit_properties.buckets_jax(values, edges))  # [b]
+  which = jax.random.randint(rng, labels.shape, 0, table.shape[1])  # [b]
+  return table[rows, which]
 
 
 def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Family:
@@ -70,14 +111,19 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   spec = make_spec(config)
   betas, sched = make_schedule(config)
   num_classes = data_spec.num_classes
-  text = config.context == "text"
+  text = config.context in TEXT_CONTEXTS
+  measured = config.context == "captions"
   null = prompts.PAD if text else num_classes
   net = build_network(config, num_classes, zc * spec.output_multiplier)
   tx = optimizer(config)
   accum_steps = accumulate.steps_from_config(config)
   ema_decay = config.get("ema_decay", 0.9999)
   p_uncond = float(config.get("p_uncond", 0.1))
-  train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
+  if measured:
+    edges = jnp.asarray(train_caption_edges(config))  # [3, 2]
+    train_table = jnp.asarray(captions.caption_table(config.seed, CAPTIONS_PER_ROW))  # [270, K, L]
+  else:
+    train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
   s = config.sampler
   defaults = SampleSettings.from_config(s, len(betas))
   default_w = float(s.get("guidance_scale", 0.0))
@@ -86,17 +132,20 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     rngs = {"dropout": rng} if rng is not None else None
     return lambda x, t: net.apply({"params": params}, x, t, condition, train=train, rngs=rngs)
 
-  def condition_of(labels, rng):
-    """What the network reads for labels [b]: the labels, or a random training template's
-    prompt for each (tokens [b, L])."""
+  def condition_of(labels, rng, images=None):
+    """What the network reads for labels [b]: the labels, a random training template's prompt
+    for each, or a random training caption of each digit's measured buckets (images [b, h, w,
+    1]) (tokens [b, L])."""
     if not text:
       return labels
+    if measured:
+      return measured_captions(train_table, edges, images, labels, rng)
     which = jax.random.randint(rng, labels.shape, 0, train_table.shape[0])  # [b]
     return train_table[which, labels]
 
   def create_state(rng, example_batch):
     x = jnp.zeros((1, gh, gw, zc), jnp.float32)
-    cond = condition_of(jnp.zeros((1,), jnp.int32), rng)
+    cond = condition_of(jnp.zeros((1,), jnp.int32), rng, example_batch["image"][:1])
     params = net.init(rng, x, jnp.zeros((1,), jnp.int32), cond)["params"]
     return train_state.create(params, tx, ema=True,
                               extras={"first_stage": stage.freeze(stage_state)})
@@ -104,7 +153,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   def latents_and_condition(state, batch, rng, drop: bool):
     e_rng, c_rng, d_rng = jax.random.split(rng, 3)
     x0 = stage.encode(state.extras["first_stage"], batch["image"], e_rng)  # [b, gh, gw, zc]
-    cond = condition_of(batch["label"], c_rng)
+    cond = condition_of(batch["label"], c_rng, batch["image"])
     if drop and p_uncond > 0:
       cond = guidance.drop_labels(d_rng, cond, p_uncond, null)
     return x0, cond
@@ -159,7 +208,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     else:
       if labels is None:
         labels = jnp.arange(num, dtype=jnp.int32) % num_classes
-      condition = held_out_prompts(labels) if text else jnp.asarray(labels, jnp.int32)
+      condition = (held_out_prompts(labels, config.context, config.seed) if text
+                   else jnp.asarray(labels, jnp.int32))
     return _sample_jit(state.ema_params, state.extras["first_stage"], rng, condition,
                        jnp.float32(cfg_w), num=num, settings=settings)
 

@@ -48,3 +48,40 @@ def test_held_out_captions_use_held_out_phrasings_and_may_say_held_out_combinati
   train_words = {w for ws in captions.TRAIN.synonyms.values() for s in ws for w in s.split()}
   held_words = {w for ws in captions.HELD_OUT.synonyms.values() for s in ws for w in s.split()}
   assert not train_words & held_words, train_words & held_words
+
+
+def test_a_train_step_captions_each_digit_by_its_measured_buckets():
+  """The jitted path (measure, bucket, table row, random caption) says of every digit only the
+  buckets the host measurement gives it, and its label."""
+  import jax
+  import jax.numpy as jnp
+  from jaxgen.data.pipeline import SplitData
+  from jaxgen.latent import ldm_family, prompts
+  from jaxgen.metrics import digit_properties as dp
+  train = SplitData.open("embedded_digits", "train").arrays()
+  buckets = dp.Buckets.from_images(train["image"])
+  table = captions.caption_table(0, 4)
+  assert table.shape == (270, 4, prompts.MAX_TOKENS)
+  digits = {"image": train["image"][:64], "label": train["label"][:64]}  # as batches hold them
+  tokens = jax.jit(ldm_family.measured_captions)(
+      jnp.asarray(table), jnp.asarray(buckets.as_array()), jnp.asarray(digits["image"]),
+      jnp.asarray(digits["label"]), jax.random.key(0))
+  measured = buckets.of(dp.measure(train["image"][:64]))
+  said = 0
+  for i, row in enumerate(np.asarray(tokens)):
+    text, label = prompts.decode(row), int(digits["label"][i])
+    assert captions.NUMBER_WORDS[label] in text or str(label) in text, text
+    for (p, b), words in captions.TRAIN.synonyms.items():
+      if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words):
+        assert measured[p][i] == b, (text, p, measured[p][i])
+        said += 1
+  assert said > 64  # most captions say one property or more
+
+
+def test_every_caption_fits_the_prompt_length():
+  rng = np.random.default_rng(2)
+  from jaxgen.latent import prompts
+  for book in (captions.TRAIN, captions.HELD_OUT):
+    for label, buckets in _random_digits(rng, 3000):
+      text, _ = captions.caption(rng, label, buckets, book, say_all=True)
+      assert len(text.encode()) <= prompts.MAX_TOKENS, text
