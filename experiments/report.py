@@ -201,6 +201,17 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
                      "estimator": evaluations.nll_estimator(config),
                      # The first n test images in order: two records' differences pair up.
                      "per_image": [round(float(v), 4) for v in values]}
+  if config.family == "ldm" and config.context == "captions":
+    from experiments import adherence
+    test = SplitData.open(config.dataset, "test", data_dir).arrays()
+    record["prompts"] = adherence.adherence_record(trained, scorer, test["image"],
+                                                   test["label"], num, seed, options)
+    sweep, texts = adherence.sweep_images(trained, 8, seed, options)
+    os.makedirs(results_dir, exist_ok=True)
+    record["prompt_sweep"] = {"grid": name + "_sweep.png", "digit": adherence.SWEEP_DIGIT,
+                              "rows": texts}
+    images.save_grid(os.path.join(results_dir, record["prompt_sweep"]["grid"]),
+                     sweep.reshape(-1, *sweep.shape[2:]), rows=len(texts))
   if config.family == "ldm":
     from experiments.bench.latent_speed import pixel_vs_latent
     print("timing against pixel-space diffusion ...", flush=True)

@@ -5,6 +5,7 @@ and the mosaic of sample grids. experiments/publish.py writes them where they ar
 
 import os
 
+from experiments.adherence import adherence_table
 from experiments.evaluations import FIRST_STAGES
 from experiments.guidance_sweeps import sweep_tables
 from jaxgen.metrics.intervals import Z95  # numpy only: keeps --help fast
@@ -108,6 +109,7 @@ def _tables(records: list[dict], suffix: str) -> str:
       out += paired + [""]
   out += sampler_grids(records, suffix)
   out += sweep_tables(records, suffix)
+  out += adherence_table(records)
   decoding = sorted((r for r in records if "decoding" in r), key=lambda r: r["name"])
   if decoding:
     out += [f"**Decoding cost{suffix}** (the code models' records above; network calls made one after "

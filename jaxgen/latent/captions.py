@@ -79,11 +79,14 @@ def sayable(label: int, buckets: dict[str, int], training: bool) -> dict[str, in
 
 
 def caption(rng: np.random.Generator, label: int, buckets: dict[str, int],
-            book: Phrasebook = TRAIN, say_all: bool = False) -> tuple[str, dict[str, int]]:
+            book: Phrasebook = TRAIN, say_all: bool = False,
+            held_out_combinations: bool = False) -> tuple[str, dict[str, int]]:
   """One caption of a digit and the property buckets it says (-1: unsaid). Each sayable
   property is said with probability SAY_PROPERTY (all of them with `say_all`), in random
-  order, each by a random synonym of `book`."""
-  said = {p: b for p, b in sayable(label, buckets, book is TRAIN).items()
+  order, each by a random synonym of `book`. Training captions never say a held-out
+  combination unless `held_out_combinations` (the test of those, in training words)."""
+  training = book is TRAIN and not held_out_combinations
+  said = {p: b for p, b in sayable(label, buckets, training).items()
           if say_all or rng.uniform() < SAY_PROPERTY}
   order = list(said)
   rng.shuffle(order)
@@ -123,13 +126,16 @@ def caption_table(seed: int, per_row: int, book: Phrasebook = TRAIN,
 
 
 def prompt_set(seed: int, labels: np.ndarray, buckets: np.ndarray, book: Phrasebook,
-               say_all: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-  """Prompts for digits of labels [n] with buckets [n, 3]: tokens int32 [n, MAX_TOKENS] and
-  the buckets each asks for ({property: [n]}, -1 where unsaid), what adherence scores."""
+               say_all: bool = True, held_out_combinations: bool = False
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+  """Prompts for digits of labels [n] with buckets [n, 3] (`caption`'s options): tokens int32
+  [n, MAX_TOKENS] and the buckets each asks for ({property: [n]}, -1 where unsaid), what
+  adherence scores."""
   rng = np.random.default_rng(seed)
   tokens, asked = [], {p: [] for p in PROPERTIES}
   for label, row in zip(np.asarray(labels), np.asarray(buckets)):
-    text, said = caption(rng, int(label), dict(zip(PROPERTIES, map(int, row))), book, say_all)
+    text, said = caption(rng, int(label), dict(zip(PROPERTIES, map(int, row))), book, say_all,
+                         held_out_combinations)
     tokens.append(tokenize(text))
     for p in PROPERTIES:
       asked[p].append(said[p])

@@ -79,10 +79,10 @@ def held_out_prompts(labels: np.ndarray | jax.Array, context: str = "text",
   return table[jnp.arange(labels.shape[0]) % table.shape[0], labels]
 
 
-def train_caption_edges(config: ml_collections.ConfigDict) -> np.ndarray:
-  """The property buckets' edges, float32 [3, 2]: terciles of the training digits."""
+def train_buckets(config: ml_collections.ConfigDict) -> digit_properties.Buckets:
+  """The property buckets captions say: terciles of the training digits."""
   images = SplitData.open(config.dataset, "train", config.get("data_dir") or None).arrays()
-  return digit_properties.Buckets.from_images(images["image"]).as_array()
+  return digit_properties.Buckets.from_images(images["image"])
 
 
 def measured_captions(table: jax.Array, edges: jax.Array, images: jax.Array, labels: jax.Array,
@@ -120,7 +120,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   ema_decay = config.get("ema_decay", 0.9999)
   p_uncond = float(config.get("p_uncond", 0.1))
   if measured:
-    edges = jnp.asarray(train_caption_edges(config))  # [3, 2]
+    edges = jnp.asarray(train_buckets(config).as_array())  # [3, 2]
     train_table = jnp.asarray(captions.caption_table(config.seed, CAPTIONS_PER_ROW))  # [270, K, L]
   else:
     train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))

@@ -127,5 +127,13 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
   assert_proportion_with_interval(record, "cond_accuracy", 10)
   text = tables.markdown_tables(records.load(results))
   assert "| ldm_tiny | 20 (" in text and "ldm_tiny samples" in text
+  # Measured captions: adherence per prompt set, and the sweep's picture.
+  for name in ("train_phrasings", "held_out_phrasings", "held_out_combinations"):
+    prompt_set = record["prompts"][name]
+    assert 0 <= prompt_set["cond_accuracy"] <= 1 and prompt_set["fcd"] > 0
+    assert set(prompt_set["adherence"]) <= {"thickness", "slant", "size"}
+  assert {"thickness", "slant"} <= set(record["prompts"]["train_phrasings"]["adherence"])
+  assert os.path.exists(os.path.join(results, record["prompt_sweep"]["grid"]))
+  assert "| ldm_tiny | held out combinations |" in text
   with pytest.raises(UserError, match="cls="):
     report.report_workdir(workdir, 10, 0, "ddim:3:cls=1", None, 0, results, "x", "cmd")
