@@ -25,9 +25,13 @@ def drop_labels(rng: jax.Array, labels: jax.Array, p_uncond: float, null_label: 
   return jnp.where(drop.reshape((-1,) + (1,) * (labels.ndim - 1)), null_label, labels)
 
 
-def classifier_free(spec: Spec, model_fn: LabelledModelFn, labels: jax.Array, null_label: int,
+def classifier_free(spec: Spec, model_fn: LabelledModelFn, labels: jax.Array,
+                    null_label: int | jax.Array,
                     w: float | jax.Array) -> Callable[[jax.Array, jax.Array], jax.Array]:
   """Guided model: eps~ = (1 + w) eps(x, y) - w eps(x) (Ho & Salimans eq. 6).
+
+  labels: what model_fn reads as its condition, [b, ...] (labels, prompt tokens, or encoded
+  contexts); null_label: the null condition, a scalar or an array of labels' shape.
 
   The conditional and unconditional passes share one network call on a doubled batch. Any mean
   parameterisation combines the same way, since x_0, eps and v are affine in one another with
@@ -37,7 +41,8 @@ def classifier_free(spec: Spec, model_fn: LabelledModelFn, labels: jax.Array, nu
   def guided(x: jax.Array, t: jax.Array) -> jax.Array:
     b = x.shape[0]
     both = model_fn(jnp.concatenate([x, x]), jnp.concatenate([t, t]),
-                    jnp.concatenate([labels, jnp.full_like(labels, null_label)]))  # [2b, ...]
+                    jnp.concatenate([labels, jnp.broadcast_to(
+                        jnp.asarray(null_label, labels.dtype), labels.shape)]))  # [2b, ...]
     cond, uncond = both[:b], both[b:]
     mean_c, var_c = split_output(spec, cond)
     mean_u, _ = split_output(spec, uncond)

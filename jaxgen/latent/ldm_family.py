@@ -176,10 +176,14 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     return aux
 
   def _sample(params, frozen, rng, condition, cfg_w, *, num, settings):
-    fn = model_fn(params, condition)
+    # The prompt (and the null one) encoded once for the whole chain, not at every step.
+    encode = lambda c: net.apply({"params": params}, c, method="encode")  # [num, s, dim]
+    denoise = lambda x, t, ctx: net.apply({"params": params}, x, t, ctx, method="denoise")
+    context = encode(condition)
+    fn = lambda x, t: denoise(x, t, context)
     if settings.guided:
-      fn = guidance.classifier_free(spec, lambda x, t, y: net.apply({"params": params}, x, t, y),
-                                    condition, null, cfg_w)
+      null_context = encode(jnp.full_like(condition, null))
+      fn = guidance.classifier_free(spec, denoise, context, null_context, cfg_w)
     noise_rng, run_rng = jax.random.split(rng)
     x_T = jax.random.normal(noise_rng, (num, gh, gw, zc), jnp.float32)
     z0 = samplers.run_chain(spec, betas, sched, fn, x_T, run_rng, settings)

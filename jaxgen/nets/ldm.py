@@ -64,17 +64,29 @@ class LatentDiffusionNet(nn.Module):
   dropout: float = 0.0
   head_dim: int = 32
 
-  @nn.compact
+  def setup(self):
+    if self.context == "label":
+      self.label_embed = nn.Embed(self.num_classes + 1, self.context_dim)
+    else:
+      self.text_encoder = TextEncoder(self.vocab_size, self.context_dim, self.text_depth,
+                                      self.text_heads)
+    self.unet = UNet(self.out_channels, self.base_channels, tuple(self.channel_mult),
+                     self.num_res_blocks, tuple(self.attention_resolutions), self.dropout,
+                     head_dim=self.head_dim)
+
+  def encode(self, condition: jax.Array, train: bool = False) -> jax.Array:
+    """condition: labels [b] or tokens [b, L] -> context [b, s, context_dim]. A sampler calls
+    it once per draw, not once per step: the prompt does not change along the chain."""
+    if self.context == "label":
+      return self.label_embed(condition)[:, None, :]  # [b, 1, context_dim]
+    return self.text_encoder(condition, train)  # [b, L, context_dim]
+
+  def denoise(self, x: jax.Array, t: jax.Array, context: jax.Array,
+              train: bool = False) -> jax.Array:
+    """x [b, gh, gw, zc], t [b], an encoded context [b, s, context_dim] -> [b, gh, gw, out]."""
+    return self.unet(x, t, None, train, context=context)
+
   def __call__(self, x: jax.Array, t: jax.Array, condition: jax.Array,
                train: bool = False) -> jax.Array:
     """x [b, gh, gw, zc], t [b], condition: labels [b] or tokens [b, L] -> [b, gh, gw, out]."""
-    if self.context == "label":
-      ctx = nn.Embed(self.num_classes + 1, self.context_dim, name="label_embed")(condition)
-      ctx = ctx[:, None, :]  # [b, 1, context_dim]
-    else:
-      ctx = TextEncoder(self.vocab_size, self.context_dim, self.text_depth, self.text_heads,
-                        name="text_encoder")(condition, train)  # [b, L, context_dim]
-    unet = UNet(self.out_channels, self.base_channels, tuple(self.channel_mult),
-                self.num_res_blocks, tuple(self.attention_resolutions), self.dropout,
-                head_dim=self.head_dim, name="unet")
-    return unet(x, t, None, train, context=ctx)
+    return self.denoise(x, t, self.encode(condition, train), train)

@@ -61,6 +61,13 @@ def test_network_shapes(context):
   x, t = jnp.zeros((3, 8, 8, 4)), jnp.zeros((3,), jnp.int32)
   out, _ = jax.eval_shape(lambda: net.init_with_output(jax.random.key(0), x, t, cond))
   chex.assert_shape(out, (3, 8, 8, 4))
+  # A sampler encodes the condition once and denoises with it at every step: the same output.
+  x = jax.random.normal(jax.random.key(1), x.shape)
+  params = net.init(jax.random.key(0), x, t, cond)
+  encoded = net.apply(params, cond, method="encode")
+  chex.assert_shape(encoded, (3, 1 if context == "label" else prompts.MAX_TOKENS, 32))
+  np.testing.assert_allclose(net.apply(params, x, t + 5, encoded, method="denoise"),
+                             net.apply(params, x, t + 5, cond), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
