@@ -66,12 +66,6 @@ def write_bytes(path: str, data: bytes) -> None:
     f.write(data)
 
 
-def makedirs(path: str) -> None:
-  """Creates the folder `path` (a store has no folders: a no-op there but for a check)."""
-  epath.Path(path).mkdir(parents=True, exist_ok=True) if is_url(path) else \
-      os.makedirs(path, exist_ok=True)
-
-
 def list_names(url: str) -> list[str]:
   """The names directly under `url` (files and folders), sorted; [] when there are none."""
   folder = epath.Path(url)
@@ -128,18 +122,23 @@ def check_writable(workdir: str) -> str:
   workdir = resolve(workdir)
   probe = join(workdir, f".write_test.{os.getpid()}")  # one per process
   try:
-    makedirs(workdir)
+    # A store has no folders to create: the probe object is the check. (Its mkdir would even
+    # create a missing bucket, a typo's bucket included.)
     if is_url(workdir):
       epath.Path(probe).write_text("ok")
       epath.Path(probe).unlink()
     else:
+      os.makedirs(workdir, exist_ok=True)
       with open(probe, "w") as f:
         f.write("ok")
       os.remove(probe)
-  except OSError as e:
-    raise UserError(f"cannot write to workdir {workdir} ({e.strerror or e}); "
-                    "choose a writable --workdir") from None
   except ImportError as e:  # epath names the missing fsspec backend (gcsfs, s3fs)
     raise UserError(f"cannot open workdir {workdir} ({e}); install the cloud extra "
                     "(pip install -e .[cloud]) or use a local --workdir") from None
+  except Exception as e:  # a store's client raises its own types (no credentials, no bucket)
+    if not (isinstance(e, OSError) or is_url(workdir)):
+      raise
+    reason = getattr(e, "strerror", None) or str(e).splitlines()[0][:200] or type(e).__name__
+    raise UserError(f"cannot write to workdir {workdir} ({reason}); "
+                    "choose a writable --workdir") from None
   return workdir
