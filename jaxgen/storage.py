@@ -95,8 +95,9 @@ def upload_tree(local_dir: str, url: str) -> None:
 def download_tree(url: str, local_dir: str) -> None:
   """Copies every object under `url` to the same relative name under `local_dir`."""
   # A listing a folder at a time: epath's walk and rglob refuse or fail on some backends.
-  for source in epath.Path(url).iterdir():
-    target = os.path.join(local_dir, source.name)
+  for name in list_names(url):  # none for a prefix without objects
+    source = epath.Path(url) / name
+    target = os.path.join(local_dir, name)
     if source.is_dir():
       download_tree(str(source), target)
       continue
@@ -107,10 +108,11 @@ def download_tree(url: str, local_dir: str) -> None:
 
 def staging_dir(url: str, what: str) -> str:
   """An empty local folder that stands in for `url`/`what` while this process runs (orbax and
-  TensorBoard write through local files; their output is copied to the store). One per URL,
-  under the user cache, emptied here: a second process on the same URL is not supported."""
+  TensorBoard write through local files; their output is copied to the store): under the user
+  cache, one per URL and process, so a reader (sampling a run that is still training) never
+  touches the writer's copy. Its user removes it when done; a killed process leaves it."""
   key = hashlib.sha256(resolve(url).encode()).hexdigest()[:16]
-  folder = os.path.join(user_cache.root(), "staging", key, what)
+  folder = os.path.join(user_cache.root(), "staging", f"{key}-{os.getpid()}-{what}")
   shutil.rmtree(folder, ignore_errors=True)
   os.makedirs(folder)
   return folder

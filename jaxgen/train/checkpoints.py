@@ -8,6 +8,7 @@ there through a local staging folder (`jaxgen.train.checkpoint_store`).
 """
 
 import os
+import shutil
 from typing import Callable
 
 import jax
@@ -32,6 +33,9 @@ class Checkpoints:
                       "checkpoints are staged on one host's disk; use a shared folder for "
                       "multi-process runs")
     self._local = checkpoint_store.staging_for(self._store) if self._store else self.directory
+    # Only a writer mirrors its staging folder back: a reader (sampling, a report) of a store
+    # workdir that is still training lacks the newer steps, and would delete them there.
+    self._changed = False
     # Folders left by a save killed mid-way are removed on start.
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                            cleanup_tmp_directories=True)
@@ -52,6 +56,7 @@ class Checkpoints:
     """Starts an asynchronous save of `state` at its step (waits for the previous one, and
     copies it to the object store of a workdir there)."""
     self._sync()
+    self._changed = True
     self._manager.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state))
 
   def _read(self, abstract_state: TrainState, step: int) -> tuple[TrainState | None, str]:
@@ -110,13 +115,14 @@ class Checkpoints:
         from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices("damaged checkpoints set aside")
       self._manager.reload()
+      self._changed = True
       self._sync()
     return state
 
   def _sync(self) -> None:
     """For a workdir in an object store: waits for the running save and mirrors the staging
     folder's steps to the store (a no-op for local workdirs, whose saves stay asynchronous)."""
-    if self._store and jax.process_index() == 0:
+    if self._store and self._changed and jax.process_index() == 0:
       self._manager.wait_until_finished()
       checkpoint_store.upload(self._local, self._store)
 
@@ -126,6 +132,8 @@ class Checkpoints:
     self._manager.wait_until_finished()
     self._sync()
     self._manager.close()
+    if self._store:  # the staging copy is this process's alone
+      shutil.rmtree(self._local, ignore_errors=True)
 
 
 def _everywhere(ok: bool) -> bool:

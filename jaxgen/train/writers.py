@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Mapping
@@ -112,6 +113,7 @@ class MetricWriter:
     self._tb.close()
     if self._parts:
       storage.upload_tree(self._tb_local, self._tb_store)
+      shutil.rmtree(self._tb_local, ignore_errors=True)
     else:
       self._file.close()
 

@@ -159,3 +159,24 @@ def test_an_unwritable_store_workdir_is_a_one_line_error(in_store):
   from jaxgen.errors import UserError
   with pytest.raises(UserError, match="bucket does not exist"):
     storage.check_writable("s3://no-such-bucket/run")
+
+
+def test_a_reader_of_a_store_workdir_leaves_the_writers_newer_steps(in_store, tmp_path,
+                                                                   monkeypatch):
+  """Sampling a run that is still training: the reader's staging copy lacks the steps saved
+  since it opened, and closing it must not mirror that older view back."""
+  from jaxgen import storage
+  from jaxgen.train import checkpoint_store
+  from jaxgen.train.checkpoints import Checkpoints
+  monkeypatch.setenv("JAXGEN_CACHE", str(tmp_path / "cache"))
+  url = f"s3://{BUCKET}/fast/reader"
+  (tmp_path / "w" / "10").mkdir(parents=True)
+  (tmp_path / "w" / "10" / "data").write_text("10")
+  checkpoint_store.upload(str(tmp_path / "w"), storage.join(url, "checkpoints"))
+  reader = Checkpoints(url)
+  (tmp_path / "w" / "20").mkdir()  # the writer saves step 20 meanwhile
+  (tmp_path / "w" / "20" / "data").write_text("20")
+  checkpoint_store.upload(str(tmp_path / "w"), storage.join(url, "checkpoints"))
+  reader.close()
+  assert "20.uploaded" in storage.list_names(storage.join(url, "checkpoints"))
+  assert not os.listdir(tmp_path / "cache" / "staging")  # the reader's copy is gone
