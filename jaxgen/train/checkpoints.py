@@ -3,8 +3,8 @@
 orbax writes each step to a temporary folder and renames it on commit, so a `kill -9` during a
 save leaves the previous step restorable; unfinished folders are ignored on restore. A committed
 step that cannot be read (a damaged disk, a truncated copy) is set aside by the loop's resume,
-which falls back to the step before (`restore_newest_readable`). A workdir in an object store keeps its checkpoints
-there through a local staging folder (`jaxgen.train.checkpoint_store`).
+which falls back to the step before (`restore_newest_readable`). A workdir in an object store
+keeps its checkpoints there through a local staging folder (`jaxgen.train.checkpoint_store`).
 """
 
 import os

@@ -90,7 +90,7 @@ class MetricWriter:
       return
     n = self._written.get(step, 0)
     self._written[step] = n + 1
-    storage.write_bytes(storage.join(self._parts, f"{step:010d}-{n}.jsonl"), line.encode())
+    storage.write_bytes(storage.join(self._parts, f"{step:010d}-{n:02d}.jsonl"), line.encode())
 
   def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
     """Records `metrics` (scalars) for `split` at `step`."""
