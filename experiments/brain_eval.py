@@ -247,12 +247,12 @@ def main(argv: list[str]) -> None:
     if _F.samples.value < 1:
       raise UserError(f"--samples_per_stimulus must be at least 1, got {_F.samples.value}")
     from experiments import records
-    from jaxgen import provenance
+    from jaxgen import provenance, storage
     out = _F.out.value or (os.path.join(_F.workdir.value, "brain_eval") if _F.workdir.value
                            else os.path.join("runs", "brain_eval_baselines"))
     records.check_publishable(out)
     for path in runs.values():  # under experiments/results/: committed code only
-      records.check_publishable(out, provenance.read(os.path.abspath(path)))
+      records.check_publishable(out, provenance.read(storage.resolve(path)))
     trained = {name: restore_trained(path) for name, path in runs.items()}
     from experiments.report import check_finished
     for name, t in trained.items():
@@ -295,7 +295,7 @@ def main(argv: list[str]) -> None:
       commit = provenance.describe(provenance.checkout_state())
       trained_commits = list(dict.fromkeys(
           provenance.describe(e) for w in runs.values()
-          for e in provenance.read(os.path.abspath(w))))
+          for e in provenance.read(storage.resolve(w))))
       json.dump({"commit": commit, "command": " ".join(sys.argv), "dataset": dataset,
                  "trained_commits": trained_commits, "scorer_digest": scorer.digest,
                  "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,

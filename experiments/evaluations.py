@@ -10,16 +10,19 @@ import os
 import sys
 from typing import Any
 
+from jaxgen import storage
+
 
 
 def training_time(workdir: str) -> dict[str, float]:
   """Steps trained and the training wall time summed over metrics.jsonl's train lines (the
   loop writes each log interval's time, evaluations excluded; older runs lack it)."""
+  from jaxgen.train.writers import metric_lines
   steps, seconds, timed = 0, 0.0, True
-  path = os.path.join(workdir, "metrics.jsonl")
-  if not os.path.exists(path):
+  lines = metric_lines(workdir)
+  if not lines:
     return {}
-  for line in open(path):
+  for line in lines:
     entry = json.loads(line)
     if entry.get("split") == "train":
       steps = max(steps, int(entry["step"]))
@@ -130,7 +133,7 @@ def classifier_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
   correct, n = int(hits.sum()), len(hits)
   low, high = wilson_interval(correct, n)
   return {"family": "classifier", "model": config.get("model", "cnn"),
-          "workdir": os.path.abspath(workdir), "step": trained.step, **training_time(workdir),
+          "workdir": storage.resolve(workdir), "step": trained.step, **training_time(workdir),
           "split": "test", "num_test": n, "accuracy": correct / n,
           "accuracy_ci95_low": low, "accuracy_ci95_high": high,
           "correct": records.encode_bits(hits)}
@@ -185,7 +188,7 @@ def first_stage_record(trained: Any, workdir: str, seed: int) -> dict[str, Any]:
     latent = {"latent_shape": list(stage.latent_shape()),
               "scale_factor": float(stage.scale_factor(stage.freeze(trained.state)))}
   pairs = np.stack([originals[:32], recon[:32]], axis=1).reshape((-1,) + recon.shape[1:])
-  return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
+  return {"family": config.family, "workdir": storage.resolve(workdir), "step": trained.step,
           **training_time(workdir), "split": "test", "num_test": len(recon),
           "psnr": float(psnr), "psnr_se": float(psnr_se),
           "feature_distance": float(distance), "feature_distance_se": float(distance_se),
@@ -255,7 +258,7 @@ def diffae_record(trained: Any, workdir: str, num: int, seed: int) -> dict[str, 
   rows = [np.asarray(x)[:10], recon[:10], from_code[:10],
           np.asarray(decode(params, jax.random.normal(jax.random.key(seed + 1), x[:10].shape),
                             z[:10]))] + [e[:10] for e in edits]
-  return {"family": "diffae", "workdir": os.path.abspath(workdir), "step": trained.step,
+  return {"family": "diffae", "workdir": storage.resolve(workdir), "step": trained.step,
           **training_time(workdir), "split": "test", "num_test": int(len(x)),
           "ddim_steps": auto.num_steps, "inversion_psnr": float(psnr),
           "inversion_psnr_se": float(psnr_se),
@@ -288,7 +291,7 @@ def translator_record(trained: Any, workdir: str) -> dict[str, Any]:
                         trained_scorer)
   print(f"translating {config.eval_split} and {config.eval_split_b} ...", flush=True)
   reports = evaluator.translation_reports(trained.state, second_judge=True)
-  return {"family": config.family, "workdir": os.path.abspath(workdir), "step": trained.step,
+  return {"family": config.family, "workdir": storage.resolve(workdir), "step": trained.step,
           **training_time(workdir), "split": "test",
           "semantic_weight": float(config.get("semantic_weight", 0.0)),
           **{f"{d}_{k}": float(v) for d, r in reports.items() for k, v in r.items()},

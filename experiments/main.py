@@ -7,7 +7,6 @@ Rerunning the same command resumes from the latest checkpoint in DIR. SIGTERM or
 preemption notice, Ctrl-C) finishes the step, saves a checkpoint and exits with status 75.
 """
 
-import os
 import sys
 
 from absl import app, flags, logging
@@ -47,8 +46,12 @@ def main(argv: list[str]) -> None:
   except Preempted as e:  # a SIGTERM or SIGINT: the status launchers read as "requeue"
     print(f"preempted: {e}", file=sys.stderr)
     sys.exit(PREEMPTED_EXIT_CODE)
-  workdir = os.path.abspath(_WORKDIR.value)
-  print(f"done: metrics in {workdir}/metrics.jsonl, grids in {workdir}/samples/, "
+  from jaxgen import storage
+  from jaxgen.train.writers import PARTS
+  workdir = storage.resolve(_WORKDIR.value)
+  # A workdir in an object store holds its metrics one object a line (jaxgen.train.writers).
+  metrics = f"{PARTS}/" if storage.is_url(workdir) else "metrics.jsonl"
+  print(f"done: metrics in {workdir}/{metrics}, grids in {workdir}/samples/, "
         f"checkpoints in {workdir}/checkpoints/")
   if final:
     print("final eval: " + " ".join(f"{k}={v:.4g}" for k, v in sorted(final.items())))

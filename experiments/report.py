@@ -40,6 +40,7 @@ from absl import app, flags
 
 from experiments import evaluations, publish
 from experiments.guidance_sweeps import guidance_of
+from jaxgen import storage
 
 # Flag holders, filled by define_flags() only when this file runs as a program: tests import
 # this module into a process that also holds experiments.score's flags (absl refuses a second
@@ -102,7 +103,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   for path in [workdir] + [config_keys[k] for k in sorted(config_keys)
                            if k.endswith("_workdir") and config_keys[k]] + (
                                [classifier_workdir] if classifier_workdir else []):
-    records.check_publishable(results_dir, provenance.read(os.path.abspath(path)))
+    records.check_publishable(results_dir, provenance.read(storage.resolve(path)))
   trained = restore_trained(workdir)
   check_finished(trained, workdir, results_dir)
   config, family = trained.config, trained.family
@@ -153,9 +154,9 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
       from jaxgen.diffusion.classifier_family import load_guide
       options.update(classifier=load_guide(classifier_workdir, config.diffusion),
                      classifier_scale=setting.cls)
-      guide_record = {"classifier_workdir": os.path.abspath(classifier_workdir),
+      guide_record = {"classifier_workdir": storage.resolve(classifier_workdir),
                       "classifier_trained_commits": provenance.trained_commits(
-                          provenance.read(os.path.abspath(classifier_workdir)))}
+                          provenance.read(storage.resolve(classifier_workdir)))}
   data_dir = config.get("data_dir") or None
   scorer = trained_scorer(config.dataset, data_dir, reference_split="test")
   if num > scorer.max_floor_samples:
@@ -173,7 +174,7 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
   record: dict[str, Any] = {
       "name": name, "family": config.family, "dataset": config.dataset,
       "variant": config.get("variant", ""),
-      "conditional": bool(family.conditional), "workdir": os.path.abspath(workdir),
+      "conditional": bool(family.conditional), "workdir": storage.resolve(workdir),
       "step": trained.step, **evaluations.training_time(workdir), "split": "test",
       "sampler": sampler_name,
       # The respaced diffusion chain, where one was set: the sampler-grid table reads these.

@@ -83,7 +83,7 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
   """
   import jax
   import numpy as np
-  from jaxgen import images
+  from jaxgen import images, storage
   from jaxgen.errors import UserError
   from jaxgen.train.evaluation import Evaluator
   from jaxgen.train.loop import trained_scorer
@@ -102,7 +102,7 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
     timing: dict[str, float] = {}
     samples = evaluator.generate(trained.state, jax.random.key(seed), num, labels, options, timing)
     grid_name = "score_" + setting.name.replace(" ", "_").replace("=", "") + ".png"
-    images.save_grid(os.path.join(workdir, "samples", grid_name), samples[:64])
+    images.save_grid(storage.join(workdir, "samples", grid_name), samples[:64])
     rows.append({"setting": setting.name, "num_samples": num,
                  "images_per_s": round(timing["images_per_s"], 3),
                  "first_chunk_s": round(timing["first_chunk_s"], 1),

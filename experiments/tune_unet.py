@@ -55,22 +55,22 @@ def run_candidate(name: str) -> None:
 
 def curves() -> dict:
   """Each finished candidate's (step, quiet minutes, logged minutes, validation FCD) points."""
+  from jaxgen.train.writers import metric_lines
   with open(unet_sizes.OUT) as f:
     step_s = {n: c["train_step_s"] for n, c in json.load(f)["candidates"].items()}
   out = {}
   for name in STEPS:
-    path = os.path.join(ROOT, name, "metrics.jsonl")
-    if not os.path.exists(path):
+    lines = metric_lines(os.path.join(ROOT, name))
+    if not lines:
       continue
     points, wall = [], 0.0
-    with open(path) as f:
-      for line in f:
-        row = json.loads(line)
-        if row.get("split") == "train":
-          wall += row.get("wall_s", 0.0)
-        if row.get("split") == "eval" and "fcd" in row:
-          points.append(dict(step=row["step"], minutes=round(row["step"] * step_s[name] / 60, 2),
-                             logged_minutes=round(wall / 60, 2), fcd=round(row["fcd"], 2)))
+    for line in lines:
+      row = json.loads(line)
+      if row.get("split") == "train":
+        wall += row.get("wall_s", 0.0)
+      if row.get("split") == "eval" and "fcd" in row:
+        points.append(dict(step=row["step"], minutes=round(row["step"] * step_s[name] / 60, 2),
+                           logged_minutes=round(wall / 60, 2), fcd=round(row["fcd"], 2)))
     out[name] = dict(train_step_s=step_s[name], overrides=overrides(name), points=points)
   return out
 

@@ -7,7 +7,6 @@ it (red), then the last block's class-token attention of each head. The title li
 gives each digit's label and prediction. Default output: <workdir>/attention.png.
 """
 
-import os
 import sys
 from types import SimpleNamespace
 
@@ -52,7 +51,7 @@ def main(argv: list[str]) -> None:
   from experiments import backend
   backend.prepare()  # before the backend starts
   import jax
-  from jaxgen import images as images_lib
+  from jaxgen import images as images_lib, storage
   from jaxgen.classifier.attention_maps import vit_attention
   from jaxgen.classifier.family import build_model
   from jaxgen.data.pipeline import SplitData
@@ -74,7 +73,7 @@ def main(argv: list[str]) -> None:
     out = jax.jit(lambda p, x: vit_attention(model, p, x))(trained.state.params, images)
     grid = panels(images, np.asarray(out["rollout_map"]), np.asarray(out["last_map"]))
     grid = np.kron(grid, np.ones((1, _SCALE, _SCALE, 1), np.float32))
-    path = _F.output.value or os.path.join(_F.workdir.value, "attention.png")
+    path = _F.output.value or storage.join(_F.workdir.value, "attention.png")
     try:
       images_lib.save_grid(path, grid, rows=len(images))
     except OSError as e:

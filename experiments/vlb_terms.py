@@ -112,7 +112,7 @@ def main(argv: list[str]) -> None:
   from experiments import backend
   backend.prepare()  # before the backend starts
   from experiments import records
-  from jaxgen import provenance
+  from jaxgen import provenance, storage
   from jaxgen.errors import UserError
   from jaxgen.metrics.compare import paired_difference
   try:
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> None:
     if _F.record.value:
       records.check_publishable(records.VALIDATION_DIR)
       for w in _F.workdirs.value:
-        records.check_publishable(records.VALIDATION_DIR, provenance.read(os.path.abspath(w)))
+        records.check_publishable(records.VALIDATION_DIR, provenance.read(storage.resolve(w)))
     models = {}
     for name, w in zip(names, _F.workdirs.value):
       print(f"the bound of {w} on {_F.num.value} validation images, all T terms ...", flush=True)
@@ -159,8 +159,8 @@ def main(argv: list[str]) -> None:
     record = {"name": _F.record.value, "kind": "validation", "split": "validation",
               "num_images": rows[0]["images"], "seed": _F.seed.value, "models": rows, "paired": paired,
               "plot": os.path.basename(path),
-              "workdirs": [os.path.abspath(w) for w in _F.workdirs.value],
-              "trained": {n: provenance.read(os.path.abspath(w))
+              "workdirs": [storage.resolve(w) for w in _F.workdirs.value],
+              "trained": {n: provenance.read(storage.resolve(w))
                           for n, w in zip(names, _F.workdirs.value)}}
     records.write(record, records.VALIDATION_DIR,
                   "python -m experiments.vlb_terms " + " ".join(sys.argv[1:]))

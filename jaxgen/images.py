@@ -1,11 +1,13 @@
 """Image files: reading any Pillow image as 8-bit arrays, and PNG grids of samples,
 reconstructions and translations for people to look at."""
 
+import io
 import os
 
 import numpy as np
 from PIL import Image
 
+from jaxgen import storage
 from jaxgen.errors import UserError
 
 _BACKGROUNDS = {"white": 255, "black": 0}
@@ -85,13 +87,19 @@ def grid(images: np.ndarray, rows: int | None = None, pad: int = 2) -> np.ndarra
 
 
 def save_grid(path: str, images: np.ndarray, rows: int | None = None) -> str:
-  """Writes images [n, h, w, c] (uint8, or float in [0, 1]) as a PNG grid; returns the path."""
+  """Writes images [n, h, w, c] (uint8, or float in [0, 1]) as a PNG grid; returns the path
+  (a local one or a URL in an object store)."""
   images = np.asarray(images)
   if images.dtype != np.uint8:
     images = to_uint8(images)
   tiled = grid(images, rows)
   if tiled.shape[-1] == 1:
     tiled = tiled[..., 0]
+  if storage.is_url(path):  # a workdir in an object store: PIL writes local files only
+    buffer = io.BytesIO()
+    Image.fromarray(tiled).save(buffer, format="PNG")
+    storage.write_bytes(path, buffer.getvalue())
+    return path
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   Image.fromarray(tiled).save(path)
   return path

@@ -1,6 +1,7 @@
 """Which code made a result: the checkout's commit, whether its tree was dirty, the diff's digest.
 
-Standard library only. The loop appends one entry per (re)start to `<workdir>/provenance.json`,
+Standard library only at import (the store, `jaxgen.storage`, is loaded by the functions that
+read and write a workdir). The loop appends one entry per (re)start to `<workdir>/provenance.json`,
 so a run resumed from another commit says so; `experiments.report` copies the entries into the
 record and refuses to publish a record from a dirty tree.
 """
@@ -70,22 +71,21 @@ def record_start(workdir: str, start_step: int) -> dict[str, Any]:
   workdir/provenance.json; returns the entry."""
   entry = {**checkout_state(), "start_step": int(start_step),
            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+  from jaxgen import storage
   entries = read(workdir)
-  path = os.path.join(workdir, FILE_NAME)
-  with open(path + ".tmp", "w") as f:
-    json.dump(entries + [entry], f, indent=2)
-    f.write("\n")
-  os.replace(path + ".tmp", path)  # never a half-written file after a crash
+  # Whole or not at all after a crash (a local temporary file renamed; one put in a store).
+  storage.write_text(storage.join(workdir, FILE_NAME),
+                     json.dumps(entries + [entry], indent=2) + "\n")
   return entry
 
 
 def read(workdir: str) -> list[dict[str, Any]]:
   """The workdir's training provenance entries, oldest first ([] for runs made before it)."""
-  path = os.path.join(workdir, FILE_NAME)
-  if not os.path.exists(path):
+  from jaxgen import storage
+  path = storage.join(workdir, FILE_NAME)
+  if not storage.exists(path):
     return []
-  with open(path) as f:
-    return json.load(f)
+  return json.loads(storage.read_text(path))
 
 
 def trained_dirty(entries: list[dict[str, Any]]) -> bool:

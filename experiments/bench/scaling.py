@@ -30,8 +30,8 @@ def log(*args) -> None:
 
 def step_seconds(workdir: str, log_every: int) -> float:
   """Mean seconds a training step over the run's log intervals after the first."""
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    walls = [m["wall_s"] for m in map(json.loads, f) if m.get("split") == "train"]
+  from jaxgen.train.writers import metric_lines
+  walls = [m["wall_s"] for m in map(json.loads, metric_lines(workdir)) if m.get("split") == "train"]
   if len(walls) < 2:
     raise SystemExit(f"error: {workdir} logged {len(walls)} intervals; raise --steps")
   return sum(walls[1:]) / (log_every * len(walls[1:]))

@@ -103,15 +103,15 @@ def compare_speeds(entries: list[tuple[str, str, str | None]], batch_sizes: list
   """Images/s of every entry at every batch size, timed alternately; ratios to each entry's
   reference (see ratio_references)."""
   from experiments.bench.alternate import ratio_references, time_alternately
-  from jaxgen import provenance
+  from jaxgen import provenance, storage
   from jaxgen.train.restore import restore_trained
   restored = {name: (restore_trained(workdir), workdir, setting)
               for name, workdir, setting in entries}
-  out: dict[str, Any] = {name: {"workdir": os.path.abspath(w), "setting": s or "default",
+  out: dict[str, Any] = {name: {"workdir": storage.resolve(w), "setting": s or "default",
                                 "family": t.config.family, "step": t.step,
                                 "trained_commits": list(dict.fromkeys(
                                     provenance.describe(e)
-                                    for e in provenance.read(os.path.abspath(w)))),
+                                    for e in provenance.read(storage.resolve(w)))),
                                 **decoding_work(t, s)}
                          for name, (t, w, s) in restored.items()}
   reference = ratio_references([n for n, _, _ in entries], list(references))
@@ -145,10 +145,10 @@ def main(argv: list[str]) -> None:
     if min(batch_sizes) <= 0 or _REPS.value <= 0:
       raise UserError("--batch_sizes and --reps must be positive")
     records.check_publishable(out_dir)
-    from jaxgen import provenance
+    from jaxgen import provenance, storage
     for name, workdir, _ in entries:
       if records.is_published(out_dir) and provenance.trained_dirty(
-          provenance.read(os.path.abspath(workdir))):
+          provenance.read(storage.resolve(workdir))):
         raise UserError(f"{name} ({workdir}) was not trained from committed code; retrain it "
                         "or pass --results_dir elsewhere")
     speeds = compare_speeds(entries, batch_sizes, _REPS.value, _REFS.value)

@@ -3,16 +3,20 @@
 orbax writes each step to a temporary folder and renames it on commit, so a `kill -9` during a
 save leaves the previous step restorable; unfinished folders are ignored on restore. A committed
 step that cannot be read (a damaged disk, a truncated copy) is set aside by the loop's resume,
-which falls back to the step before (`restore_newest_readable`).
+which falls back to the step before (`restore_newest_readable`). A workdir in an object store
+keeps its checkpoints there through a local staging folder (`jaxgen.train.checkpoint_store`).
 """
 
 import os
+import shutil
 from typing import Callable
 
 import jax
 import orbax.checkpoint as ocp
 
+from jaxgen import storage
 from jaxgen.errors import UserError
+from jaxgen.train import checkpoint_store
 from jaxgen.train.state import TrainState
 
 
@@ -20,11 +24,22 @@ class Checkpoints:
   """Saves and restores TrainStates under `<workdir>/checkpoints`."""
 
   def __init__(self, workdir: str, max_to_keep: int = 3):
-    self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
+    # Where the checkpoints are (named in messages), and the local folder orbax writes: the
+    # same but for a workdir in an object store, whose steps are mirrored from a staging copy.
+    self.directory = storage.join(storage.resolve(workdir), "checkpoints")
+    self._store = self.directory if storage.is_url(workdir) else None
+    if self._store and jax.process_count() > 1:
+      raise UserError(f"a workdir in an object store ({workdir}) takes one process: its "
+                      "checkpoints are staged on one host's disk; use a shared folder for "
+                      "multi-process runs")
+    self._local = checkpoint_store.staging_for(self._store) if self._store else self.directory
+    # Only a writer mirrors its staging folder back: a reader (sampling, a report) of a store
+    # workdir that is still training lacks the newer steps, and would delete them there.
+    self._changed = False
     # Folders left by a save killed mid-way are removed on start.
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                            cleanup_tmp_directories=True)
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    self._manager = ocp.CheckpointManager(self._local, options=options)
     if jax.process_count() == 1:
       # Replica-parallel saving lets several hosts each write part of a replicated array; with
       # one process it only slices every replica on its device, one small compile per leaf and
@@ -38,7 +53,10 @@ class Checkpoints:
     return self._manager.latest_step()
 
   def save(self, state: TrainState) -> None:
-    """Starts an asynchronous save of `state` at its step (waits for the previous one)."""
+    """Starts an asynchronous save of `state` at its step (waits for the previous one, and
+    copies it to the object store of a workdir there)."""
+    self._sync()
+    self._changed = True
     self._manager.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state))
 
   def _read(self, abstract_state: TrainState, step: int) -> tuple[TrainState | None, str]:
@@ -54,7 +72,7 @@ class Checkpoints:
     step = self.latest_step() if step is None else step
     state, reason = self._read(abstract_state, step)
     if state is None:
-      folder = os.path.join(self.directory, str(step))
+      folder = storage.join(self.directory, str(step))
       raise UserError(
           f"checkpoint {folder} cannot be restored ({reason}); move that folder aside to resume "
           "from the previous checkpoint, or start afresh in a new --workdir")
@@ -82,26 +100,40 @@ class Checkpoints:
           "if the model or code changed, resume with the code that wrote them, or start afresh "
           "in a new --workdir")
     for bad, reason in unreadable:
-      folder = os.path.join(self.directory, str(bad))
+      folder = os.path.join(self._local, str(bad))
       aside = folder + ".damaged"
       if jax.process_index() == 0:
         suffix = 1
         while os.path.exists(aside):  # an earlier run's damaged copy of the same step
           aside, suffix = f"{folder}.damaged{suffix}", suffix + 1
         os.rename(folder, aside)
-      log(f"checkpoint {folder} cannot be restored ({reason}); renamed it "
+      log(f"checkpoint {storage.join(self.directory, str(bad))} cannot be restored ({reason}); "
+          f"renamed it "
           f"{os.path.basename(aside)} and resumed from step {step}")
     if unreadable:
       if jax.process_count() > 1:
         from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices("damaged checkpoints set aside")
       self._manager.reload()
+      self._changed = True
+      self._sync()
     return state
 
+  def _sync(self) -> None:
+    """For a workdir in an object store: waits for the running save and mirrors the staging
+    folder's steps to the store (a no-op for local workdirs, whose saves stay asynchronous)."""
+    if self._store and self._changed and jax.process_index() == 0:
+      self._manager.wait_until_finished()
+      checkpoint_store.upload(self._local, self._store)
+
   def close(self) -> None:
-    """Finishes pending saves and releases orbax's threads."""
+    """Finishes pending saves (copied to the store for a workdir there) and releases orbax's
+    threads."""
     self._manager.wait_until_finished()
+    self._sync()
     self._manager.close()
+    if self._store:  # the staging copy is this process's alone
+      shutil.rmtree(self._local, ignore_errors=True)
 
 
 def _everywhere(ok: bool) -> bool:

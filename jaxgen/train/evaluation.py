@@ -5,7 +5,6 @@ tuning read it); `experiments.report` runs the same Evaluator on test.
 """
 
 import functools
-import os
 import time
 from typing import Any, Callable
 
@@ -14,7 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen import images
+from jaxgen import images, storage
 from jaxgen.data.pipeline import SplitData, even_batch_size, to_global
 from jaxgen.metrics import quality
 from jaxgen.train.family import DataSpec, Family
@@ -38,7 +37,7 @@ class Evaluator:
     module)."""
     self._config, self._family, self._test, self._spec = config, family, test, spec
     self._scorer_for = scorer_for
-    self._mesh, self._samples_dir = mesh, os.path.join(workdir, "samples")
+    self._mesh, self._samples_dir = mesh, storage.join(workdir, "samples")
     repl, data = replicated(mesh), batch_sharded(mesh)
     self._data_sharding = data
     self._eval_step = jax.jit(family.eval_step, in_shardings=(repl, data, repl),
@@ -56,7 +55,7 @@ class Evaluator:
 
   def _save_grid(self, name: str, grid_images: np.ndarray, rows: int | None) -> None:
     if self._writes_files:
-      images.save_grid(os.path.join(self._samples_dir, name), grid_images, rows)
+      images.save_grid(storage.join(self._samples_dir, name), grid_images, rows)
 
   def split_metrics(self, state: Any, rng: jax.Array) -> dict[str, float]:
     """Example-weighted means of eval_step's metrics over the whole eval split; metrics given

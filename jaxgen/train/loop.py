@@ -2,7 +2,6 @@
 
 import json
 import math
-import os
 import time
 from typing import Any
 
@@ -11,7 +10,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen import provenance
+from jaxgen import provenance, storage
 from jaxgen.data.pipeline import global_step_index, local_batch_size, to_global
 from jaxgen.errors import UserError
 from jaxgen.metrics import quality
@@ -34,18 +33,9 @@ class NonFiniteError(UserError):
 
 
 def prepare_workdir(workdir: str) -> str:
-  """Creates `workdir` and checks it is writable; returns its absolute path."""
-  workdir = os.path.abspath(workdir)
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, f".write_test.{os.getpid()}")  # one per process
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
-  except OSError as e:
-    raise UserError(f"cannot write to workdir {workdir} ({e.strerror}); "
-                    "choose a writable --workdir") from None
-  return workdir
+  """Creates `workdir` (a local folder, or a prefix in an object store: `gs://...`) and checks
+  it is writable; returns its absolute path (a URL as given)."""
+  return storage.check_writable(workdir)
 
 
 # Keys that may change between a run and its resumption (budget and reporting, not the model).
@@ -63,14 +53,13 @@ _RESUMABLE_KEYS = {"num_train_steps", "log_every_steps", "eval_every_steps",
 
 def check_same_experiment(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Refuses to resume a workdir's checkpoints under a config that changes the experiment."""
-  path = os.path.join(workdir, "config.json")
-  if not (os.path.exists(path) and os.path.isdir(os.path.join(workdir, "checkpoints"))):
+  path = storage.join(workdir, "config.json")
+  if not (storage.exists(path) and storage.exists(storage.join(workdir, "checkpoints"))):
     return
-  with open(path) as f:
-    try:
-      saved = json.load(f)
-    except json.JSONDecodeError:
-      return  # unreadable: the checkpoint restore decides
+  try:
+    saved = json.loads(storage.read_text(path))
+  except json.JSONDecodeError:
+    return  # unreadable: the checkpoint restore decides
   current = json.loads(config.to_json_best_effort())
   changed = sorted(k for k in set(saved) | set(current)
                    if k not in _RESUMABLE_KEYS and saved.get(k) != current.get(k))
@@ -133,8 +122,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   workdir = prepare_workdir(workdir)
   check_same_experiment(config, workdir)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    storage.write_text(storage.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
 
   # ---------------------------------------------------------------- data, mesh, family
   train, test, spec = open_data(config)

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 
+from jaxgen import storage
 from jaxgen.errors import UserError
 
 
@@ -43,6 +44,9 @@ class ProfileWindow:
     window = parse_window(str(config.get("profile_steps", "") or ""))
     if jax.process_index() != 0:
       window = None
+    if window and storage.is_url(workdir):  # jax's profiler writes through local files
+      raise UserError(f"profile_steps needs a local workdir, not {workdir}; profile a run in "
+                      "a local folder")
     return cls(window, os.path.join(workdir, "profile"))
 
   def before(self, step: int) -> None:

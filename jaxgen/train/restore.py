@@ -2,12 +2,12 @@
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 import jax
 import ml_collections
 
+from jaxgen import storage
 from jaxgen.data.pipeline import global_step_index, to_global
 from jaxgen.errors import UserError
 from jaxgen.train.checkpoints import Checkpoints
@@ -29,10 +29,9 @@ class Trained:
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run saved as `<workdir>/config.json`."""
-  path = os.path.join(workdir, "config.json")
+  path = storage.join(workdir, "config.json")
   try:
-    with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
+    return ml_collections.ConfigDict(json.loads(storage.read_text(path)))
   except FileNotFoundError:
     raise UserError(f"{workdir} holds no config.json: is it the --workdir of a training run?") \
         from None

@@ -1,9 +1,16 @@
-"""Where metrics go: metrics.jsonl, TensorBoard event files, and the console."""
+"""Where metrics go: metrics.jsonl, TensorBoard event files, and the console.
+
+A workdir in an object store cannot be appended to: there each line is its own object,
+`metrics.parts/<step>-<n>.jsonl`, and `metric_lines` (what every reader of metrics.jsonl calls)
+puts them back together in order; TensorBoard writes to a local staging folder whose event files
+are copied to the store at each log.
+"""
 
 import contextlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Mapping
@@ -11,6 +18,10 @@ from typing import Mapping
 import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
+
+from jaxgen import storage
+
+PARTS = "metrics.parts"  # a store workdir's metrics, one object a line
 
 
 def _drop_lines_after(path: str, step: int) -> None:
@@ -32,16 +43,54 @@ def _step_of(line: str) -> int | None:
     return None  # a line cut short by a crash
 
 
+def _part_step(name: str) -> int:
+  """The step a metrics part is named after (`<step>-<n>.jsonl`)."""
+  return int(name.split("-")[0])
+
+
+def metric_lines(workdir: str) -> list[str]:
+  """The JSON lines a run logged, in order: metrics.jsonl's for a local workdir, the parts'
+  for one in an object store ([] when it logged nothing)."""
+  if not storage.is_url(workdir):
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+      return []
+    with open(path) as f:
+      return f.readlines()
+  parts = storage.join(workdir, PARTS)
+  # Zero-padded step, then the order within the step: names sort as the lines were written.
+  return [storage.read_text(storage.join(parts, name)) for name in storage.list_names(parts)]
+
+
 class MetricWriter:
-  """Writes one JSON object per (step, split) to metrics.jsonl and the same to TensorBoard."""
+  """Writes one JSON object per (step, split) to metrics.jsonl (or, in an object store, to its
+  own object) and the same to TensorBoard."""
 
   def __init__(self, workdir: str, enabled: bool = True, resume_step: int = 0):
-    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.path = storage.join(workdir, "metrics.jsonl")
     self._enabled = enabled  # only process 0 writes in a multi-process run
-    if enabled:
+    self._parts = storage.join(workdir, PARTS) if storage.is_url(workdir) else None
+    self._written: dict[int, int] = {}  # lines written at each step (a part's name has it)
+    if enabled and self._parts:
+      for name in storage.list_names(self._parts):  # the resumed steps log again
+        if _part_step(name) > resume_step:
+          storage.remove_tree(storage.join(self._parts, name))
+      self._tb_store = storage.join(workdir, "tensorboard")
+      self._tb_local = storage.staging_dir(workdir, "tensorboard")
+      self._tb = SummaryWriter(self._tb_local)
+    elif enabled:
       _drop_lines_after(self.path, resume_step)
       self._file = open(self.path, "a", buffering=1)  # line-buffered: nothing lost on a crash
       self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def _write_line(self, step: int, line: str) -> None:
+    """Appends `line` to metrics.jsonl, or writes it as the step's next part in a store."""
+    if not self._parts:
+      self._file.write(line)
+      return
+    n = self._written.get(step, 0)
+    self._written[step] = n + 1
+    storage.write_bytes(storage.join(self._parts, f"{step:010d}-{n:02d}.jsonl"), line.encode())
 
   def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
     """Records `metrics` (scalars) for `split` at `step`."""
@@ -49,18 +98,24 @@ class MetricWriter:
       return
     clean = {k: float(v) for k, v in metrics.items()}
     as_json = {k: v if math.isfinite(v) else None for k, v in clean.items()}  # JSON has no NaN
-    self._file.write(json.dumps({"step": int(step), "split": split, **as_json}) + "\n")
+    self._write_line(int(step), json.dumps({"step": int(step), "split": split, **as_json}) + "\n")
     for name, value in clean.items():
       if math.isfinite(value):
         self._tb.add_scalar(f"{split}/{name}", value, int(step))
     self._tb.flush()
+    if self._parts:  # the whole event file again: objects cannot be appended to
+      storage.upload_tree(self._tb_local, self._tb_store)
 
   def close(self) -> None:
-    """Flushes and closes both files."""
+    """Flushes and closes both files (copying the event file to the store a last time)."""
     if not self._enabled:
       return
-    self._file.close()
     self._tb.close()
+    if self._parts:
+      storage.upload_tree(self._tb_local, self._tb_store)
+      shutil.rmtree(self._tb_local, ignore_errors=True)
+    else:
+      self._file.close()
 
 
 class Progress:
