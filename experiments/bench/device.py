@@ -32,6 +32,8 @@ import jax  # noqa: E402 (after the XLA flags)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jaxgen.train.profiling import model_flops  # noqa: E402 (the MFU numerator)
+
 DTYPES = ("float32", "bfloat16")
 
 
@@ -89,21 +91,6 @@ def workloads(quick: bool, unet_batches: tuple[int, ...] = (128,)) -> list[Workl
       Workload("vae", "vae", None, (28, 28, 1), {"batch_size": 128}, False),
       Workload("transformer (vit)", "vit", None, (28, 28, 1), {"batch_size": 128}, False),
   ]
-
-
-def model_flops(fn: Callable, *args: Any) -> float:
-  """XLA's FLOP count of fn(*args), lowered for the CPU whatever the device.
-
-  Why the CPU: on GPU, XLA hands convolutions to cuDNN as custom calls, which GPU cost analysis
-  counts as zero (the paper U-Net's step read 1.9 GFLOP an image there against 35.4 here), and
-  jax 0.11 on GPU gives no count for a lowered module at all. The lowered HLO is the model's
-  arithmetic, the same on every device; on CPU it agrees with the compiled count within 1%.
-  """
-  cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu), args)
-  cost = jax.jit(fn).lower(*abstract).cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float((cost or {}).get("flops", 0.0))
 
 
 def time_train_step(work: Workload, dtype: str, reps: int) -> dict:

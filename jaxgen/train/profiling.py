@@ -1,4 +1,5 @@
-"""`config.profile_steps = "A:B"`: a jax.profiler trace of training steps A..B-1 in the workdir.
+"""`config.profile_steps = "A:B"`: a jax.profiler trace of training steps A..B-1 in the workdir;
+and `model_flops`, XLA's count of a function's arithmetic.
 
 The trace lands in `<workdir>/profile/plugins/profile/<run>/` (TensorBoard's layout), so
 `tensorboard --logdir <workdir>/profile` opens it in the Profile tab, as does Perfetto
@@ -8,7 +9,7 @@ steps after the tenth, well past the first step's compilation.
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Callable
 
 import jax
 
@@ -66,3 +67,18 @@ class ProfileWindow:
     if self.active:
       jax.profiler.stop_trace()
       self.active = False
+
+
+def model_flops(fn: Callable, *args: Any) -> float:
+  """XLA's FLOP count of fn(*args), lowered for the CPU whatever the device.
+
+  Why the CPU: on GPU, XLA hands convolutions to cuDNN as custom calls, which GPU cost analysis
+  counts as zero (the paper U-Net's step read 1.9 GFLOP an image there against 35.4 here), and
+  jax 0.11 on GPU gives no count for a lowered module at all. The lowered HLO is the model's
+  arithmetic, the same on every device; on CPU it agrees with the compiled count within 1%.
+  """
+  cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu), args)
+  cost = jax.jit(fn).lower(*abstract).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float((cost or {}).get("flops", 0.0))
