@@ -35,7 +35,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.num_train_steps = 20 if tiny else 2000
   c.eval_every_steps = 10 if tiny else 1000
   c.decode_steps = 8
-  c.guidance_scale = 1.0
+  # Tuned on validation (records validation/maskgit_guidance and _2, 12 steps, n=500): w=2
+  # lowers FCD against w=1 by 50.4 (6.5 to 94.3), paired; accuracy no different; w=3 no better.
+  c.guidance_scale = 2.0
   c.temperature = 1.0
   c.choice_temperature = 4.5
   return c
