@@ -32,7 +32,8 @@ def test_every_record_and_config_is_in_the_manifest():
 
 def test_dry_run_trains_first_stages_first_then_reports_then_tables(tmp_path):
   out = subprocess.run([sys.executable, "-m", "experiments.reproduce", "--dry_run",
-                        "--only=maskgit_s8", f"--runs_dir={tmp_path}"], cwd=ROOT,
+                        "--only=maskgit_s8", "--redo_current", f"--runs_dir={tmp_path}"],
+                       cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
   assert out.returncode == 0, out.stderr
   lines = [l for l in out.stdout.splitlines() if l.startswith("$ ")]
