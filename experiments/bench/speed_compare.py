@@ -14,9 +14,10 @@ falls on all of them (speeds timed in separate runs under different loads are no
 Writes experiments/results/comparisons/NAME.json: images/s per entry and batch size (medians),
 the ratio of each to its reference (the first entry, or the latest --reference before it: the
 crossover divides each length's MaskGIT by that length's baseline), each model's training
-commits and step, and for a code model its network calls in sequence and FLOPs an image. Decoding cost does not depend on the
-weights (fixed shapes, a fixed number of calls), so a speed-only record may time runs stopped
-after one step; the step each entry was at is in the record.
+commits and step, and for a code model its network calls in sequence and FLOPs an image.
+Decoding cost does not depend on the weights (fixed shapes, a fixed number of calls), so a
+speed-only record may time runs stopped after one step; the step each entry was at is in the
+record.
 """
 
 import os
