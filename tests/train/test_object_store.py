@@ -21,10 +21,12 @@ TRAIN = [sys.executable, "-m", "experiments.main", "--config=experiments/configs
 BUCKET = "jaxgen-test"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def store_env():
   """A moto S3 server on 127.0.0.1 with one bucket, and the environment that points s3fs (and
-  so etils.epath) at it; the server is stopped after the module."""
+  so etils.epath) at it; the server is stopped at the end of the session (one per xdist worker:
+  a module scope restarted it on a new port when a worker came back to this module, while the
+  process kept a filesystem bound to the old one)."""
   port = free_port()
   server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -112,6 +114,12 @@ def in_store(store_env, monkeypatch):
   for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
               "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
     monkeypatch.setenv(key, store_env[key])
+  # epath keeps one filesystem per protocol for the process, and s3fs caches its instances:
+  # both read the endpoint when made, so a filesystem made before this server would miss it.
+  import s3fs
+  from etils.epath import backend
+  backend.fsspec_backend._get_filesystem.cache_clear()  # pylint: disable=protected-access
+  s3fs.S3FileSystem.clear_instance_cache()
 
 
 def test_metric_parts_are_dropped_after_the_resumed_step_and_read_back_in_order(in_store,
