@@ -71,10 +71,10 @@ def held_out_table(context: str, seed: int, num_classes: int = 10) -> np.ndarray
   return tokens.reshape(8, num_classes, -1)
 
 
-def held_out_prompts(labels: np.ndarray | jax.Array, context: str = "text",
-                     seed: int = 0) -> jax.Array:
-  """Tokens [b, L] for labels [b]: example i reads held-out prompt i mod H of its label."""
-  table = jnp.asarray(held_out_table(context, seed))  # [H, 10, L]
+def held_out_prompts(labels: np.ndarray | jax.Array, table: np.ndarray | jax.Array) -> jax.Array:
+  """Tokens [b, L] for labels [b]: example i reads prompt i mod H of its label in `table` [H,
+  10, L] (held_out_table's)."""
+  table = jnp.asarray(table)
   labels = jnp.asarray(labels, jnp.int32)
   return table[jnp.arange(labels.shape[0]) % table.shape[0], labels]
 
@@ -124,6 +124,8 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     train_table = jnp.asarray(captions.caption_table(config.seed, CAPTIONS_PER_ROW))  # [270, K, L]
   else:
     train_table = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES, num_classes))
+  # Built once: sampling from labels reads it at every call.
+  held_table = jnp.asarray(held_out_table(config.context, config.seed)) if text else None
   s = config.sampler
   defaults = SampleSettings.from_config(s, len(betas))
   default_w = float(s.get("guidance_scale", 0.0))
@@ -212,7 +214,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
     else:
       if labels is None:
         labels = jnp.arange(num, dtype=jnp.int32) % num_classes
-      condition = (held_out_prompts(labels, config.context, config.seed) if text
+      condition = (held_out_prompts(labels, held_table) if text
                    else jnp.asarray(labels, jnp.int32))
     return _sample_jit(state.ema_params, state.extras["first_stage"], rng, condition,
                        jnp.float32(cfg_w), num=num, settings=settings)

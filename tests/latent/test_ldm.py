@@ -107,7 +107,7 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
                            text=True, timeout=600)
   assert refused.returncode == 2 and "holds no prompt" in refused.stderr.strip().splitlines()[-1]
   # Labels reach a text model through the held-out templates, one template per example.
-  held_out = ldm_family.held_out_prompts(jnp.array([7, 7]))
+  held_out = ldm_family.held_out_prompts(jnp.array([7, 7]), ldm_family.held_out_table("text", 0))
   np.testing.assert_array_equal(held_out[0], prompts.tokenize(
       prompts.fill(prompts.HELD_OUT_TEMPLATES[0], 7)))
   np.testing.assert_array_equal(held_out[1], prompts.tokenize(
