@@ -191,6 +191,9 @@ COMPARISONS = {
     "transgan_conv_vs_dcgan": ("compare", ("--a=transgan_conv", "--b=dcgan")),
     "ctransgan_vs_cgan": ("compare", ("--a=ctransgan", "--b=cgan")),
     "paella_vs_maskgit_s12": ("compare", ("--a=paella_s12_w4", "--b=maskgit_s12")),
+    # MaskGIT-8 against the autoregressive baseline's quality at 49 and at 196 codes a digit.
+    "maskgit_s8_vs_maskgit_ar": ("compare", ("--a=maskgit_s8", "--b=maskgit_ar")),
+    "maskgit14_s8_vs_maskgit_ar14": ("compare", ("--a=maskgit14_s8", "--b=maskgit_ar14")),
     "vit_vs_cnn_speed": ("bench.speed_compare", (
         "--entry=vit={runs}/vit", "--entry=cnn_matched={runs}/cnn_matched",
         "--batch_sizes=1,500")),

@@ -146,7 +146,8 @@ TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit
 
 def parse_token_setting(family: str, text: str) -> dict:
   """'steps=8:w=1' for a code model -> its sampler's keyword arguments (e.g. decode_steps=8,
-  guidance_scale=1.0; Paella also takes typical=M, its typical_mass, and temp_end=T, the
+  guidance_scale=1.0; MaskGIT also takes temp=T, its sampling temperature, and choice=C, the
+  Gumbel scale on its confidences; Paella typical=M, its typical_mass, and temp_end=T, the
   temperature its last draw anneals to; the autoregressive baseline w, temp and top_k);
   raises UserError naming the bad part."""
   from jaxgen.errors import UserError
@@ -154,6 +155,8 @@ def parse_token_setting(family: str, text: str) -> dict:
   allowed = ("steps", "w") if step_key else ("w", "temp", "top_k")
   if family == "paella":
     allowed += ("typical", "temp_end")
+  elif family == "maskgit":
+    allowed += ("temp", "choice")
   options: dict = {}
   for part in text.strip().split(":"):
     key, _, value = part.partition("=")
@@ -176,6 +179,10 @@ def parse_token_setting(family: str, text: str) -> dict:
       if number != int(number) or number < 0:
         raise UserError(f"--setting {text!r}: top_k is a whole number of codes (0: all)")
       options["top_k"] = int(number)
+    elif key == "choice":
+      if not number >= 0:
+        raise UserError(f"--setting {text!r}: choice is a Gumbel scale >= 0 (0: by confidence)")
+      options["choice_temperature"] = number
     elif key == "temp_end":
       if not number > 0:
         raise UserError(f"--setting {text!r}: temp_end is a positive temperature")
@@ -201,6 +208,8 @@ def token_setting_name(options: dict) -> str:
     words.append(f"temp_end={options['final_temperature']:g}")
   if options.get("temperature") is not None:
     words.append(f"temp={options['temperature']:g}")
+  if options.get("choice_temperature") is not None:
+    words.append(f"choice={options['choice_temperature']:g}")
   if options.get("top_k"):
     words.append(f"top_k={options['top_k']}")
   return " ".join(words)

@@ -49,6 +49,13 @@ def test_parse_token_setting():
   baseline = parse_token_setting("maskgit_ar", "w=1:temp=0.8:top_k=32")
   assert baseline == {"guidance_scale": 1.0, "temperature": 0.8, "top_k": 32}
   assert token_setting_name(baseline) == "w=1 temp=0.8 top_k=32"
+  tuned = parse_token_setting("maskgit", "steps=8:temp=1.2:choice=10")
+  assert tuned == {"decode_steps": 8, "temperature": 1.2, "choice_temperature": 10.0}
+  assert token_setting_name(tuned) == "8 steps temp=1.2 choice=10"
+  with pytest.raises(UserError, match="choice is a Gumbel scale"):
+    parse_token_setting("maskgit", "choice=-1")
+  with pytest.raises(UserError, match="not 'choice'"):
+    parse_token_setting("maskgit_ar", "choice=1")
   annealed = parse_token_setting("paella", "steps=12:temp_end=0.2")
   assert annealed == {"sample_steps": 12, "final_temperature": 0.2}
   assert token_setting_name(annealed) == "12 steps temp_end=0.2"

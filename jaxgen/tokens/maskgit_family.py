@@ -63,15 +63,19 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
       loss_and_metrics, tx, accumulate.steps_from_config(config))
 
   def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
-             guidance_scale: float | None = None, unroll: bool = False) -> jax.Array:
-    """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label)."""
+             guidance_scale: float | None = None, temperature: float | None = None,
+             choice_temperature: float | None = None, unroll: bool = False) -> jax.Array:
+    """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label); the sampler's
+    options default to the config's."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
     w = config.guidance_scale if guidance_scale is None else guidance_scale
     logits_fn = lambda tokens, y: maskgit.guided_logits(
         lambda t, l: model.apply({"params": state.params}, t, l), tokens, y, c, w)
     codes = maskgit.decode(logits_fn, rng, jnp.full((num, n), k, jnp.int32), labels, k,
-                           decode_steps or config.decode_steps, config.temperature,
-                           config.choice_temperature, unroll)
+                           decode_steps or config.decode_steps,
+                           config.temperature if temperature is None else temperature,
+                           (config.choice_temperature if choice_temperature is None
+                            else choice_temperature), unroll)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

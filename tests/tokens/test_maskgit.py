@@ -126,6 +126,15 @@ def test_tiny_chain_learns_masked_codes_and_compiles_once(tmp_path, monkeypatch,
   assert_plausible_images(images)
   assert_labels_condition(lambda labels: jax.jit(trained.family.sample, static_argnums=2)(
       trained.state, jax.random.key(0), 4, labels))
+  # The sampler's temperature and choice temperature reach the decoder: near-greedy draws with
+  # confidence alone (no Gumbel noise) do not depend on the key; the config's draws do.
+  draw = jax.jit(trained.family.sample, static_argnums=2,
+                 static_argnames=("temperature", "choice_temperature"))
+  greedy = [draw(trained.state, jax.random.key(i), 4, jnp.arange(4), temperature=1e-4,
+                 choice_temperature=0.0) for i in (1, 2)]
+  np.testing.assert_array_equal(greedy[0], greedy[1])
+  assert not np.array_equal(draw(trained.state, jax.random.key(1), 4, jnp.arange(4)),
+                            draw(trained.state, jax.random.key(2), 4, jnp.arange(4)))
   # Its record: the sampler's setting, and a decoding cost that counts every step (XLA counts
   # a loop body once unless the loop is written out, so FLOPs must grow by the same amount
   # per added step).
