@@ -49,9 +49,10 @@ def test_parse_token_setting():
   baseline = parse_token_setting("maskgit_ar", "w=1:temp=0.8:top_k=32")
   assert baseline == {"guidance_scale": 1.0, "temperature": 0.8, "top_k": 32}
   assert token_setting_name(baseline) == "w=1 temp=0.8 top_k=32"
-  tuned = parse_token_setting("maskgit", "steps=8:temp=1.2:choice=10")
-  assert tuned == {"decode_steps": 8, "temperature": 1.2, "choice_temperature": 10.0}
-  assert token_setting_name(tuned) == "8 steps temp=1.2 choice=10"
+  tuned = parse_token_setting("maskgit", "steps=8:temp=1.2:choice=10:top_k=4")
+  assert tuned == {"decode_steps": 8, "temperature": 1.2, "choice_temperature": 10.0,
+                   "top_k": 4}
+  assert token_setting_name(tuned) == "8 steps temp=1.2 choice=10 top_k=4"
   with pytest.raises(UserError, match="choice is a Gumbel scale"):
     parse_token_setting("maskgit", "choice=-1")
   with pytest.raises(UserError, match="not 'choice'"):

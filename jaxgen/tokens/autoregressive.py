@@ -12,6 +12,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from jaxgen.tokens.filtering import top_k_filter
+
 # (cache, prev codes [b, 1]) -> (logits [b, 1, K], cache)
 StepFn = Callable[[Any, jax.Array], tuple[jax.Array, Any]]
 # prev codes [b, n] -> logits [b, n, K]
@@ -27,10 +29,7 @@ def shift_right(codes: jax.Array) -> jax.Array:
 def _draw(key: jax.Array, logits: jax.Array, temperature: float, top_k: int = 0) -> jax.Array:
   """One code per row of logits [b, K], at `temperature`, among the `top_k` most likely codes
   when top_k > 0 (the usual filtering of autoregressive image decoders; 0: all codes)."""
-  logits = logits.astype(jnp.float32)
-  if 0 < top_k < logits.shape[-1]:
-    kth = jax.lax.top_k(logits, top_k)[0][..., -1:]  # [b, 1], the k-th largest logit
-    logits = jnp.where(logits < kth, -jnp.inf, logits)
+  logits = top_k_filter(logits.astype(jnp.float32), top_k)
   return jax.random.categorical(key, logits / temperature, axis=-1)
 
 

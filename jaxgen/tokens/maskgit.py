@@ -8,7 +8,7 @@ cosine schedule cos(pi r / 2), at least one position), cross-entropy on the mask
 only.
 
 Decoding, T steps in a `lax.fori_loop`: at step t the network predicts every position; a code is
-sampled at each masked one; its confidence is its log-probability plus Gumbel noise scaled by
+sampled at each masked one (among the top_k likeliest when top_k > 0); its confidence is its log-probability plus Gumbel noise scaled by
 choice_temperature (1 - (t + 1) / T), annealed to 0; positions known before the step get
 infinite confidence. Then the floor(gamma((t + 1) / T) n) least confident positions are masked
 again (at least one while steps remain, at most one fewer than were masked, none at the last
@@ -21,6 +21,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import optax
+
+from jaxgen.tokens.filtering import top_k_filter
 
 # (tokens [b, n] with mask ids, labels [b]) -> logits [b, n, num_codes]
 LogitsFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -64,10 +66,11 @@ def guided_logits(logits_fn: LogitsFn, tokens: jax.Array, labels: jax.Array, nul
 
 def decode(logits_fn: LogitsFn, rng: jax.Array, tokens: jax.Array, labels: jax.Array,
            mask_id: int, num_steps: int, temperature: float = 1.0,
-           choice_temperature: float = 4.5, unroll: bool = False) -> jax.Array:
+           choice_temperature: float = 4.5, unroll: bool = False, top_k: int = 0) -> jax.Array:
   """Iterative parallel decoding from tokens [b, n] (mask_id where unknown) -> tokens [b, n]
-  with every position a code. `logits_fn` may already apply guidance. `unroll` writes the
-  steps out (same result; lets XLA's cost analysis, which counts a loop body once, count all)."""
+  with every position a code. `logits_fn` may already apply guidance; codes are drawn among
+  the `top_k` likeliest at each position (0: all). `unroll` writes the steps out (same result;
+  lets XLA's cost analysis, which counts a loop body once, count all)."""
   b, n = tokens.shape
   unknown_at_start = jnp.sum(tokens == mask_id, axis=-1)  # [b]
 
@@ -76,7 +79,7 @@ def decode(logits_fn: LogitsFn, rng: jax.Array, tokens: jax.Array, labels: jax.A
     rng, sample_key, gumbel_key = jax.random.split(rng, 3)
     masked = tokens == mask_id  # [b, n]
     logits = logits_fn(tokens, labels).astype(jnp.float32)  # [b, n, K]
-    log_probs = jax.nn.log_softmax(logits / temperature, axis=-1)
+    log_probs = jax.nn.log_softmax(top_k_filter(logits, top_k) / temperature, axis=-1)
     sampled = jax.random.categorical(sample_key, log_probs, axis=-1)  # [b, n]
     sampled = jnp.where(masked, sampled, tokens)  # known tokens stay
     chosen = jnp.take_along_axis(log_probs, sampled[..., None], axis=-1)[..., 0]  # [b, n]

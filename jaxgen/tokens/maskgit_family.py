@@ -3,7 +3,7 @@
 Config fields: tokenizer_workdir (a trained vqvae run), dim, depth, num_heads, mlp_ratio,
 dropout, learning_rate, warmup_steps, weight_decay, label_smoothing, p_uncond (labels dropped
 to the null label for classifier-free guidance), and the sampler's decode_steps,
-guidance_scale, temperature and choice_temperature.
+guidance_scale, temperature, choice_temperature and top_k (absent or 0: every code).
 
 The tokenizer's parameters sit in the state's extras (checkpointed with the run, never in the
 optimizer): each train step encodes its images to codes with them, masks by the cosine
@@ -64,7 +64,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
 
   def sample(state, rng, num: int, labels=None, decode_steps: int | None = None,
              guidance_scale: float | None = None, temperature: float | None = None,
-             choice_temperature: float | None = None, unroll: bool = False) -> jax.Array:
+             choice_temperature: float | None = None, top_k: int | None = None,
+             unroll: bool = False) -> jax.Array:
     """num images [num, h, w, c] in [0, 1]; labels [num] (None: the null label); the sampler's
     options default to the config's."""
     labels = jnp.full((num,), c, jnp.int32) if labels is None else labels
@@ -75,7 +76,8 @@ def make_family(config: ml_collections.ConfigDict, spec: DataSpec) -> Family:
                            decode_steps or config.decode_steps,
                            config.temperature if temperature is None else temperature,
                            (config.choice_temperature if choice_temperature is None
-                            else choice_temperature), unroll)
+                            else choice_temperature), unroll,
+                           config.get("top_k", 0) if top_k is None else top_k)
     return tok.decode_flat(state.extras["tokenizer"], codes)
 
   return Family(create_state=create_state, train_step=train_step, eval_step=eval_step,

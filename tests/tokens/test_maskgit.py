@@ -70,6 +70,33 @@ def test_decoding_reveals_everything_and_keeps_known_tokens(steps):
   np.testing.assert_array_equal(out[np.asarray(given)], np.asarray(known)[np.asarray(given)])
 
 
+def test_top_k_keeps_the_likeliest_codes():
+  """Decoding draws only among the top_k likeliest codes at each position: with a network whose
+  two likeliest codes per position carry little mass against a flat tail of 30, top_k=2 never
+  draws from the tail (which unfiltered draws mostly do)."""
+  from jaxgen.tokens.filtering import top_k_filter
+  logits = jnp.array([[3.0, 1.0, 2.0, 0.0]])
+  np.testing.assert_array_equal(top_k_filter(logits, 2), [[3.0, -jnp.inf, 2.0, -jnp.inf]])
+  np.testing.assert_array_equal(top_k_filter(logits, 0), logits)
+  np.testing.assert_array_equal(top_k_filter(logits, 4), logits)
+  b, n, k = 8, 49, 32
+  best = (jnp.arange(n)[None] * 3 + jnp.arange(b)[:, None]) % k  # [b, n]
+  second = (best + 1) % k
+
+  def logits_fn(tokens, labels):
+    return 1.0 * jax.nn.one_hot(best, k) + 0.5 * jax.nn.one_hot(second, k)  # [b, n, k]
+
+  start = jnp.full((b, n), k)
+  for top_k, in_top in ((2, 1.0), (0, None)):
+    out = np.asarray(maskgit.decode(logits_fn, jax.random.key(0), start, jnp.zeros(b, jnp.int32),
+                                    k, 4, top_k=top_k))
+    share = np.mean((out == np.asarray(best)) | (out == np.asarray(second)))
+    if in_top is None:
+      assert share < 0.5, share  # the tail's 30 codes hold most of the mass
+    else:
+      assert share == in_top
+
+
 def test_decoding_unmasks_on_schedule_and_never_revisits():
   """Trace the masked count after each step: it follows floor(gamma((t + 1) / T) N) and a token
   revealed at one step is the same at every later one."""
