@@ -79,6 +79,11 @@ def test_top_k_keeps_the_likeliest_codes():
   np.testing.assert_array_equal(top_k_filter(logits, 2), [[3.0, -jnp.inf, 2.0, -jnp.inf]])
   np.testing.assert_array_equal(top_k_filter(logits, 0), logits)
   np.testing.assert_array_equal(top_k_filter(logits, 4), logits)
+  # The k-th largest by rounds of maxima is lax.top_k's, ties counted with multiplicity.
+  from jaxgen.tokens.filtering import kth_largest
+  tied = jnp.round(2.0 * jax.random.normal(jax.random.key(5), (300, 64)))  # many ties
+  for k in (1, 5, 20):
+    np.testing.assert_array_equal(kth_largest(tied, k), jax.lax.top_k(tied, k)[0][..., -1:])
   b, n, k = 8, 49, 32
   best = (jnp.arange(n)[None] * 3 + jnp.arange(b)[:, None]) % k  # [b, n]
   second = (best + 1) % k
