@@ -39,5 +39,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # lowers FCD against w=1 by 50.4 (6.5 to 94.3), paired; accuracy no different; w=3 no better.
   c.guidance_scale = 2.0
   c.temperature = 1.0
+  # Draws among the 8 likeliest codes (records validation/maskgit_sampler and _2, 8 steps,
+  # n=500): conditional accuracy 0.982 against 0.880 unfiltered, paired (McNemar p < 1e-10);
+  # FCD 291.8 against 330.6, inside its interval. Temperature 0.7-0.8, w=1 or 3, top-4 or 16
+  # and choice temperatures 15 or 50 differ from this by less than their intervals; 1 is
+  # worse (FCD +104.5).
+  c.top_k = 8
   c.choice_temperature = 4.5
   return c
