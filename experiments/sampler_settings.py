@@ -147,8 +147,9 @@ TOKEN_STEP_KEYS = {"maskgit": "decode_steps", "paella": "sample_steps", "maskgit
 def parse_token_setting(family: str, text: str) -> dict:
   """'steps=8:w=1' for a code model -> its sampler's keyword arguments (e.g. decode_steps=8,
   guidance_scale=1.0; MaskGIT also takes temp=T, its sampling temperature, top_k=K, and
-  choice=C, the Gumbel scale on its confidences; Paella typical=M, its typical_mass, and temp_end=T, the
-  temperature its last draw anneals to; the autoregressive baseline w, temp and top_k);
+  choice=C, the Gumbel scale on its confidences; Paella typical=M, its typical_mass, and
+  temp_end=T, the temperature its last draw anneals to; the autoregressive baseline w, temp
+  and top_k);
   raises UserError naming the bad part."""
   from jaxgen.errors import UserError
   step_key = TOKEN_STEP_KEYS[family]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 def kth_largest(logits: jax.Array, k: int) -> jax.Array:
   """logits [..., K] -> [..., 1], the k-th largest of each row counted with multiplicity (as
   `lax.top_k(logits, k)[0][..., -1:]`). By k rounds of a row maximum: on CPU, XLA's top_k sorts
-  every row (290 ms for 12,544 rows of 256 codes here, against 19 ms for 8 rounds)."""
+  every row (290 ms for 12,544 rows of 256 codes here, against 37 ms for 8 rounds)."""
   def take_max(_, carry):
     rest, kth, taken = carry  # [..., K], [..., 1], [..., 1]: codes taken out so far
     top = rest.max(axis=-1, keepdims=True)

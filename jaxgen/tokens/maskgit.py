@@ -8,11 +8,12 @@ cosine schedule cos(pi r / 2), at least one position), cross-entropy on the mask
 only.
 
 Decoding, T steps in a `lax.fori_loop`: at step t the network predicts every position; a code is
-sampled at each masked one (among the top_k likeliest when top_k > 0); its confidence is its log-probability plus Gumbel noise scaled by
-choice_temperature (1 - (t + 1) / T), annealed to 0; positions known before the step get
-infinite confidence. Then the floor(gamma((t + 1) / T) n) least confident positions are masked
-again (at least one while steps remain, at most one fewer than were masked, none at the last
-step), so every position is revealed by the end and a revealed or given token never changes.
+sampled at each masked one (among the top_k likeliest when top_k > 0); its confidence is its
+log-probability plus Gumbel noise scaled by choice_temperature (1 - (t + 1) / T), annealed to 0;
+positions known before the step get infinite confidence. Then the floor(gamma((t + 1) / T) n)
+least confident positions are masked again (at least one while steps remain, at most one fewer
+than were masked, none at the last step), so every position is revealed by the end and a
+revealed or given token never changes.
 """
 
 import math
