@@ -151,7 +151,8 @@ RECORDS = {r.name: r for r in (
       for s in (1, 2, 4, 8, 12)),
     Record("maskgit_ar", "maskgit_ar", ("--setting=w=1:temp=0.8:top_k=8",)),
     Record("vit_distilled", "vit_distilled"),
-    Record("vqvae14", "vqvae14"), Record("maskgit_ar14", "maskgit_ar14"),
+    Record("vqvae14", "vqvae14"),
+    Record("maskgit_ar14", "maskgit_ar14", ("--setting=w=1:temp=0.8:top_k=8",)),
     Record("maskgit14_s8", "maskgit14", ("--setting=steps=8:w=2:top_k=8",)),
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
