@@ -45,7 +45,7 @@ def test_hlo_instructions_are_classified_by_kind_and_conv_direction():
 def test_profile_of_a_real_step_adds_up_to_its_wall_time():
   env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
   out = subprocess.run([sys.executable, "-m", "experiments.bench.profile_steps", "--configs", "vae",
-                        "--steps", "1", "--profile-steps", "1"],
+                        "--steps", "5", "--profile-steps", "1"],
                        env=env, capture_output=True, text=True, timeout=600, check=True)
   res = json.loads(out.stdout.strip().splitlines()[-1])["results"][0]
   kinds = res["kinds_ms"]
