@@ -200,6 +200,9 @@ COMPARISONS = {
     # MaskGIT-8 against the autoregressive baseline's quality at 49 and at 196 codes a digit.
     "maskgit_s8_vs_maskgit_ar": ("compare", ("--a=maskgit_s8", "--b=maskgit_ar")),
     "maskgit14_s8_vs_maskgit_ar14": ("compare", ("--a=maskgit14_s8", "--b=maskgit_ar14")),
+    # Latent diffusion's quality per compute (issue 38): its FCD against the pixel-space cfg
+    # model's (the ldm record times both samplers alternately: speed_vs_pixel).
+    "ldm_vs_cfg": ("compare", ("--a=ldm", "--b=cfg")),
     "vit_vs_cnn_speed": ("bench.speed_compare", (
         "--entry=vit={runs}/vit", "--entry=cnn_matched={runs}/cnn_matched",
         "--batch_sizes=1,500")),
