@@ -49,7 +49,8 @@ Z95 = 1.959963984540054
 
 # A decimal figure, not part of a longer token (identifier, file name, version "1.2.3").
 FIGURE = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+\.\d+|\d+\.\d+)(?!_|\.\d)(%|x(?![A-Za-z0-9_]))?")
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+\.\d+|\d+\.\d+(?:e[-+]\d+)?)(?!_|\.\d)"
+    r"(%|x(?![A-Za-z0-9_]))?")
 # A number written inside a JSON string ("--guidance_scale=4", "lr 1e-4").
 NUMBER_IN_TEXT = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
@@ -172,12 +173,27 @@ def backed(decimals: int, suffix: str = "") -> frozenset[str]:
   return texts_of(record_numbers(comparisons_only=suffix == "x"), decimals, suffix)
 
 
+@functools.lru_cache(maxsize=None)
+def backed_scientific(decimals: int) -> frozenset[str]:
+  """What the records back in scientific notation ("5.32e-59", a McNemar p) at `decimals`."""
+  return frozenset(format(x, f".{decimals}e") for x in record_numbers())
+
+
+def is_backed(figure: str, suffix: str) -> bool:
+  """Whether some record holds `figure` (as written, separators removed) to its decimals."""
+  mantissa, _, exponent = figure.partition("e")
+  decimals = len(mantissa.split(".")[1])
+  if exponent:
+    return figure in backed_scientific(decimals)
+  return figure in backed(decimals, suffix)
+
+
 def unbacked(readme: str, path: str = "README.md") -> list[str]:
   """'PATH:LINE: FIGURE' for every figure of the page's Results sections that no record
   backs."""
   missing = []
   for n, figure, suffix in figures(readme):
-    if figure not in backed(len(figure.split(".")[1]), suffix):
+    if not is_backed(figure, suffix):
       missing.append(f"{path}:{n}: {figure}{suffix}")
   return missing
 
@@ -221,9 +237,13 @@ def test_the_matching_rules():
   assert "0.974" not in texts_of(numbers, 3)
   assert texts_of((1.0,), 2, "x") == {"1.00"}     # a ratio: the stored number itself, no more
   assert "0.125" in texts_of((0.125,), 3) and "0.13" in texts_of((0.125,), 2)  # half-up
+  # A p value in scientific notation is one figure, matched to its mantissa's decimals.
+  assert figures("## Results\nMcNemar p = 5.32e-59 and 3.1e-08.") == [
+      (2, "5.32e-59", ""), (2, "3.1e-08", "")]
 
 
 def test_a_made_up_figure_is_not_backed():
   assert backed(1, "x") == texts_of(record_numbers(comparisons_only=True), 1, "x")
   assert "123.456" not in backed(3)
   assert "99.97" not in backed(2, "%")
+  assert not is_backed("1.23e-45", "")
