@@ -40,7 +40,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # (was 64) for the LDM paper's claim of quality per compute (issue 38, item 5): at 64 the
   # sampler ran 2.1x the pixel-space cfg model's images/s; a probe of 1-step runs timed
   # alternately under load put 40 near 4.6x, but the trained model's record reads 2.5x (its
-  # denoiser does about half the pixel U-Net's FLOPs a call). It also trains faster, so 5000
+  # denoiser takes about half the pixel U-Net's time a call). It also trains faster, so 5000
   # steps fit the budget.
   c.model = ml_collections.ConfigDict(dict(
       base_channels=32 if tiny else 40,
