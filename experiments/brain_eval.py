@@ -9,14 +9,17 @@ identification by pixel correlation and by SSIM, and the FCD of the reconstructi
 floor and ceiling. Beside them, the linear baselines on the same signals, each tuned on
 validation (jaxgen.brain.baselines: ridge to labels, ridge to scorer features with retrieval
 among the test stimuli, ridge to pixels), and every run against each baseline by the paired
-difference of their per-stimulus values. Unless --snrs is empty, 10-way accuracy and the ridge
-decoder against the test signals' SNR (the model is the one trained at the default). --compare
-adds rows for other runs (the pretraining ablation, the shuffled-pairs control);
---baselines_only scores the baselines alone. Writes brain_eval.json, brain_eval.md and a grid
-of the stimuli (odd rows) above their first reconstructions (even rows).
+difference of their per-stimulus values. --compare adds rows for other runs (the pretraining
+ablation, the shuffled-pairs control). --sweep adds the SNR sweep: runs of stage B trained on
+the paired signals at other single-trial SNRs (brain_digits/sbj_1_snr0p01 and the like), each
+scored on its own SNR's test signals beside the baselines retrained at that SNR, paired;
+the --workdir runs are its row at the default SNR. --baselines_only scores the baselines alone.
+Writes brain_eval.json, brain_eval.md, a grid of the stimuli (odd rows) above their first
+reconstructions (even rows) and, with --sweep, snr_sweep.png.
 
   python -m experiments.brain_eval --workdir=runs/mindvis \\
-      --compare=no_pretraining=runs/mindvis_scratch,shuffled_pairs=runs/mindvis_shuffled
+      --compare=no_pretraining=runs/mindvis_scratch,shuffled_pairs=runs/mindvis_shuffled \\
+      --sweep=0.01=runs/mindvis_snr0p01,0.2=runs/mindvis_snr0p2
   python -m experiments.brain_eval --baselines_only --split=validation
 """
 
@@ -42,8 +45,10 @@ def define_flags() -> None:
   _F.ways = flags.DEFINE_string("ways", "2,5,10", "n of the n-way top-1 accuracies.")
   _F.trials = flags.DEFINE_integer("trials", 200,
                                    "Random draws of the n - 1 other classes per item.")
-  _F.snrs = flags.DEFINE_string("snrs", "0.01,0.05,0.2",
-                                "Single-trial SNRs of the sweep; empty to skip it.")
+  _F.sweep = flags.DEFINE_string("sweep", "", "The SNR sweep: SNR=workdir (or "
+                                 "SNR:name=workdir) items of mindvis runs trained on the "
+                                 "brain_digits config of that SNR; the baselines are retrained "
+                                 "on each. --workdir's runs are the sweep's row at their SNR.")
   _F.out = flags.DEFINE_string("output_dir", None,
                                "Where to write (default: <workdir>/brain_eval).")
   _F.seed = flags.DEFINE_integer("seed", 0, "Sampling seed.")
@@ -161,27 +166,88 @@ def paired_against_baselines(per_item: dict[str, dict], baseline_names: list[str
   return out
 
 
-def snr_sweep(trained, subject: str, snrs: list[float], scorer, ways: list[int], trials: int,
-              samples: int, seed: int) -> list[dict]:
-  """10-way top-1 of the run (trained at the default SNR) and of each baseline (retrained at
-  each SNR) with every split's signals written at that SNR, scored as the main table is."""
-  from jaxgen.data import brain
-  rows = []
-  for snr in snrs:
-    g = brain.god_at_snr(subject, snr)
-    split = {s: {"signal": g[f"{s}_signals"], "image": g[f"{s}_images"].astype(np.float32) / 255,
-                 "label": g[f"{s}_labels"]} for s in ("train", "validation", "test")}
-    recons = np.stack([reconstruct(trained, split["test"]["signal"], seed + j,
-                                   guidance_scale=_F.guidance.value) for j in range(samples)])
-    figures = {"mindvis": score(scorer, recons, split["test"]["image"], ways, trials)[0]}
-    figures.update({name: f for name, (f, _) in baselines(
-        scorer, split["train"], split["validation"], split["test"], ways, trials).items()})
-    rows.append({"snr": snr, **{f"{name}_top1_10way": f["top1_10way"] for name, f in
-                                figures.items()},
-                 **{f"{name}_top1_10way_se": f["top1_10way_se"] for name, f in figures.items()}})
-    print(f"snr {snr}: " + ", ".join(f"{name} {f['top1_10way']:.2f}"
-                                     for name, f in figures.items()), flush=True)
-  return rows
+def parse_sweep(spec: str) -> dict[float, dict[str, str]]:
+  """{snr: {name: workdir}} of --sweep items "SNR=workdir" (the run named mindvis) or
+  "SNR:name=workdir"."""
+  from jaxgen.errors import UserError
+  out: dict[float, dict[str, str]] = {}
+  for item in filter(None, spec.split(",")):
+    key, sep, path = item.partition("=")
+    snr, _, name = key.partition(":")
+    try:
+      value = float(snr)
+    except ValueError:
+      value = 0.0
+    if not sep or not path or value <= 0:
+      raise UserError(f"--sweep takes SNR=workdir or SNR:name=workdir items with a positive "
+                      f"SNR, got {item!r}")
+    out.setdefault(value, {})[name or "mindvis"] = path
+  return out
+
+
+def evaluate(trained: dict, split: dict, scorer, ways: list[int], trials: int, samples: int,
+             seed: int) -> tuple[dict, dict, dict, list[dict]]:
+  """Every trained run and every linear baseline (retrained on `split`'s train signals and
+  tuned on its validation ones) on `split`'s test signals: (figures by name, per-stimulus
+  values by name, reconstructions [k, n, h, w, c] by run, paired differences of each run
+  against each baseline)."""
+  from jaxgen.errors import UserError
+  test = split["test"]
+  rows, per_item, recons = {}, {}, {}
+  for name, t in trained.items():
+    recons[name] = np.stack([reconstruct(t, test["signal"], seed + j,
+                                         guidance_scale=_F.guidance.value)
+                             for j in range(samples)])  # [k, n, h, w, c]
+    rows[name], per_item[name] = score(scorer, recons[name], test["image"], ways, trials)
+    print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
+  linear = baselines(scorer, split["train"], split["validation"], test, ways, trials)
+  for name, (figures, values) in linear.items():
+    if name in rows:
+      raise UserError(f"run name {name!r} is a baseline's; name the run otherwise")
+    rows[name], per_item[name] = figures, values
+    print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
+  return rows, per_item, recons, paired_against_baselines(per_item, list(linear))
+
+
+SWEEP_FIGURES = ("top1_10way", "id{n}_features", "id{n}_pixcorr")
+
+
+def sweep_row(snr: float, rows: dict[str, dict], paired: list[dict]) -> dict:
+  """One SNR of the sweep: each run's and baseline's 10-way top-1 and 50-way identifications
+  (mean and SE over the stimuli), and the paired differences at that SNR."""
+  n = int(next(iter(rows.values()))["num"])
+  keys = [f.format(n=n) for f in SWEEP_FIGURES]
+  return {"snr": snr, "num": n,
+          "figures": {name: {k: r[k] for key in keys for k in (key, key + "_se") if k in r}
+                      for name, r in rows.items()},
+          "paired": [p for p in paired if p["figure"] in keys]}
+
+
+def plot_sweep(sweep: list[dict], path: str) -> None:
+  """10-way top-1 and 50-way identification by features against the single-trial SNR, one
+  line per run and baseline with its standard error, chance dashed (matplotlib's Agg)."""
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  from matplotlib.figure import Figure
+  n = sweep[0]["num"]
+  fig = Figure(figsize=(9, 3.4))
+  FigureCanvasAgg(fig)
+  names = list(dict.fromkeys(name for row in sweep for name in row["figures"]))
+  for ax, key, label, chance in zip(fig.subplots(1, 2), ("top1_10way", f"id{n}_features"),
+                                    ("10-way top-1 (semantic)", f"{n}-way identification "
+                                     "(scorer features)"), (0.1, 1 / n)):
+    for i, name in enumerate(names):
+      points = [(row["snr"], row["figures"][name][key], row["figures"][name][key + "_se"])
+                for row in sweep if key in row["figures"].get(name, {})]
+      if points:
+        x, y, se = zip(*points)
+        ax.errorbar(x, y, yerr=se, fmt="o-", capsize=3, label=name, color=f"C{i}")
+    ax.axhline(chance, color="grey", ls="--", label="chance")
+    ax.set(xscale="log", xlabel="single-trial SNR", ylabel=label, ylim=(0, 1))
+  fig.axes[0].legend(fontsize=7)
+  fig.suptitle("Decoding against the signal's SNR (test, stage B and baselines retrained at "
+               "each SNR)", fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
 
 
 def columns(n: int) -> tuple[tuple[str, str, float], ...]:
@@ -212,12 +278,17 @@ def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> st
               f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
               f"{p['verdict']} |" for p in paired]
   if sweep:
-    names = [k[:-len("_top1_10way")] for k in sweep[0] if k.endswith("_top1_10way")]
-    lines += ["", "| single-trial SNR | " + " | ".join(f"{n} 10-way" for n in names) + " |",
-              "|---:|" + "---:|" * len(names)]
-    lines += [f"| {row['snr']:g} | " + " | ".join(
-        f"{row[n + '_top1_10way']:.2f} ± {row[n + '_top1_10way_se']:.2f}" for n in names) + " |"
-        for row in sweep]
+    n = sweep[0]["num"]
+    keys = [f.format(n=n) for f in SWEEP_FIGURES]
+    lines += ["", "| single-trial SNR | run | 10-way top-1 | " f"{n}-way id. (features) | "
+              f"{n}-way id. (pixels) |", "|---:|---|---:|---:|---:|"]
+    lines += [f"| {row['snr']:g} | {name} | " + " | ".join(cell(r, k) for k in keys) + " |"
+              for row in sweep for name, r in row["figures"].items()]
+    lines += ["", "| single-trial SNR | run | baseline | figure | difference (95% interval) | "
+              "verdict |", "|---:|---|---|---|---:|---|"]
+    lines += [f"| {row['snr']:g} | {p['a']} | {p['b']} | {p['figure']} | {p['difference']:+.3f} "
+              f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
+              f"{p['verdict']} |" for row in sweep for p in row["paired"]]
   return "\n".join(lines) + "\n"
 
 
@@ -228,6 +299,7 @@ def main(argv: list[str]) -> None:
   from experiments import backend
   backend.prepare()
   from jaxgen import images
+  from jaxgen.data import brain
   from jaxgen.data.pipeline import SplitData
   from jaxgen.errors import UserError
   from jaxgen.train import loop
@@ -253,56 +325,71 @@ def main(argv: list[str]) -> None:
     records.check_publishable(out)
     for path in runs.values():  # under experiments/results/: committed code only
       records.check_publishable(out, provenance.read(storage.resolve(path)))
+    sweep_runs = parse_sweep(_F.sweep.value)
+    if sweep_runs and "mindvis" not in runs:
+      raise UserError("--sweep needs --workdir (the default SNR's row)")
+    for named in sweep_runs.values():
+      for path in named.values():
+        records.check_publishable(out, provenance.read(storage.resolve(path)))
     trained = {name: restore_trained(path) for name, path in runs.items()}
+    swept = {(snr, name): restore_trained(path) for snr, named in sweep_runs.items()
+             for name, path in named.items()}
     from experiments.report import check_finished
-    for name, t in trained.items():
-      check_finished(t, runs[name], out)
-    for name, t in trained.items():
+    paths = {**{name: runs[name] for name in trained},
+             **{key: sweep_runs[key[0]][key[1]] for key in swept}}
+    for key, t in {**trained, **swept}.items():
+      check_finished(t, paths[key], out)
       if t.config.family != "mindvis":
-        raise UserError(f"{runs[name]} holds a {t.config.family} run, not a mindvis one")
+        raise UserError(f"{paths[key]} holds a {t.config.family} run, not a mindvis one")
+    for (snr, name), t in swept.items():
+      at = brain.parse_config(t.config.dataset.partition("/")[2])[1]
+      if at != snr:
+        raise UserError(f"--sweep names {sweep_runs[snr][name]} at SNR {snr:g}, but it trained "
+                        f"on {t.config.dataset} (SNR {at:g})")
     dataset = trained["mindvis"].config.dataset if "mindvis" in trained else _F.dataset.value
     data_dir = (trained["mindvis"].config.get("data_dir") or None) if trained else None
     split = {s: SplitData.open(dataset, s, data_dir).arrays()
              for s in ("train", "validation", _F.split.value)}
-    test = split[_F.split.value]
+    split["test"] = test = split[_F.split.value]
     # The embedded digits' scorer: the brain test stimuli are embedded_digits test digits,
     # which it never trained on; FCD against embedded_digits test, floor from validation.
     scorer = loop.trained_scorer("embedded_digits", data_dir, reference_split="test")
-    rows, per_item, recons = {}, {}, {}
-    for name, t in trained.items():
-      recons[name] = np.stack([reconstruct(t, test["signal"], _F.seed.value + j,
-                                           guidance_scale=_F.guidance.value)
-                               for j in range(_F.samples.value)])  # [k, n, h, w, c]
-      rows[name], per_item[name] = score(scorer, recons[name], test["image"], ways,
-                                         _F.trials.value)
-      print(name, json.dumps({k: round(v, 4) for k, v in rows[name].items()}), flush=True)
-    linear = baselines(scorer, split["train"], split["validation"], test, ways, _F.trials.value)
-    for name, (figures, values) in linear.items():
-      if name in rows:
-        raise UserError(f"--compare name {name!r} is a baseline's; name the run otherwise")
-      rows[name], per_item[name] = figures, values
-      print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
-    paired = paired_against_baselines(per_item, list(linear))
+    rows, per_item, recons, paired = evaluate(trained, split, scorer, ways, _F.trials.value,
+                                              _F.samples.value, _F.seed.value)
     if _F.split.value == "validation":
       print("note: the baselines are tuned on validation and scored on it here: for tuning "
             "only, not a result", flush=True)
-    snrs = [float(s) for s in _F.snrs.value.split(",") if s] if trained else []
-    sweep = snr_sweep(trained["mindvis"], dataset.partition("/")[2], snrs, scorer, ways,
-                      _F.trials.value, _F.samples.value, _F.seed.value) if (
-                          snrs and "mindvis" in trained) else []
+    sweep = []
+    if sweep_runs:
+      sweep.append(sweep_row(brain.parse_config(dataset.partition("/")[2])[1], rows, paired))
+    for snr, named in sorted(sweep_runs.items()):
+      print(f"snr {snr:g}: {', '.join(named)}", flush=True)
+      runs_at = {name: swept[(snr, name)] for name in named}
+      data_at = runs_at[next(iter(named))].config.dataset
+      split_at = {s: SplitData.open(data_at, s, data_dir).arrays()
+                  for s in ("train", "validation", _F.split.value)}
+      split_at["test"] = split_at[_F.split.value]
+      at_rows, _, _, at_paired = evaluate(runs_at, split_at, scorer, ways, _F.trials.value,
+                                          _F.samples.value, _F.seed.value)
+      sweep.append(sweep_row(snr, at_rows, at_paired))
+    sweep.sort(key=lambda row: row["snr"])
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       commit = provenance.describe(provenance.checkout_state())
       trained_commits = list(dict.fromkeys(
-          provenance.describe(e) for w in runs.values()
+          provenance.describe(e)
+          for w in [*runs.values(), *(p for named in sweep_runs.values() for p in named.values())]
           for e in provenance.read(storage.resolve(w))))
       json.dump({"commit": commit, "command": " ".join(sys.argv), "dataset": dataset,
                  "trained_commits": trained_commits, "scorer_digest": scorer.digest,
                  "runs": runs, "split": _F.split.value, "guidance_scale": _F.guidance.value,
+                 "sweep_runs": {f"{snr:g}": named for snr, named in sweep_runs.items()},
                  "samples_per_stimulus": _F.samples.value, "rows": rows, "paired": paired,
                  "snr_sweep": sweep}, f, indent=1)
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
       f.write(markdown(rows, paired, sweep))
+    if sweep:
+      plot_sweep(sweep, os.path.join(out, "snr_sweep.png"))
     grid = None
     if "mindvis" in recons:  # stimuli and first reconstructions in alternating rows of 10
       stim, rec = test["image"], recons["mindvis"][0]

@@ -62,6 +62,9 @@ def _first(flag: str, training: str) -> str:
   return f"--config.{flag}={{runs}}/{training}"
 
 
+# jaxgen.data.brain.SWEEP_SNRS as brain_digits config tags (0.01 -> sbj_1_snr0p01); spelt out
+# here, where importing the data module (and tfds) for a name would be slow; a test ties them.
+SWEEP_TAGS = ("0p01", "0p2")
 _STEP1 = ("--config.num_train_steps=1", "--config.fcd_num_samples=0")
 TRAININGS = {t.name: t for t in (
     Training("ae", "ae"), Training("vae", "vae"), Training("cvae", "cvae"),
@@ -120,6 +123,14 @@ TRAININGS = {t.name: t for t in (
     Training("mindvis_shuffled", "mindvis", (_first("ldm_workdir", "ldm_label"),
                                              _first("mbm_workdir", "mbm"),
                                              "--config.shuffle_pairs=True"), ("ldm_label", "mbm")),
+    # The SNR sweep: stage B, with and without stage A, on the paired signals at each other
+    # SNR (the same resting-state pretraining).
+    *(Training(f"mindvis{kind}_snr{tag}", "mindvis", (
+        _first("ldm_workdir", "ldm_label"),
+        _first("mbm_workdir", "mbm") if kind == "" else "--config.mbm_workdir=",
+        f"--config.dataset=brain_digits/sbj_1_snr{tag}"),
+        ("ldm_label", "mbm") if kind == "" else ("ldm_label",))
+      for tag in SWEEP_TAGS for kind in ("", "_scratch")),
 )}
 
 _CODE_SAMPLES = ("--num_samples=500",)
@@ -157,9 +168,13 @@ RECORDS = {r.name: r for r in (
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
     Record("brain_eval", "mindvis", (
-        "--output_dir={results}/brain", "--guidance_scale=4", "--compare=no_pretraining={runs}/mindvis_scratch,"
-        "shuffled_pairs={runs}/mindvis_shuffled"), tool="brain_eval",
-        needs=("mindvis_scratch", "mindvis_shuffled")),
+        "--output_dir={results}/brain", "--guidance_scale=4",
+        "--compare=no_pretraining={runs}/mindvis_scratch,shuffled_pairs={runs}/mindvis_shuffled",
+        "--sweep=" + ",".join(f"{tag.replace('p', '.')}{kind}={{runs}}/mindvis{run}_snr{tag}"
+                              for tag in SWEEP_TAGS
+                              for kind, run in (("", ""), (":no_pretraining", "_scratch")))),
+        tool="brain_eval", needs=("mindvis_scratch", "mindvis_shuffled", *(
+            f"mindvis{run}_snr{tag}" for tag in SWEEP_TAGS for run in ("", "_scratch")))),
     # Guidance's trade-off curves (experiments.guidance_sweeps): classifier-free guidance of the
     # cfg model by w; classifier guidance by the noisy classifier of the cfg model's conditional
     # pass (w = 0: Dhariwal & Nichol's Fig. 4 guides a class-conditional model) and of the

@@ -49,6 +49,10 @@ DEFAULT_SNR = 0.05
 # Spontaneous fluctuations are about as large as evoked responses (Fox & Raichle 2007), so the
 # resting-state frames get the same SNR as a single trial.
 REST_SNR = DEFAULT_SNR
+# The SNR sweep's other single-trial SNRs (issue 37): a fifth and four times the default, on
+# either side of the ridge decoder's band (0.36 and about 0.8 on validation, brain_snr.json).
+# Each is a brain_digits config of its own (`snr_config`), so stage B retrains on it.
+SWEEP_SNRS = (0.01, 0.2)
 REST_FRAMES = 5600  # resting-state frames per subject (stage A's unpaired data)
 TEST_REPEATS = 8
 NUM_TRAIN_STIMULI = 1200  # paired stimuli, of which the validation ones are shown as test's are
@@ -297,6 +301,19 @@ def load_bold5000(directory: str, subject: str = "sbj_1", rois: tuple[str, ...] 
           "test_labels": np.full(len(test_ids), -1, np.int64)}
 
 
+def snr_config(subject: str, snr: float) -> str:
+  """The brain_digits config of `subject`'s paired signals at single-trial `snr`: the subject's
+  name at DEFAULT_SNR, else e.g. "sbj_1_snr0p01"."""
+  return subject if snr == DEFAULT_SNR else f"{subject}_snr{snr:g}".replace(".", "p")
+
+
+def parse_config(name: str) -> tuple[str, float]:
+  """(subject, single-trial SNR) of a brain_digits or brain_rest config name (`snr_config`'s
+  inverse)."""
+  subject, sep, tag = name.partition("_snr")
+  return subject, (float(tag.replace("p", ".")) if sep else DEFAULT_SNR)
+
+
 def padded_voxels(subject: str, patch: int = 16) -> int:
   """Visual-cortex voxels of a synthetic subject, padded to a multiple of `patch`."""
   voxels = sum(SUBJECTS[subject][:len(ROIS)])
@@ -319,7 +336,8 @@ class _SubjectBuilder(tfds.core.GeneratorBasedBuilder):
   _FEATURES: dict = {}
 
   def _info(self) -> tfds.core.DatasetInfo:
-    signal = tfds.features.Tensor(shape=(padded_voxels(self.builder_config.name),),
+    subject, _ = parse_config(self.builder_config.name)
+    signal = tfds.features.Tensor(shape=(padded_voxels(subject),),
                                   dtype=np.float32)
     return tfds.core.DatasetInfo(builder=self, description=self.__doc__,
                                  features=tfds.features.FeaturesDict(
@@ -334,7 +352,12 @@ class _SubjectBuilder(tfds.core.GeneratorBasedBuilder):
 class BrainDigits(_SubjectBuilder):
   """Paired digit <-> synthetic-fMRI examples of one subject, written in the GOD layout and read
   back through `load_god` (VC, patch 16): train (single trials), validation and test (averaged
-  repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]."""
+  repeats). Features: image uint8 [28, 28, 1], label, signal float32 [voxels]. Config
+  `sbj_k` holds the signals at DEFAULT_SNR, `sbj_k_snr0p01` and the like at the SWEEP_SNRS."""
+
+  BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=snr_config(s, snr),
+                                             description=f"synthetic subject {s} at SNR {snr:g}")
+                     for s in SUBJECTS for snr in (DEFAULT_SNR, *SWEEP_SNRS)]
 
   _FEATURES = {"image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
                "label": tfds.features.ClassLabel(num_classes=10)}
@@ -342,9 +365,10 @@ class BrainDigits(_SubjectBuilder):
   def _split_generators(self, dl_manager):
     del dl_manager
     import tempfile  # pylint: disable=g-import-not-at-top
+    subject, snr = parse_config(self.builder_config.name)
     with tempfile.TemporaryDirectory() as tmp:
-      write_god(tmp, (self.builder_config.name,))
-      data = load_god(tmp, self.builder_config.name)
+      write_god(tmp, (subject,), snr=snr)
+      data = load_god(tmp, subject)
     return {split: self._generate_examples(image=data[f"{split}_images"],
                                            label=data[f"{split}_labels"],
                                            signal=data[f"{split}_signals"])
