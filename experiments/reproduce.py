@@ -168,7 +168,7 @@ RECORDS = {r.name: r for r in (
     *(Record(f"paella_s{s}_w{w}", "paella", (f"--setting=steps={s}:w={w}:typical=0.2",))
       for s, w in ((12, 0), (12, 4), (4, 4), (8, 4))),
     Record("brain_eval", "mindvis", (
-        "--output_dir={results}/brain", "--guidance_scale=4",
+        "--output_dir={results}/brain", "--guidance_scale=8",
         "--compare=no_pretraining={runs}/mindvis_scratch,shuffled_pairs={runs}/mindvis_shuffled",
         "--sweep=" + ",".join(f"{tag.replace('p', '.')}{kind}={{runs}}/mindvis{run}_snr{tag}"
                               for tag in SWEEP_TAGS

@@ -48,9 +48,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A tenth of the training examples see the null condition instead of their signal (issue
   # 37): guidance then contrasts with a null condition stage B trained, not only the ldm's.
   c.condition_dropout = 0.1
-  # Classifier-free guidance against the ldm's null label; w = 4 was the best of 1, 2, 4 on
-  # validation (experiments/results/brain/guidance_tuning_validation.json, benchmark version 1
-  # and without condition dropout: to be tuned again on version 2).
+  # Classifier-free guidance against the null condition; w = 8 was the best 10-way top-1 of
+  # 1, 2, 4, 8, 16 on validation (0.335, 0.350, 0.372, 0.375, 0.340, four samples of each of
+  # the 100 stimuli; experiments/results/brain/validation/w*/brain_eval.json).
   c.sampler = ml_collections.ConfigDict(dict(kind="ddim", num_steps=5 if tiny else 50, eta=0.0,
-                                             guidance_scale=0.0 if tiny else 4.0))
+                                             guidance_scale=0.0 if tiny else 8.0))
   return c
