@@ -151,19 +151,18 @@ def baselines(scorer, train: dict, val: dict, test: dict, ways: list[int],
   return rows
 
 
-def paired_against_baselines(per_item: dict[str, dict], baseline_names: list[str]) -> list[dict]:
-  """Each run against each baseline on the same stimuli, per figure both have: the paired
-  difference of their per-stimulus values (jaxgen.metrics.compare)."""
+def paired_comparisons(per_item: dict[str, dict], baseline_names: list[str]) -> list[dict]:
+  """Each run against each baseline on the same stimuli, per figure both have, then the
+  mindvis run against each other run (the pretraining ablation, the shuffled control): the
+  paired difference of their per-stimulus values (jaxgen.metrics.compare)."""
   from jaxgen.metrics.compare import paired_difference
-  out = []
-  for run, values in per_item.items():
-    if run in baseline_names:
-      continue
-    for base in baseline_names:
-      for key in sorted(set(values) & set(per_item[base])):
-        out.append({"a": run, "b": base, "figure": key,
-                    **paired_difference(values[key], per_item[base][key])})
-  return out
+  runs = [name for name in per_item if name not in baseline_names]
+  pairs = [(run, base) for run in runs for base in baseline_names]
+  if "mindvis" in runs:
+    pairs += [("mindvis", other) for other in runs if other != "mindvis"]
+  return [{"a": a, "b": b, "figure": key,
+           **paired_difference(per_item[a][key], per_item[b][key])}
+          for a, b in pairs for key in sorted(set(per_item[a]) & set(per_item[b]))]
 
 
 def parse_sweep(spec: str) -> dict[float, dict[str, str]]:
@@ -206,7 +205,7 @@ def evaluate(trained: dict, split: dict, scorer, ways: list[int], trials: int, s
       raise UserError(f"run name {name!r} is a baseline's; name the run otherwise")
     rows[name], per_item[name] = figures, values
     print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
-  return rows, per_item, recons, paired_against_baselines(per_item, list(linear))
+  return rows, per_item, recons, paired_comparisons(per_item, list(linear))
 
 
 SWEEP_FIGURES = ("top1_10way", "id{n}_features", "id{n}_pixcorr")
@@ -261,7 +260,8 @@ def columns(n: int) -> tuple[tuple[str, str, float], ...]:
 
 def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> str:
   """The tables of brain_eval.md: every run and baseline (mean ± SE over the stimuli), the
-  paired differences against each baseline, and the SNR sweep."""
+  paired differences (each run against each baseline, mindvis against each other run) and the
+  SNR sweep."""
   cell = lambda r, k: f"{r[k]:.3f} ± {r[k + '_se']:.3f}" if k in r else ""
   cols = columns(int(next(iter(rows.values()))["num"]))
   lines = ["| run | " + " | ".join(name for _, name, _ in cols) + " | FCD (floor / ceiling) |",
@@ -272,7 +272,7 @@ def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> st
     lines.append(f"| {name} | " + " | ".join(cell(r, k) for k, _, _ in cols) + f" | {fcd} |")
   lines.append("| chance | " + " | ".join(f"{c:.3f}" for _, _, c in cols) + " | |")
   if paired:
-    lines += ["", "| run | baseline | figure | difference (95% interval) | verdict |",
+    lines += ["", "| run | against | figure | difference (95% interval) | verdict |",
               "|---|---|---|---:|---|"]
     lines += [f"| {p['a']} | {p['b']} | {p['figure']} | {p['difference']:+.3f} "
               f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
@@ -284,7 +284,7 @@ def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> st
               f"{n}-way id. (pixels) |", "|---:|---|---:|---:|---:|"]
     lines += [f"| {row['snr']:g} | {name} | " + " | ".join(cell(r, k) for k in keys) + " |"
               for row in sweep for name, r in row["figures"].items()]
-    lines += ["", "| single-trial SNR | run | baseline | figure | difference (95% interval) | "
+    lines += ["", "| single-trial SNR | run | against | figure | difference (95% interval) | "
               "verdict |", "|---:|---|---|---|---:|---|"]
     lines += [f"| {row['snr']:g} | {p['a']} | {p['b']} | {p['figure']} | {p['difference']:+.3f} "
               f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "

@@ -65,3 +65,18 @@ def test_the_reproduced_sweep_trains_stage_b_at_every_sweep_snr():
       training = reproduce.TRAININGS[f"{run}_{tag}"]
       assert f"--config.dataset=brain_digits/sbj_1_{tag}" in training.overrides
       assert f"runs/{run}_{tag}" in command
+
+
+def test_paired_comparisons_set_each_run_against_each_baseline_and_mindvis_against_the_rest():
+  rng = np.random.default_rng(1)
+  per_item = {name: _figures(rng)[1] for name in ("mindvis", "no_pretraining", "ridge_labels")}
+  per_item["ridge_labels"] = {"top1_10way": per_item["ridge_labels"]["top1_10way"]}
+  per_item["no_pretraining"]["top1_10way"] = per_item["mindvis"]["top1_10way"] * 0.0
+  paired = brain_eval.paired_comparisons(per_item, ["ridge_labels"])
+  assert {(p["a"], p["b"]) for p in paired} == {("mindvis", "ridge_labels"),
+                                                ("no_pretraining", "ridge_labels"),
+                                                ("mindvis", "no_pretraining")}
+  ablation = [p for p in paired if p["b"] == "no_pretraining"]
+  assert {p["figure"] for p in ablation} == {"top1_10way", "id50_features", "id50_pixcorr"}
+  top1 = next(p for p in ablation if p["figure"] == "top1_10way")
+  assert top1["difference"] == per_item["mindvis"]["top1_10way"].mean()

@@ -100,7 +100,7 @@ def test_mindvis_trains_only_encoder_mappers_and_cross_attention(tmp_path, monke
   first = {k: v[:20] for k, v in test.items()}
   base = brain_eval.baselines(scorer, splits["train"], splits["validation"], first, [2, 10], 3)
   assert set(base) == {"ridge_labels", "ridge_features_retrieval", "ridge_pixels"}
-  paired = brain_eval.paired_against_baselines(
+  paired = brain_eval.paired_comparisons(
       {"mindvis": per_item, **{name: values for name, (_, values) in base.items()}}, list(base))
   assert {(p["b"], p["figure"]) for p in paired} >= {("ridge_labels", "top1_10way"),
                                                      ("ridge_pixels", "id20_pixcorr")}
