@@ -188,8 +188,7 @@ def evaluate(trained: dict, split: dict, scorer, ways: list[int], trials: int, s
              seed: int) -> tuple[dict, dict, dict, list[dict]]:
   """Every trained run and every linear baseline (retrained on `split`'s train signals and
   tuned on its validation ones) on `split`'s test signals: (figures by name, per-stimulus
-  values by name, reconstructions [k, n, h, w, c] by run, paired differences of each run
-  against each baseline)."""
+  values by name, reconstructions [k, n, h, w, c] by run, `paired_comparisons`)."""
   from jaxgen.errors import UserError
   test = split["test"]
   rows, per_item, recons = {}, {}, {}

@@ -50,7 +50,7 @@ DEFAULT_SNR = 0.05
 # resting-state frames get the same SNR as a single trial.
 REST_SNR = DEFAULT_SNR
 # The SNR sweep's other single-trial SNRs (issue 37): a fifth and four times the default, on
-# either side of the ridge decoder's band (0.36 and about 0.8 on validation, brain_snr.json).
+# either side of the ridge decoder's band (0.36 and 0.81 on validation, brain_snr.json).
 # Each is a brain_digits config of its own (`snr_config`), so stage B retrains on it.
 SWEEP_SNRS = (0.01, 0.2)
 REST_FRAMES = 5600  # resting-state frames per subject (stage A's unpaired data)

@@ -145,7 +145,7 @@ def test_the_default_snr_is_chosen_in_the_band():
 def test_the_sweep_snrs_are_datasets_of_their_own():
   """brain_digits/sbj_1_snr0p2 and _snr0p01 hold the same stimuli as sbj_1 (the default SNR)
   with other signals, and the ridge label decoder reads more of validation the cleaner they
-  are (seen: 0.36, 0.62 and about 0.8 in brain_snr.json)."""
+  are (0.36, 0.62 and 0.81 in brain_snr.json)."""
   assert brain.snr_config("sbj_1", brain.DEFAULT_SNR) == "sbj_1"
   for snr in brain.SWEEP_SNRS:
     assert brain.parse_config(brain.snr_config("sbj_2", snr)) == ("sbj_2", snr)
