@@ -31,6 +31,8 @@ from types import SimpleNamespace
 from absl import app, flags
 import numpy as np
 
+from experiments import brain_sweep
+
 # Flags are defined when run as a program, not on import (tests import this module beside
 # other launchers that define the same names).
 _F = SimpleNamespace()
@@ -165,25 +167,6 @@ def paired_comparisons(per_item: dict[str, dict], baseline_names: list[str]) -> 
           for a, b in pairs for key in sorted(set(per_item[a]) & set(per_item[b]))]
 
 
-def parse_sweep(spec: str) -> dict[float, dict[str, str]]:
-  """{snr: {name: workdir}} of --sweep items "SNR=workdir" (the run named mindvis) or
-  "SNR:name=workdir"."""
-  from jaxgen.errors import UserError
-  out: dict[float, dict[str, str]] = {}
-  for item in filter(None, spec.split(",")):
-    key, sep, path = item.partition("=")
-    snr, _, name = key.partition(":")
-    try:
-      value = float(snr)
-    except ValueError:
-      value = 0.0
-    if not sep or not path or value <= 0:
-      raise UserError(f"--sweep takes SNR=workdir or SNR:name=workdir items with a positive "
-                      f"SNR, got {item!r}")
-    out.setdefault(value, {})[name or "mindvis"] = path
-  return out
-
-
 def evaluate(trained: dict, split: dict, scorer, ways: list[int], trials: int, samples: int,
              seed: int) -> tuple[dict, dict, dict, list[dict]]:
   """Every trained run and every linear baseline (retrained on `split`'s train signals and
@@ -205,47 +188,6 @@ def evaluate(trained: dict, split: dict, scorer, ways: list[int], trials: int, s
     rows[name], per_item[name] = figures, values
     print(name, json.dumps({k: round(v, 4) for k, v in figures.items()}), flush=True)
   return rows, per_item, recons, paired_comparisons(per_item, list(linear))
-
-
-SWEEP_FIGURES = ("top1_10way", "id{n}_features", "id{n}_pixcorr")
-
-
-def sweep_row(snr: float, rows: dict[str, dict], paired: list[dict]) -> dict:
-  """One SNR of the sweep: each run's and baseline's 10-way top-1 and 50-way identifications
-  (mean and SE over the stimuli), and the paired differences at that SNR."""
-  n = int(next(iter(rows.values()))["num"])
-  keys = [f.format(n=n) for f in SWEEP_FIGURES]
-  return {"snr": snr, "num": n,
-          "figures": {name: {k: r[k] for key in keys for k in (key, key + "_se") if k in r}
-                      for name, r in rows.items()},
-          "paired": [p for p in paired if p["figure"] in keys]}
-
-
-def plot_sweep(sweep: list[dict], path: str) -> None:
-  """10-way top-1 and 50-way identification by features against the single-trial SNR, one
-  line per run and baseline with its standard error, chance dashed (matplotlib's Agg)."""
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  n = sweep[0]["num"]
-  fig = Figure(figsize=(9, 3.4))
-  FigureCanvasAgg(fig)
-  names = list(dict.fromkeys(name for row in sweep for name in row["figures"]))
-  for ax, key, label, chance in zip(fig.subplots(1, 2), ("top1_10way", f"id{n}_features"),
-                                    ("10-way top-1 (semantic)", f"{n}-way identification "
-                                     "(scorer features)"), (0.1, 1 / n)):
-    for i, name in enumerate(names):
-      points = [(row["snr"], row["figures"][name][key], row["figures"][name][key + "_se"])
-                for row in sweep if key in row["figures"].get(name, {})]
-      if points:
-        x, y, se = zip(*points)
-        ax.errorbar(x, y, yerr=se, fmt="o-", capsize=3, label=name, color=f"C{i}")
-    ax.axhline(chance, color="grey", ls="--", label="chance")
-    ax.set(xscale="log", xlabel="single-trial SNR", ylabel=label, ylim=(0, 1))
-  fig.axes[0].legend(fontsize=7)
-  fig.suptitle("Decoding against the signal's SNR (test, stage B and baselines retrained at "
-               "each SNR)", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
 
 
 def columns(n: int) -> tuple[tuple[str, str, float], ...]:
@@ -277,17 +219,7 @@ def markdown(rows: dict[str, dict], paired: list[dict], sweep: list[dict]) -> st
               f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
               f"{p['verdict']} |" for p in paired]
   if sweep:
-    n = sweep[0]["num"]
-    keys = [f.format(n=n) for f in SWEEP_FIGURES]
-    lines += ["", "| single-trial SNR | run | 10-way top-1 | " f"{n}-way id. (features) | "
-              f"{n}-way id. (pixels) |", "|---:|---|---:|---:|---:|"]
-    lines += [f"| {row['snr']:g} | {name} | " + " | ".join(cell(r, k) for k in keys) + " |"
-              for row in sweep for name, r in row["figures"].items()]
-    lines += ["", "| single-trial SNR | run | against | figure | difference (95% interval) | "
-              "verdict |", "|---:|---|---|---|---:|---|"]
-    lines += [f"| {row['snr']:g} | {p['a']} | {p['b']} | {p['figure']} | {p['difference']:+.3f} "
-              f"({p['difference_ci95_low']:+.3f} to {p['difference_ci95_high']:+.3f}) | "
-              f"{p['verdict']} |" for row in sweep for p in row["paired"]]
+    lines += brain_sweep.markdown_lines(sweep, cell)
   return "\n".join(lines) + "\n"
 
 
@@ -324,7 +256,7 @@ def main(argv: list[str]) -> None:
     records.check_publishable(out)
     for path in runs.values():  # under experiments/results/: committed code only
       records.check_publishable(out, provenance.read(storage.resolve(path)))
-    sweep_runs = parse_sweep(_F.sweep.value)
+    sweep_runs = brain_sweep.parse_sweep(_F.sweep.value)
     if sweep_runs and "mindvis" not in runs:
       raise UserError("--sweep needs --workdir (the default SNR's row)")
     for named in sweep_runs.values():
@@ -360,7 +292,7 @@ def main(argv: list[str]) -> None:
             "only, not a result", flush=True)
     sweep = []
     if sweep_runs:
-      sweep.append(sweep_row(brain.parse_config(dataset.partition("/")[2])[1], rows, paired))
+      sweep.append(brain_sweep.sweep_row(brain.parse_config(dataset.partition("/")[2])[1], rows, paired))
     for snr, named in sorted(sweep_runs.items()):
       print(f"snr {snr:g}: {', '.join(named)}", flush=True)
       runs_at = {name: swept[(snr, name)] for name in named}
@@ -370,7 +302,7 @@ def main(argv: list[str]) -> None:
       split_at["test"] = split_at[_F.split.value]
       at_rows, _, _, at_paired = evaluate(runs_at, split_at, scorer, ways, _F.trials.value,
                                           _F.samples.value, _F.seed.value)
-      sweep.append(sweep_row(snr, at_rows, at_paired))
+      sweep.append(brain_sweep.sweep_row(snr, at_rows, at_paired))
     sweep.sort(key=lambda row: row["snr"])
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
@@ -388,7 +320,7 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(out, "brain_eval.md"), "w") as f:
       f.write(markdown(rows, paired, sweep))
     if sweep:
-      plot_sweep(sweep, os.path.join(out, "snr_sweep.png"))
+      brain_sweep.plot_sweep(sweep, os.path.join(out, "snr_sweep.png"))
     grid = None
     if "mindvis" in recons:  # stimuli and first reconstructions in alternating rows of 10
       stim, rec = test["image"], recons["mindvis"][0]

@@ -1,9 +1,10 @@
-"""experiments.brain_eval's SNR sweep: its flag, its rows, tables and plot (no training)."""
+"""experiments.brain_eval and its SNR sweep (experiments.brain_sweep): the flag, rows, tables,
+plot and paired comparisons (no training)."""
 
 import numpy as np
 import pytest
 
-from experiments import brain_eval
+from experiments import brain_eval, brain_sweep
 from jaxgen.errors import UserError
 from jaxgen.metrics.compare import paired_difference
 
@@ -19,12 +20,12 @@ def _figures(rng: np.random.Generator, n: int = 50) -> tuple[dict, dict]:
 
 
 def test_sweep_flag_names_runs_by_snr_and_refuses_bad_items():
-  assert brain_eval.parse_sweep("0.01=runs/a,0.01:no_pretraining=runs/b,0.2=runs/c") == {
+  assert brain_sweep.parse_sweep("0.01=runs/a,0.01:no_pretraining=runs/b,0.2=runs/c") == {
       0.01: {"mindvis": "runs/a", "no_pretraining": "runs/b"}, 0.2: {"mindvis": "runs/c"}}
-  assert brain_eval.parse_sweep("") == {}
+  assert brain_sweep.parse_sweep("") == {}
   for bad in ("runs/a", "low=runs/a", "-1=runs/a", "0.01="):
     with pytest.raises(UserError, match="--sweep takes SNR=workdir"):
-      brain_eval.parse_sweep(bad)
+      brain_sweep.parse_sweep(bad)
 
 
 def test_sweep_rows_tables_and_plot(tmp_path):
@@ -37,7 +38,7 @@ def test_sweep_rows_tables_and_plot(tmp_path):
               for base in ("ridge_labels", "ridge_pixels") for key in made[base][1]]
     paired.append({"a": "mindvis", "b": "ridge_pixels", "figure": "pairwise_ssim",
                    **paired[0]})  # not a sweep figure: left out of the row
-    sweep.append(brain_eval.sweep_row(snr, {k: f for k, (f, _) in made.items()}, paired))
+    sweep.append(brain_sweep.sweep_row(snr, {k: f for k, (f, _) in made.items()}, paired))
   row = sweep[0]
   assert row["snr"] == 0.2 and row["num"] == 50
   assert set(row["figures"]["mindvis"]) == {"top1_10way", "top1_10way_se", "id50_features",
@@ -48,7 +49,7 @@ def test_sweep_rows_tables_and_plot(tmp_path):
   assert "| 0.01 | ridge_labels |" in text and "| 0.2 | mindvis | ridge_pixels | id50_features |" \
       in text
   path = tmp_path / "snr_sweep.png"
-  brain_eval.plot_sweep(sorted(sweep, key=lambda r: r["snr"]), str(path))
+  brain_sweep.plot_sweep(sorted(sweep, key=lambda r: r["snr"]), str(path))
   assert path.stat().st_size > 10_000
 
 
