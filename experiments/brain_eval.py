@@ -253,35 +253,36 @@ def main(argv: list[str]) -> None:
     from jaxgen import provenance, storage
     out = _F.out.value or (os.path.join(_F.workdir.value, "brain_eval") if _F.workdir.value
                            else os.path.join("runs", "brain_eval_baselines"))
-    records.check_publishable(out)
-    for path in runs.values():  # under experiments/results/: committed code only
-      records.check_publishable(out, provenance.read(storage.resolve(path)))
     sweep_runs = brain_sweep.parse_sweep(_F.sweep.value)
     if sweep_runs and "mindvis" not in runs:
       raise UserError("--sweep needs --workdir (the default SNR's row)")
-    for named in sweep_runs.values():
-      for path in named.values():
-        records.check_publishable(out, provenance.read(storage.resolve(path)))
-    trained = {name: restore_trained(path) for name, path in runs.items()}
-    swept = {(snr, name): restore_trained(path) for snr, named in sweep_runs.items()
-             for name, path in named.items()}
+    # Every run's workdir, by name (the --workdir and --compare runs) or by (snr, name).
+    paths = {**runs, **{(snr, name): path for snr, named in sweep_runs.items()
+                        for name, path in named.items()}}
+    records.check_publishable(out)
+    for path in paths.values():  # under experiments/results/: committed code only
+      records.check_publishable(out, provenance.read(storage.resolve(path)))
+    restored = {key: restore_trained(path) for key, path in paths.items()}
     from experiments.report import check_finished
-    paths = {**{name: runs[name] for name in trained},
-             **{key: sweep_runs[key[0]][key[1]] for key in swept}}
-    for key, t in {**trained, **swept}.items():
+    for key, t in restored.items():
       check_finished(t, paths[key], out)
       if t.config.family != "mindvis":
         raise UserError(f"{paths[key]} holds a {t.config.family} run, not a mindvis one")
-    for (snr, name), t in swept.items():
-      at = brain.parse_config(t.config.dataset.partition("/")[2])[1]
-      if at != snr:
-        raise UserError(f"--sweep names {sweep_runs[snr][name]} at SNR {snr:g}, but it trained "
-                        f"on {t.config.dataset} (SNR {at:g})")
+      if isinstance(key, tuple) and brain.dataset_snr(t.config.dataset) != key[0]:
+        raise UserError(f"--sweep names {paths[key]} at SNR {key[0]:g}, but it trained on "
+                        f"{t.config.dataset} (SNR {brain.dataset_snr(t.config.dataset):g})")
+    trained = {name: restored[name] for name in runs}
     dataset = trained["mindvis"].config.dataset if "mindvis" in trained else _F.dataset.value
     data_dir = (trained["mindvis"].config.get("data_dir") or None) if trained else None
-    split = {s: SplitData.open(dataset, s, data_dir).arrays()
-             for s in ("train", "validation", _F.split.value)}
-    split["test"] = test = split[_F.split.value]
+
+    def open_splits(name: str) -> dict[str, dict]:
+      """train, validation and the scored split (also as "test") of dataset `name`."""
+      arrays = {s: SplitData.open(name, s, data_dir).arrays()
+                for s in ("train", "validation", _F.split.value)}
+      return {**arrays, "test": arrays[_F.split.value]}
+
+    split = open_splits(dataset)
+    test = split["test"]
     # The embedded digits' scorer: the brain test stimuli are embedded_digits test digits,
     # which it never trained on; FCD against embedded_digits test, floor from validation.
     scorer = loop.trained_scorer("embedded_digits", data_dir, reference_split="test")
@@ -292,14 +293,11 @@ def main(argv: list[str]) -> None:
             "only, not a result", flush=True)
     sweep = []
     if sweep_runs:
-      sweep.append(brain_sweep.sweep_row(brain.parse_config(dataset.partition("/")[2])[1], rows, paired))
+      sweep.append(brain_sweep.sweep_row(brain.dataset_snr(dataset), rows, paired))
     for snr, named in sorted(sweep_runs.items()):
       print(f"snr {snr:g}: {', '.join(named)}", flush=True)
-      runs_at = {name: swept[(snr, name)] for name in named}
-      data_at = runs_at[next(iter(named))].config.dataset
-      split_at = {s: SplitData.open(data_at, s, data_dir).arrays()
-                  for s in ("train", "validation", _F.split.value)}
-      split_at["test"] = split_at[_F.split.value]
+      runs_at = {name: restored[(snr, name)] for name in named}
+      split_at = open_splits(next(iter(runs_at.values())).config.dataset)
       at_rows, _, _, at_paired = evaluate(runs_at, split_at, scorer, ways, _F.trials.value,
                                           _F.samples.value, _F.seed.value)
       sweep.append(brain_sweep.sweep_row(snr, at_rows, at_paired))
@@ -308,8 +306,7 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(out, "brain_eval.json"), "w") as f:
       commit = provenance.describe(provenance.checkout_state())
       trained_commits = list(dict.fromkeys(
-          provenance.describe(e)
-          for w in [*runs.values(), *(p for named in sweep_runs.values() for p in named.values())]
+          provenance.describe(e) for w in paths.values()
           for e in provenance.read(storage.resolve(w))))
       json.dump({"commit": commit, "command": " ".join(sys.argv), "dataset": dataset,
                  "trained_commits": trained_commits, "scorer_digest": scorer.digest,

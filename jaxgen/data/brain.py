@@ -314,6 +314,12 @@ def parse_config(name: str) -> tuple[str, float]:
   return subject, (float(tag.replace("p", ".")) if sep else DEFAULT_SNR)
 
 
+def dataset_snr(dataset: str) -> float:
+  """The single-trial SNR of a brain_digits dataset name, e.g. 0.01 for
+  "brain_digits/sbj_1_snr0p01"."""
+  return parse_config(dataset.partition("/")[2])[1]
+
+
 def padded_voxels(subject: str, patch: int = 16) -> int:
   """Visual-cortex voxels of a synthetic subject, padded to a multiple of `patch`."""
   voxels = sum(SUBJECTS[subject][:len(ROIS)])

@@ -36,8 +36,8 @@ def test_sweep_rows_tables_and_plot(tmp_path):
     paired = [{"a": "mindvis", "b": base, "figure": key,
                **paired_difference(made["mindvis"][1][key], made[base][1][key])}
               for base in ("ridge_labels", "ridge_pixels") for key in made[base][1]]
-    paired.append({"a": "mindvis", "b": "ridge_pixels", "figure": "pairwise_ssim",
-                   **paired[0]})  # not a sweep figure: left out of the row
+    paired.append({**paired[0], "a": "mindvis", "b": "ridge_pixels",
+                   "figure": "pairwise_ssim"})  # not a sweep figure: left out of the row
     sweep.append(brain_sweep.sweep_row(snr, {k: f for k, (f, _) in made.items()}, paired))
   row = sweep[0]
   assert row["snr"] == 0.2 and row["num"] == 50
