@@ -28,31 +28,36 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Measured captions (label, thickness, slant, size; jaxgen.latent.captions): issue 38.
   c.context = "captions"
   c.learning_rate = 1e-3
-  # At width 40, 2.2-2.4 steps/s alone on 2 cores with the first stage's encoder in each step:
-  # 5000 steps in about 36 minutes of steps. Captions are learnt more slowly than the old
-  # label templates: on validation at w=2 the digit read 0.096 of samples at 1000 steps and
-  # 0.27 at 2000, so the run goes on as long as the budget allows (the rate is constant after
-  # warmup, so a run extended from 3000 is the same as one trained to 5000).
-  c.num_train_steps = 20 if tiny else 5000
+  # With the middle transformer alone and 8 context tokens, about 4 steps/s alone on 2 cores
+  # with the first stage's encoder in each step (2.2-2.4 with a transformer at every level and
+  # the 80-byte context, which fit 5000 steps in the budget): 7000 steps in about 30 minutes.
+  # The rate is constant after warmup, so a run extended from 3000 steps is one trained on.
+  c.num_train_steps = 20 if tiny else 7000
   c.eval_every_steps = 10 if tiny else 1000
   c.p_uncond = 0.1
-  # 8x8 latents: two levels (8, 4), a spatial transformer at each and in the middle. Width 40
-  # (was 64) for the LDM paper's claim of quality per compute (issue 38, item 5): at 64 the
-  # sampler ran 2.1x the pixel-space cfg model's images/s; a probe of 1-step runs timed
-  # alternately under load put 40 near 4.6x, but the trained model's record reads 2.5x (its
-  # denoiser takes about half the pixel U-Net's time a call). It also trains faster, so 5000
-  # steps fit the budget.
+  # 8x8 latents: two levels (8, 4) and one spatial transformer, in the middle (issue 38, item 5:
+  # the LDM paper's quality per compute). Timed alone on 2 cores, one denoiser call on 128
+  # latents took 117 ms with a transformer at every level and the 80-byte context, 88 ms with
+  # the context resampled to 8 tokens, 47 ms with the middle one alone; the pixel-space cfg
+  # U-Net's call, 228 ms (11.4 s for 64 images at 50 steps in the ldm record). The digit and
+  # its thickness, slant and size are global properties: the pooled context reaches every
+  # residual block through the time embedding, and the middle block still cross-attends.
   c.model = ml_collections.ConfigDict(dict(
       base_channels=32 if tiny else 40,
       channel_mult=(1, 2),
       num_res_blocks=1,
-      attention_resolutions=(8, 4),
+      attention_resolutions=(),
       dropout=0.0,
       head_dim=16 if tiny else 20,
       context_dim=32 if tiny else 64,
       text_depth=1 if tiny else 2,
       text_heads=2 if tiny else 4,
+      context_tokens=4 if tiny else 8,
+      pooled_context=True,
   ))
+  # The auxiliary loss of reading the prompt (digit and property buckets) that teaches the text
+  # encoder to read; see jaxgen.latent.ldm_family.
+  c.text_aux_weight = 0.1
   c.diffusion.clip_x0 = False  # scaled latents are not confined to [-1, 1]
   c.sampler.guidance_scale = 0.0 if tiny else 2.0
   return c

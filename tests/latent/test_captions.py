@@ -60,22 +60,51 @@ def test_a_train_step_captions_each_digit_by_its_measured_buckets():
   from jaxgen.metrics import digit_properties as dp
   train = SplitData.open("embedded_digits", "train").arrays()
   buckets = dp.Buckets.from_images(train["image"])
-  table = captions.caption_table(0, 4)
-  assert table.shape == (270, 4, prompts.MAX_TOKENS)
+  table, said_table = captions.caption_table(0, 4)
+  assert table.shape == (270, 4, prompts.MAX_TOKENS) and said_table.shape == (270, 4, 3)
   digits = {"image": train["image"][:64], "label": train["label"][:64]}  # as batches hold them
-  tokens = jax.jit(ldm_family.measured_captions)(
-      jnp.asarray(table), jnp.asarray(buckets.as_array()), jnp.asarray(digits["image"]),
-      jnp.asarray(digits["label"]), jax.random.key(0))
+  tokens, said_rows = jax.jit(ldm_family.measured_captions)(
+      jnp.asarray(table), jnp.asarray(said_table), jnp.asarray(buckets.as_array()),
+      jnp.asarray(digits["image"]), jnp.asarray(digits["label"]), jax.random.key(0))
   measured = buckets.of(dp.measure(train["image"][:64]))
   said = 0
   for i, row in enumerate(np.asarray(tokens)):
     text, label = prompts.decode(row), int(digits["label"][i])
     assert captions.NUMBER_WORDS[label] in text or str(label) in text, text
+    for j, p in enumerate(PROPERTIES):  # what the table says a caption says, it says
+      b = int(said_rows[i, j])
+      assert b == -1 or any(re.search(rf"\b{re.escape(w)}\b", text)
+                            for w in captions.TRAIN.synonyms[(p, b)]), (text, p, b)
     for (p, b), words in captions.TRAIN.synonyms.items():
       if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words):
-        assert measured[p][i] == b, (text, p, measured[p][i])
+        assert measured[p][i] == b == int(said_rows[i, PROPERTIES.index(p)]), (text, p)
         said += 1
   assert said > 64  # most captions say one property or more
+
+
+def test_training_captions_carry_nonce_words_no_phrasebook_uses():
+  """About NONCE_RATE of the table's captions carry one or two words of no phrasebook (so the
+  encoder learns to pass over words it does not know); never a held-out one."""
+  from jaxgen.latent import prompts
+  table, _ = captions.caption_table(3, 8)
+  texts = [prompts.decode(row) for row in table.reshape(-1, table.shape[-1])]
+  unknown = [[w for w in prompts.words(t) if w not in captions.KNOWN_WORDS] for t in texts]
+  share = np.mean([bool(u) for u in unknown])
+  assert abs(share - captions.NONCE_RATE) < 0.06, share  # a few are left out as too long
+  assert max(len(u) for u in unknown) == 2
+  held = captions._book_words(captions.HELD_OUT) - captions._book_words(captions.TRAIN)
+  assert {"fat", "italic", "someone", "sketch"} <= held
+  assert not held & {w for t in texts for w in prompts.words(t)}
+  assert all(len(t.encode()) <= prompts.MAX_TOKENS for t in texts)
+  plain, _ = captions.caption_table(3, 8, nonce=False)
+  assert all(set(prompts.words(prompts.decode(r))) <= captions.KNOWN_WORDS
+             for r in plain.reshape(-1, plain.shape[-1]))
+
+
+def test_articles_follow_the_next_word():
+  assert captions.with_articles("a upright seven") == "an upright seven"
+  assert captions.with_articles("draw a eight, a 8 and a one") == "draw an eight, an 8 and a one"
+  assert captions.with_articles("a thin seven") == "a thin seven"
 
 
 def test_every_caption_fits_the_prompt_length():

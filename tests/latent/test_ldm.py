@@ -70,6 +70,58 @@ def test_network_shapes(context):
                              net.apply(params, x, t + 5, cond), rtol=1e-5, atol=1e-6)
 
 
+def test_pooled_context_and_reading_head():
+  """pooled_context adds a route from the whole prompt to the time embedding (a prompt changes
+  the output even where cross-attention is cut); `read` gives one logit row per head."""
+  # Width 40: at 16 or 32 channels group_norm has one channel a group, which cancels any
+  # per-channel shift, the time embedding's included.
+  net = LatentDiffusionNet(4, "text", 10, prompts.vocab_size(), 32, 1, 2, 40, (1, 2), 1, (),
+                           head_dim=20, pooled_context=True, read_classes=(10, 3, 3, 3))
+  cond = jnp.asarray(prompts.template_tokens(prompts.TRAIN_TEMPLATES)[0, :3])
+  x, t = jax.random.normal(jax.random.key(1), (3, 8, 8, 4)), jnp.zeros((3,), jnp.int32)
+
+  def all_parts(module, x, cond):
+    context = module.encode(cond)
+    return module.denoise(x, t, context), module.read(context)
+
+  params = net.init(jax.random.key(0), x, cond, method=all_parts)["params"]
+  assert "pool_proj" in params and "read_head" in params
+  # Random weights (zero-initialised layers would hide the route), the middle block's
+  # cross-attention cut: only the pooled route carries the prompt now.
+  leaves, tree = jax.tree.flatten_with_path(params)
+  keys = jax.random.split(jax.random.key(2), len(leaves))
+  params = jax.tree.unflatten(tree, [
+      jnp.zeros_like(v) if "proj_out" in str(p) else 0.1 * jax.random.normal(k, v.shape)
+      for (p, v), k in zip(leaves, keys)])
+  out, logits = net.apply({"params": params}, x, cond, method=all_parts)
+  other, _ = net.apply({"params": params}, x, cond[::-1], method=all_parts)
+  assert float(jnp.max(jnp.abs(out[0] - other[0]))) > 1e-4
+  assert [lg.shape for lg in logits] == [(3, 10), (3, 3), (3, 3), (3, 3)]
+
+
+def test_caption_read_loss_against_numpy():
+  """Cross-entropy per head over the prompts that say it; dropped prompts and unsaid
+  properties count for nothing."""
+  rng = np.random.default_rng(0)
+  logits = tuple(jnp.asarray(rng.normal(size=(4, k)), jnp.float32) for k in (10, 3, 3, 3))
+  labels = jnp.array([1, 2, 3, 4])
+  said = jnp.array([[0, -1, 2], [1, 1, -1], [-1, -1, -1], [2, 0, 1]])
+  kept = jnp.array([True, True, False, True])
+  loss, aux = ldm_family.caption_read_loss(logits, labels, said, kept)
+
+  def ce(lg, y):
+    lg = np.asarray(lg, np.float64)
+    return np.log(np.exp(lg).sum()) - lg[y]
+
+  expected = np.mean([ce(logits[0][i], int(labels[i])) for i in (0, 1, 3)])
+  for j in range(3):
+    rows = [i for i in (0, 1, 3) if int(said[i, j]) >= 0]
+    expected += np.mean([ce(logits[j + 1][i], int(said[i, j])) for i in rows])
+  np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+  right = np.argmax(np.asarray(logits[0]), -1) == np.asarray(labels)
+  assert float(aux["read_digit_accuracy"]) == pytest.approx(right[[0, 1, 3]].mean())
+
+
 @pytest.mark.slow
 def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypatch,
                                                              tiny_autoencoder):
