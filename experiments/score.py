@@ -13,11 +13,12 @@ come from `experiments.report`, which reads test.
   python -m experiments.score --workdir=runs/iddpm --settings=ddim:50 --nll_examples=64
   python -m experiments.score --workdir=runs/ncsn --settings=als,als:lr=2e-5,cas:lr=2e-5,pc:steps=1
   python -m experiments.score --workdir=runs/paella --settings=steps=12:w=2,steps=12:w=8
+  python -m experiments.score --workdir=runs/ldm --settings=ddim:50:w=1,ddim:50:w=2 --adherence
   python -m experiments.score --samples=samples.npz [--dataset=embedded_digits] [--split=test]
 
-Each setting is KIND:STEPS[:key=value...] with KIND ddpm or ddim and keys eta (DDIM eta),
-w (classifier-free guidance weight) and cls (classifier guidance scale; needs
---classifier_workdir). An ncsn model's settings are als[:steps=S][:lr=E][:denoise=0|1]
+Each setting of a ddpm-family or ldm model is KIND:STEPS[:key=value...] with KIND ddpm or
+ddim and keys eta (DDIM eta), w (classifier-free guidance weight) and cls (classifier guidance
+scale; needs --classifier_workdir). An ncsn model's settings are als[:steps=S][:lr=E][:denoise=0|1]
 (annealed Langevin, S steps a level), cas[:lr=E][:denoise=0|1] (consistent annealed
 sampling, one step a level) or pc[:steps=S][:snr=R] (predictor-corrector, S Langevin corrector
 steps a level at signal-to-noise ratio R); keys left out take the config's. A code model's
@@ -25,7 +26,10 @@ steps a level at signal-to-noise ratio R); keys left out take the config's. A co
 Paella's typical=M and temp_end=T, the autoregressive baseline's temp=T and top_k=K. Every
 setting draws --num_samples images from the same seed; labels
 cycle through the classes when the model is conditional or classifier-guided, and then
-conditional accuracy is reported. Prints a markdown table, appends one JSON line per setting
+conditional accuracy is reported. With --adherence, a captions-conditioned ldm is also scored
+on experiments.adherence's prompt sets, made from the reference split's digits: property
+adherence, digit accuracy and FCD per set (training phrasings, held-out phrasings, held-out
+combinations). Prints a markdown table, appends one JSON line per setting
 to <workdir>/scores.jsonl and writes a 64-image grid per setting to <workdir>/samples/.
 
 `--samples=FILE` scores images someone already has instead (an .npz with `images`, uint8 in
@@ -63,6 +67,8 @@ _NLL = flags.DEFINE_integer("nll_examples", 0, "Exact VLB (all T steps) on this 
 _CLASSIFIER = flags.DEFINE_string("classifier_workdir", None,
                                   "Workdir of a trained noisy_classifier (for cls=...).")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
+_ADHERENCE = flags.DEFINE_bool("adherence", False, "Captions ldm: also score prompt adherence "
+                                "per setting (experiments.adherence), on the reference split.")
 _SPLIT = flags.DEFINE_string("split", "validation", "Reference split of the FCD and the NLL "
                              "(validation for tuning; test only for the final report).")
 
@@ -73,13 +79,15 @@ from jaxgen.metrics.intervals import Z95  # noqa: E402
 
 
 def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int, seed: int,
-                   workdir: str, classifier: tuple[Any, Any] | None = None) -> list[dict]:
+                   workdir: str, classifier: tuple[Any, Any] | None = None,
+                   adherence_split: str | None = None) -> list[dict]:
   """Samples `num` images per setting from `trained` and scores them with `scorer`.
 
   Returns one dict per setting: its name, the scorer's report (fcd with fcd_sd and its 95%
   interval, fcd_ceiling, fcd_floor where held-out digits exist, cond_accuracy with its interval
   when labels apply), images_per_s with compilation excluded and first_chunk_s (which includes
-  it). Grids go to workdir/samples/.
+  it). Grids go to workdir/samples/. With `adherence_split`, a captions ldm's rows also hold
+  "prompts": experiments.adherence's record on that split's digits.
   """
   import jax
   import numpy as np
@@ -107,6 +115,13 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
                  "images_per_s": round(timing["images_per_s"], 3),
                  "first_chunk_s": round(timing["first_chunk_s"], 1),
                  **scorer.report(samples, labels), "_samples": samples, "_labels": labels})
+    if adherence_split:
+      from experiments import adherence
+      from jaxgen.data.pipeline import SplitData
+      digits = SplitData.open(trained.config.dataset, adherence_split,
+                              trained.config.get("data_dir") or None).arrays()
+      rows[-1]["prompts"] = adherence.adherence_record(trained, scorer, digits["image"],
+                                                       digits["label"], num, seed, options)
   return rows
 
 
@@ -210,9 +225,16 @@ def main(argv: list[str]) -> None:
       return
     trained = restore_trained(_WORKDIR.value)
     family_name = trained.config.family
-    if family_name not in ("ddpm", "ncsn", *TOKEN_STEP_KEYS):
-      raise UserError(f"experiments.score scores ddpm-family, ncsn and code models (maskgit, "
-                      f"maskgit_ar, paella), not {family_name}")
+    if family_name not in ("ddpm", "ldm", "ncsn", *TOKEN_STEP_KEYS):
+      raise UserError(f"experiments.score scores ddpm-family, ldm, ncsn and code models "
+                      f"(maskgit, maskgit_ar, paella), not {family_name}")
+    captions_ldm = family_name == "ldm" and trained.config.get("context") == "captions"
+    if _ADHERENCE.value and not captions_ldm:
+      raise UserError("--adherence scores a captions-conditioned ldm (config.context="
+                      f"'captions'); {_WORKDIR.value} is a {family_name} model")
+    if family_name == "ldm" and (_CLASSIFIER.value or _NLL.value):
+      raise UserError("an ldm model has no classifier guidance and no likelihood bound here: "
+                      "drop --classifier_workdir and --nll_examples")
     if family_name in TOKEN_STEP_KEYS:
       if _CLASSIFIER.value or _NLL.value:
         raise UserError("a code model has no classifier guidance and no likelihood bound here: "
@@ -239,7 +261,7 @@ def main(argv: list[str]) -> None:
     scorer = trained_scorer(trained.config.dataset, trained.config.get("data_dir") or None,
                             reference_split=_SPLIT.value)
     rows = score_settings(trained, scorer, settings, _NUM.value, _SEED.value, _WORKDIR.value,
-                          classifier)
+                          classifier, _SPLIT.value if _ADHERENCE.value else None)
     comparisons = compare_to_first(scorer, rows)
     for row in rows:
       row["scorer_digest"] = scorer.digest
@@ -262,6 +284,10 @@ def main(argv: list[str]) -> None:
       f.write(json.dumps({"step": trained.step, **row}) + "\n")
   print(f"step {trained.step} of {_WORKDIR.value}, against {_SPLIT.value}")
   print(markdown([r for r in rows if "fcd" in r]))
+  if any("prompts" in r for r in rows):
+    from experiments import adherence
+    print("\n".join(adherence.adherence_table(
+        [{"name": r["setting"], "prompts": r["prompts"]} for r in rows if "prompts" in r])))
   for c in comparisons:  # paired on the same seed and labels
     f = c["fcd"]
     line = (f"{c['a']} - {c['b']}: FCD {f['difference']:+.1f} ({f['difference_ci95_low']:+.1f} "

@@ -151,6 +151,15 @@ def caption(rng: np.random.Generator, label: int, buckets: dict[str, int],
   return text, {p: said.get(p, -1) for p in PROPERTIES}
 
 
+def digit_only(rng: np.random.Generator, label: int, book: Phrasebook = HELD_OUT) -> str:
+  """A prompt of `book`'s that names the digit and nothing else ("someone wrote a seven",
+  "sketch of a numeral 7"): its templates with the properties left out."""
+  digit = str(rng.choice(book.digit_forms)).format(word=NUMBER_WORDS[label], numeral=label)
+  text = str(rng.choice(book.templates)).format(digit=digit, props="")
+  text = re.sub(r"\s*,\s*(\w+)?\s*$", "", text)  # "seven by hand," / "a seven, drawn"
+  return with_articles(" ".join(text.split()))
+
+
 COMBINATIONS = 3 ** len(PROPERTIES)  # bucket combinations of one digit
 
 

@@ -16,8 +16,8 @@ Text context: each training image gets the prompt of a random training template 
 accuracy the loop and the report measure is that of prompts the model never saw in training.
 Captions context: each training image gets a random caption of its label and its measured
 thickness, slant and size buckets (measured in the step, `jaxgen.metrics.digit_properties`;
-captions from `jaxgen.latent.captions`' training phrasebook); sampling from labels uses the
-held-out phrasebook.
+captions from `jaxgen.latent.captions`' training phrasebook); sampling from labels uses
+held-out-phrasebook prompts that name the digit alone.
 
 text_aux_weight > 0 (text contexts) adds, beside the diffusion loss, a loss of reading the
 prompt: from the encoded context's mean, the digit and each property bucket the caption says
@@ -89,14 +89,15 @@ def caption_read_loss(logits: tuple[jax.Array, ...], labels: jax.Array, said: ja
 
 def held_out_table(context: str, seed: int, num_classes: int = 10) -> np.ndarray:
   """Held-out prompts of each label, int32 [H, num_classes, L]: the held-out templates, or
-  for measured captions 8 held-out-phrasebook captions a label, each saying random buckets."""
+  for measured captions 8 held-out-phrasebook prompts a label that name the digit alone
+  (captions.digit_only). Naming the digit alone asks for what the test digits of that label
+  look like, as a label asks the pixel-space cfg model: the FCD of these samples compares
+  with its."""
   if context != "captions":
     return prompts.template_tokens(prompts.HELD_OUT_TEMPLATES, num_classes)
   rng = np.random.default_rng(seed)
-  labels = np.tile(np.arange(num_classes), 8)  # [8 num_classes]
-  tokens, _ = captions.prompt_set(seed, labels, rng.integers(0, 3, (len(labels), 3)),
-                                  captions.HELD_OUT, say_all=False)
-  return tokens.reshape(8, num_classes, -1)
+  return np.stack([np.stack([prompts.tokenize(captions.digit_only(rng, y))
+                             for y in range(num_classes)]) for _ in range(8)])
 
 
 def held_out_prompts(labels: np.ndarray | jax.Array, table: np.ndarray | jax.Array) -> jax.Array:

@@ -114,3 +114,21 @@ def test_every_caption_fits_the_prompt_length():
     for label, buckets in _random_digits(rng, 3000):
       text, _ = captions.caption(rng, label, buckets, book, say_all=True)
       assert len(text.encode()) <= prompts.MAX_TOKENS, text
+
+
+def test_label_prompts_name_the_digit_alone_in_held_out_words():
+  """Sampling from labels reads held-out-phrasebook prompts that say no property: each names its
+  digit, no property word of either phrasebook, no dangling comma."""
+  from jaxgen.latent import ldm_family, prompts
+  table = ldm_family.held_out_table("captions", 0)
+  assert table.shape == (8, 10, prompts.MAX_TOKENS)
+  property_words = {w for book in (captions.TRAIN, captions.HELD_OUT)
+                    for ws in book.synonyms.values() for s in ws for w in s.split()}
+  texts = set()
+  for row in table:
+    for label, tokens in enumerate(row):
+      text = prompts.decode(tokens)
+      texts.add(text)
+      assert captions.NUMBER_WORDS[label] in text or str(label) in text, text
+      assert not set(prompts.words(text)) & property_words and not text.endswith(","), text
+  assert len(texts) > 40  # varied phrasings

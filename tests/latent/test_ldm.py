@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import records, report, tables
+from experiments import records, report, score, tables
 from experiments.bench import latent_speed
 from jaxgen.errors import UserError
 from jaxgen.latent import ldm_family, prompts
@@ -196,3 +196,12 @@ def test_tiny_chain_learns_compiles_once_samples_and_reports(tmp_path, monkeypat
   assert "| ldm_tiny | held out combinations |" in text
   with pytest.raises(UserError, match="cls="):
     report.report_workdir(workdir, 10, 0, "ddim:3:cls=1", None, 0, results, "x", "cmd")
+  # experiments.score tunes an ldm on validation: per setting, prompt adherence there too.
+  settings = [score.parse_setting("ddim:3:w=1"), score.parse_setting("ddim:3:w=2")]
+  rows = score.score_settings(trained, untrained_scorer("embedded_digits"), settings, 10, 0,
+                              workdir, adherence_split="validation")
+  assert [r["setting"] for r in rows] == ["ddim3 w=1", "ddim3 w=2"]
+  for row in rows:
+    assert set(row["prompts"]) >= {"train_phrasings", "held_out_phrasings",
+                                   "held_out_combinations"}
+    assert 0 <= row["prompts"]["held_out_phrasings"]["cond_accuracy"] <= 1
