@@ -140,8 +140,7 @@ CFG_SWEEP, CLASSIFIER_SWEEP = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 2.0, 4.
 RECORDS = {r.name: r for r in (
     *(Record(n, n) for n in ("ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
                              "transgan", "ctransgan", "transgan_conv", "cyclegan", "cyclegan_plain", "vqvae",
-                             "kl_autoencoder", "ddpm", "cfg", "iddpm", "iddpm_simple", "ldm",
-                             "vit",
+                             "kl_autoencoder", "ddpm", "cfg", "iddpm", "iddpm_simple", "vit",
                              "cnn_matched")),
     # DDIM's Table 1 shape on the ddpm default: steps by eta, with DDPM-1000 and DDIM-1000.
     *(Record(f"ddpm_ddim{s}_eta{e:g}".replace(".", "p"), "ddpm", ("--num_samples=500", "--nll_examples=0",
@@ -154,6 +153,10 @@ RECORDS = {r.name: r for r in (
     Record("iddpm_ddpm1000", "iddpm", ("--num_samples=500", "--nll_examples=0",
                                        "--setting=ddpm:1000")),
     Record("ncsn", "ncsn", ("--num_samples=500", "--setting=pc:steps=1:snr=0.16")),
+    # Guidance tuned on validation (validation/ldm_guidance.json): w = 4 for adherence, the
+    # config's default since; w = 1 for FCD, the trade-off's other end.
+    Record("ldm", "ldm", ("--setting=ddim:50:w=4",)),
+    Record("ldm_w1", "ldm", ("--setting=ddim:50:w=1",)),
     Record("diffae", "diffae", ("--num_samples=200",)),
     Record("diffae_latent", "diffae_latent", ("--num_samples=200",)),
     # The samplers tuned on validation, spelt out: runs trained before the tuning saved w=1
@@ -218,6 +221,7 @@ COMPARISONS = {
     # Latent diffusion's quality per compute (issue 38): its FCD against the pixel-space cfg
     # model's (the ldm record times both samplers alternately: speed_vs_pixel).
     "ldm_vs_cfg": ("compare", ("--a=ldm", "--b=cfg")),
+    "ldm_w1_vs_cfg": ("compare", ("--a=ldm_w1", "--b=cfg")),
     "vit_vs_cnn_speed": ("bench.speed_compare", (
         "--entry=vit={runs}/vit", "--entry=cnn_matched={runs}/cnn_matched",
         "--batch_sizes=1,500")),
