@@ -84,7 +84,8 @@ def sweep_images(trained: Any, per_row: int, seed: int,
   from jaxgen.latent import captions, prompts
   from jaxgen.metrics import digit_properties as dp
   worded = [(p, b) for p in dp.PROPERTIES for b in range(3) if dp.BUCKET_WORDS[p][b]]
-  texts = [f"a {captions.TRAIN.synonyms[(p, b)][0]} {prompts.NUMBER_WORDS[SWEEP_DIGIT]}"
+  texts = [captions.with_articles(
+      f"a {captions.TRAIN.synonyms[(p, b)][0]} {prompts.NUMBER_WORDS[SWEEP_DIGIT]}")
            for p, b in worded]
   tokens = np.repeat(np.stack([prompts.tokenize(t) for t in texts]), per_row, axis=0)
   images = np.asarray(trained.family.sample(trained.state, jax.random.key(seed), len(tokens),

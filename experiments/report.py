@@ -217,7 +217,8 @@ def report_workdir(workdir: str, num: int, nll_examples: int, setting_text: str 
     from experiments.bench.latent_speed import pixel_vs_latent
     print("timing against pixel-space diffusion ...", flush=True)
     steps = options.get("num_steps") or config.sampler.num_steps
-    record["speed_vs_pixel"] = pixel_vs_latent(trained, steps, 64)
+    record["speed_vs_pixel"] = pixel_vs_latent(trained, steps, 64,
+                                               guidance_scale=options.get("guidance_scale"))
   if family.network_calls is not None:
     print("timing the sampler at batch 1 and 64 ...", flush=True)
     record["decoding"] = evaluations.decoding_cost(family, trained.state, options,

@@ -16,16 +16,18 @@ from typing import Any
 
 
 def pixel_vs_latent(trained: Any, num_steps: int, batch: int, reps: int = 3,
-                    pixel_config_arg: str | None = None) -> dict[str, Any]:
+                    pixel_config_arg: str | None = None,
+                    guidance_scale: float | None = None) -> dict[str, Any]:
   """Images/s of `trained` (an ldm run, as restore_trained returns it) and of an untrained
   pixel-space conditional DDPM (experiments/configs/cfg.py at `pixel_config_arg`) with DDIM at
-  `num_steps` steps, batch `batch` and the ldm's guidance weight; medians of `reps` alternating
-  calls each, compilation excluded."""
+  `num_steps` steps, batch `batch` and guidance weight `guidance_scale` (default: the ldm's
+  config's) on both; medians of `reps` alternating calls each, compilation excluded."""
   import jax
   import jax.numpy as jnp
   from experiments.configs import cfg
   from jaxgen.train.family import make_family
-  w = float(trained.config.sampler.get("guidance_scale", 0.0))
+  w = float(trained.config.sampler.get("guidance_scale", 0.0) if guidance_scale is None
+            else guidance_scale)
   pixel_config = cfg.get_config(pixel_config_arg)
   pixel = make_family(pixel_config, trained.spec)
   h, wd, c = trained.spec.image_shape
