@@ -1,11 +1,11 @@
 """Latent diffusion (config family "ldm", Rombach et al. 2022) on a frozen KL autoencoder.
 
-Config fields: autoencoder_workdir (a trained kl_autoencoder run), context ("label" or "text"),
-model (the U-Net's fields as for ddpm, plus context_dim, text_depth, text_heads and
-pooled_context, `LatentDiffusionNet`'s), text_aux_weight (see below), diffusion and
-sampler (as for ddpm; clip_x0 must be off: scaled latents are not confined to [-1, 1]),
-p_uncond (conditions dropped to the null one, for classifier-free guidance), learning_rate,
-warmup_steps, grad_clip, ema_decay.
+Config fields: autoencoder_workdir (a trained kl_autoencoder run), context ("label", "text" or
+"captions"), model (the U-Net's fields as for ddpm, plus context_dim, text_depth, text_heads,
+context_tokens and pooled_context, `LatentDiffusionNet`'s), text_aux_weight (see below),
+diffusion and sampler (as for ddpm; clip_x0 must be off: scaled latents are not confined to
+[-1, 1]), p_uncond (conditions dropped to the null one, for classifier-free guidance),
+learning_rate, warmup_steps, grad_clip, ema_decay.
 
 The diffusion core is `jaxgen.diffusion`'s, unchanged: the same losses, schedules, samplers and
 guidance, run on x0 = the autoencoder's posterior sample times its scale factor. The first
