@@ -24,8 +24,7 @@ from jaxgen.metrics.digit_properties import BUCKET_WORDS, PROPERTIES
 HELD_OUT_COMBINATIONS = ((7, "thickness", 2), (3, "slant", 0), (4, "thickness", 0),
                          (8, "slant", 2), (0, "size", 0))
 SAY_PROPERTY = 0.75  # the chance that a caption says a property it may say
-NONCE_RATE = 0.6  # the chance that a training caption carries one to four nonce words
-NONCE_PROPERTY = 0.2  # with nonce words: the chance that a property's word is one, unsaid
+NONCE_RATE = 0.5  # the chance that a training caption carries one or two nonce words
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,13 +92,13 @@ def nonce_word(rng: np.random.Generator) -> str:
 
 def with_nonce_words(rng: np.random.Generator, text: str,
                      keep_together: tuple[str, ...] = ()) -> str:
-  """`text` with one to four nonce words put in at random word boundaries, never inside one of
+  """`text` with one or two nonce words put in at random word boundaries, never inside one of
   `keep_together` ("slanted left" stays whole); unchanged where they would make it longer than
   a prompt may be."""
   for phrase in keep_together:
     text = text.replace(phrase, phrase.replace(" ", "\0"))
   out = text.split(" ")
-  for _ in range(int(rng.integers(1, 5))):
+  for _ in range(int(rng.integers(1, 3))):
     out.insert(int(rng.integers(0, len(out) + 1)), nonce_word(rng))
   text, longer = text.replace("\0", " "), " ".join(out).replace("\0", " ")
   return longer if len(longer.encode()) <= MAX_TOKENS else text
@@ -132,21 +131,13 @@ def caption(rng: np.random.Generator, label: int, buckets: dict[str, int],
   property is said with probability SAY_PROPERTY (all of them with `say_all`), in random
   order, each by a random synonym of `book`. Training captions never say a held-out
   combination unless `held_out_combinations` (the test of those, in training words). With
-  `nonce`, NONCE_PROPERTY of said properties are said by a nonce word instead, and so are
-  unsaid (as a held-out synonym is, to an encoder that never saw it), and NONCE_RATE of
-  captions get nonce words elsewhere (`with_nonce_words`)."""
+  `nonce`, NONCE_RATE of captions get nonce words (`with_nonce_words`)."""
   training = book is TRAIN and not held_out_combinations
   said = {p: b for p, b in sayable(label, buckets, training).items()
           if say_all or rng.uniform() < SAY_PROPERTY}
   order = list(said)
   rng.shuffle(order)
-  words = []
-  for p in order:
-    if nonce and rng.uniform() < NONCE_PROPERTY:
-      words.append(nonce_word(rng))
-      del said[p]
-    else:
-      words.append(str(rng.choice(book.synonyms[(p, said[p])])))
+  words = [str(rng.choice(book.synonyms[(p, said[p])])) for p in order]
   props = " and ".join(words) if len(words) == 2 else ", ".join(words)
   digit = str(rng.choice(book.digit_forms)).format(word=NUMBER_WORDS[label], numeral=label)
   template = str(rng.choice(book.templates)) if words else "{digit}"

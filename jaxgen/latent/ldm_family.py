@@ -49,7 +49,7 @@ from jaxgen.train.family import DataSpec, Family
 # slant, size in varied English, jaxgen.latent.captions), chosen in the step from the digit.
 CONTEXTS = ("label", "text", "captions")
 TEXT_CONTEXTS = ("text", "captions")  # those read through the text encoder
-CAPTIONS_PER_ROW = 64  # training captions drawn for each digit and bucket combination
+CAPTIONS_PER_ROW = 32  # training captions drawn for each digit and bucket combination
 
 
 def build_network(config: ml_collections.ConfigDict, num_classes: int,
