@@ -112,9 +112,14 @@ TRAININGS = {t.name: t for t in (
     Training("vit_distilled", "vit", (_first("teacher_workdir", "cnn_matched"),),
              ("cnn_matched",)),
     # The brain chain (MinD-Vis), in its order.
+    # The ldm config's shape when the brain chain's records were trained (before issue 38's
+    # speed sizing): transformers at 8x8 and 4x4, no pooled context, guidance 2.
     Training("ldm_label", "ldm", ("--config.context=label",
                                   _first("autoencoder_workdir", "kl_autoencoder"),
-                                  "--config.num_train_steps=1500"), ("kl_autoencoder",)),
+                                  "--config.num_train_steps=1500",
+                                  "--config.model.attention_resolutions=(8, 4)",
+                                  "--config.model.pooled_context=False",
+                                  "--config.sampler.guidance_scale=2.0"), ("kl_autoencoder",)),
     Training("mbm", "mbm"),
     Training("mindvis", "mindvis", (_first("ldm_workdir", "ldm_label"),
                                     _first("mbm_workdir", "mbm")), ("ldm_label", "mbm")),

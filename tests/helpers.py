@@ -15,6 +15,15 @@ def tiny_config(name: str, **overrides) -> ml_collections.ConfigDict:
   return config
 
 
+def ldm_label_model() -> ml_collections.ConfigDict:
+  """The tiny ldm's model in the brain chain's first-stage shape (reproduce's ldm_label, from
+  before issue 38's speed sizing): transformers at 8x8 and 4x4, no pooled context."""
+  model = tiny_config("ldm").model
+  model.attention_resolutions = (8, 4)
+  model.pooled_context = False
+  return model
+
+
 def untrained_scorer(dataset: str, data_dir=None, train_split: str = "train",
                      reference_split: str = "validation", kind: str = "cnn"):
   """A Scorer on a freshly initialised tiny classifier, standing in for `trained_scorer` where a

@@ -19,7 +19,7 @@ from jaxgen.data.pipeline import global_step_index
 from jaxgen.train.compile import run_once
 from jaxgen.train.family import make_family
 from jaxgen.train.loop import open_data
-from tests.helpers import changed_leaves, shared_run, tiny_config
+from tests.helpers import changed_leaves, ldm_label_model, shared_run, tiny_config
 
 # Every config in experiments/configs/ but the shared bases (common, *_base).
 CONFIGS = ["classifier", "vit", "ae", "vae", "cvae", "vampprior", "gan", "dcgan", "cgan",
@@ -58,6 +58,7 @@ def _first_stages(tmp_path_factory, name: str) -> dict[str, str]:
             # Past the tiny warmup (5 steps): the frozen zero-initialised output projections
             # of the ldm's cross-attention must have moved, or no gradient reaches stage B.
             "ldm_workdir": _first_stage(tmp_path_factory, "ldm", steps=8, context="label",
+                                        model=ldm_label_model(),
                                         autoencoder_workdir=autoencoder)}
   return {}
 

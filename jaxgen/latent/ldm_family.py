@@ -19,7 +19,7 @@ thickness, slant and size buckets (measured in the step, `jaxgen.metrics.digit_p
 captions from `jaxgen.latent.captions`' training phrasebook); sampling from labels uses
 held-out-phrasebook prompts that name the digit alone.
 
-text_aux_weight > 0 (text contexts) adds, beside the diffusion loss, a loss of reading the
+text_aux_weight > 0 (text contexts; a label context ignores it) adds, beside the diffusion loss, a loss of reading the
 prompt: from the encoded context's mean, the digit and each property bucket the caption says
 (cross-entropy, prompts dropped for guidance left out). Beyond the LDM paper, whose text encoder
 learns from the diffusion loss alone: ours has no pretraining, and at 5000 steps the diffusion
@@ -66,7 +66,14 @@ def build_network(config: ml_collections.ConfigDict, num_classes: int,
       dropout=m.dropout, head_dim=m.get("head_dim", 32),
       context_tokens=m.get("context_tokens", 0), pooled_context=m.get("pooled_context", False),
       read_classes=(num_classes,) + (3,) * len(digit_properties.PROPERTIES)
-      if config.get("text_aux_weight", 0.0) else ())
+      if reading_weight(config) else ())
+
+
+def reading_weight(config: ml_collections.ConfigDict) -> float:
+  """The weight of the auxiliary reading loss: config.text_aux_weight for a text context, 0
+  for labels (no prompt to read; `--config.context=label` on the ldm config needs no other
+  override)."""
+  return float(config.get("text_aux_weight", 0.0)) if config.context in TEXT_CONTEXTS else 0.0
 
 
 def caption_read_loss(logits: tuple[jax.Array, ...], labels: jax.Array, said: jax.Array,
@@ -149,10 +156,7 @@ def make_family(config: ml_collections.ConfigDict, data_spec: DataSpec) -> Famil
   accum_steps = accumulate.steps_from_config(config)
   ema_decay = config.get("ema_decay", 0.9999)
   p_uncond = float(config.get("p_uncond", 0.1))
-  aux_weight = float(config.get("text_aux_weight", 0.0))
-  if aux_weight and not text:
-    raise UserError("config.text_aux_weight needs a text context (config.context='text' or "
-                    "'captions'): there is no prompt to read")
+  aux_weight = reading_weight(config)
   if measured:
     edges = jnp.asarray(train_buckets(config).as_array())  # [3, 2]
     tokens, said = captions.caption_table(config.seed, CAPTIONS_PER_ROW)

@@ -17,7 +17,8 @@ from jaxgen.data.pipeline import SplitData
 from jaxgen.errors import UserError
 from jaxgen.train.loop import train_and_evaluate
 from jaxgen.train.restore import restore_trained
-from tests.helpers import shared_run, tiny_config, trace_train_step_once, untrained_scorer
+from tests.helpers import (ldm_label_model, shared_run, tiny_config, trace_train_step_once,
+                           untrained_scorer)
 
 # End-to-end chains: the slow tier (scripts/test.sh --full, .ci/run).
 pytestmark = pytest.mark.slow
@@ -39,7 +40,8 @@ def tiny_mbm(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def tiny_ldm_label(tmp_path_factory, tiny_autoencoder) -> str:
   return shared_run(tmp_path_factory, "ldm_label",
-                    tiny_config("ldm", context="label", autoencoder_workdir=tiny_autoencoder))
+                    tiny_config("ldm", context="label", model=ldm_label_model(),
+                                autoencoder_workdir=tiny_autoencoder))
 
 
 def test_mbm_learns_to_fill_in_hidden_patches(tiny_mbm):
