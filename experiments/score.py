@@ -98,6 +98,11 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
   from jaxgen.train.mesh import make_mesh
   evaluator = Evaluator(trained.config, trained.family, None, trained.spec, make_mesh(), workdir,
                         trained_scorer)
+  if adherence_split:  # the split's digits, read once for every setting
+    from experiments import adherence
+    from jaxgen.data.pipeline import SplitData
+    digits = SplitData.open(trained.config.dataset, adherence_split,
+                            trained.config.get("data_dir") or None).arrays()
   rows = []
   for setting in settings:
     if setting.cls is not None and classifier is None:
@@ -116,10 +121,6 @@ def score_settings(trained: Any, scorer: Any, settings: list[Setting], num: int,
                  "first_chunk_s": round(timing["first_chunk_s"], 1),
                  **scorer.report(samples, labels), "_samples": samples, "_labels": labels})
     if adherence_split:
-      from experiments import adherence
-      from jaxgen.data.pipeline import SplitData
-      digits = SplitData.open(trained.config.dataset, adherence_split,
-                              trained.config.get("data_dir") or None).arrays()
       rows[-1]["prompts"] = adherence.adherence_record(trained, scorer, digits["image"],
                                                        digits["label"], num, seed, options)
   return rows
